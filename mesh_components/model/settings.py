@@ -1,0 +1,89 @@
+"""Mesh-wide settings: identity, mTLS and access modes, and the proxy's ports, UID and image.
+
+Defaults are Open Service Mesh's, so a migration keeps the same ports and UID.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class MtlsMode(enum.StrEnum):
+    """Whether a sidecar also accepts plaintext from clients outside the mesh."""
+
+    STRICT = "strict"
+    PERMISSIVE = "permissive"
+
+
+class AccessMode(enum.StrEnum):
+    """`open`: any mesh identity may call any mesh service. `policy`: deny unless allowed."""
+
+    OPEN = "open"
+    POLICY = "policy"
+
+
+class LogLevel(enum.StrEnum):
+    """Envoy's log levels."""
+
+    TRACE = "trace"
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+    CRITICAL = "critical"
+    OFF = "off"
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyPorts:
+    """The ports the sidecar owns inside every pod."""
+
+    admin: int = 15000
+    outbound: int = 15001
+    inbound: int = 15003
+    prometheus: int = 15010
+    liveness_probe: int = 15901
+    readiness_probe: int = 15902
+    startup_probe: int = 15903
+    health_check: int = 15904
+
+    def all(self) -> tuple[tuple[str, int], ...]:
+        """Every (role, port) pair, in declaration order."""
+        return (
+            ("admin", self.admin),
+            ("outbound", self.outbound),
+            ("inbound", self.inbound),
+            ("prometheus", self.prometheus),
+            ("livenessProbe", self.liveness_probe),
+            ("readinessProbe", self.readiness_probe),
+            ("startupProbe", self.startup_probe),
+            ("healthCheck", self.health_check),
+        )
+
+    def reserved(self) -> frozenset[int]:
+        """Ports that an application port may not use."""
+        return frozenset(port for _, port in self.all())
+
+
+@dataclass(frozen=True, slots=True)
+class ProxySettings:
+    """How every sidecar runs."""
+
+    image: str = "envoyproxy/envoy:v1.40.0"
+    uid: int = 1500
+    log_level: LogLevel = LogLevel.INFO
+    concurrency: int = 2
+    ports: ProxyPorts = field(default_factory=ProxyPorts)
+
+
+@dataclass(frozen=True, slots=True)
+class MeshSettings:
+    """The mesh as a whole."""
+
+    name: str
+    trust_domain: str = "cluster.local"
+    cluster_domain: str = "cluster.local"
+    mtls: MtlsMode = MtlsMode.STRICT
+    access: AccessMode = AccessMode.POLICY
+    proxy: ProxySettings = field(default_factory=ProxySettings)
