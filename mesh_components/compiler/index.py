@@ -1,0 +1,123 @@
+"""Lookups over one MeshSpec that every compiler pass needs, computed once.
+
+Which workloads a service selects, which identities stand behind it, which split a service
+belongs to. Built from a validated spec; a lookup miss here is a compiler bug, not user error.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from mesh_components import names
+from mesh_components.model import (
+    AccessPolicy,
+    Identity,
+    MeshSpec,
+    Service,
+    ServicePort,
+    ServiceRef,
+    TrafficSplit,
+    Workload,
+    WorkloadRef,
+)
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+@dataclass(frozen=True, slots=True)
+class MeshIndex:
+    """Precomputed joins over a spec. Build it with `MeshIndex.of(spec)`."""
+
+    spec: MeshSpec
+    services: dict[ServiceRef, Service]
+    selected: dict[ServiceRef, tuple[Workload, ...]]
+    services_of_identity: dict[Identity, tuple[ServiceRef, ...]]
+    services_of_workload: dict[WorkloadRef, tuple[ServiceRef, ...]]
+    split_of_root: dict[ServiceRef, TrafficSplit]
+    roots_of_backend: dict[ServiceRef, tuple[ServiceRef, ...]]
+    policies_of_source: dict[Identity, tuple[AccessPolicy, ...]]
+    policies_of_service: dict[ServiceRef, tuple[AccessPolicy, ...]]
+    policies_of_identity: dict[Identity, tuple[AccessPolicy, ...]]
+
+    @classmethod
+    def of(cls, spec: MeshSpec) -> MeshIndex:
+        services = {s.ref: s for s in spec.services}
+        selected = _selected_workloads(spec)
+        return cls(
+            spec=spec,
+            services=services,
+            selected=selected,
+            services_of_identity=_group(
+                (w.identity, ref) for ref, ws in sorted(selected.items()) for w in ws
+            ),
+            services_of_workload=_group(
+                (w.ref, ref) for ref, ws in sorted(selected.items()) for w in ws
+            ),
+            split_of_root={split.root_ref: split for split in spec.splits},
+            roots_of_backend=_roots_of_backend(spec.splits),
+            policies_of_source=_policies_of_source(spec.policies),
+            policies_of_service=_group(
+                (p.destination.service, p) for p in spec.policies if p.destination.service
+            ),
+            policies_of_identity=_group(
+                (p.destination.identity, p) for p in spec.policies if p.destination.identity
+            ),
+        )
+
+    def identities(self, service: ServiceRef) -> tuple[Identity, ...]:
+        """The identities of the pods behind `service`, sorted."""
+        return tuple(sorted({w.identity for w in self.selected.get(service, ())}))
+
+    def target_port(self, service: ServiceRef, port: ServicePort) -> int:
+        """The pod port behind a service port, resolving a named target port."""
+        target = port.target
+        if isinstance(target, int):
+            return target
+        for workload in self.selected.get(service, ()):
+            resolved = workload.resolve_port(target)
+            if resolved is not None:
+                return resolved
+        raise LookupError(f"unresolved target port {target!r} of {service} (validation missed it)")
+
+    def fqdn(self, service: ServiceRef) -> str:
+        return names.service_fqdn(service, self.spec.settings.cluster_domain)
+
+
+def _selected_workloads(spec: MeshSpec) -> dict[ServiceRef, tuple[Workload, ...]]:
+    by_namespace: dict[str, list[Workload]] = defaultdict(list)
+    for workload in spec.workloads:
+        by_namespace[workload.namespace].append(workload)
+    return {
+        service.ref: tuple(
+            sorted(
+                (w for w in by_namespace[service.namespace] if service.selects(w.labels)),
+                key=lambda w: w.name,
+            )
+        )
+        for service in spec.services
+    }
+
+
+def _roots_of_backend(splits: tuple[TrafficSplit, ...]) -> dict[ServiceRef, tuple[ServiceRef, ...]]:
+    result: dict[ServiceRef, set[ServiceRef]] = defaultdict(set)
+    for split in splits:
+        for backend in split.backend_refs():
+            result[backend].add(split.root_ref)
+    return {backend: tuple(sorted(roots)) for backend, roots in result.items()}
+
+
+def _policies_of_source(
+    policies: tuple[AccessPolicy, ...],
+) -> dict[Identity, tuple[AccessPolicy, ...]]:
+    return _group((source, p) for p in policies for source in sorted(set(p.sources)))
+
+
+def _group(pairs: Iterable[tuple[_K, _V]]) -> dict[_K, tuple[_V, ...]]:
+    result: dict[_K, list[_V]] = defaultdict(list)
+    for key, value in pairs:
+        result[key].append(value)
+    return {key: tuple(values) for key, values in result.items()}

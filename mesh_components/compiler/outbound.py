@@ -1,0 +1,111 @@
+"""The client side of a workload's plan: which destinations it may call, on which ports, split how.
+
+Outbound chains match on the destination port only (ClusterIPs and pod IPs are unknown when we
+compile), and HTTP picks the service by Host. So one port carries either HTTP-family services,
+told apart by Host, or exactly one TCP service; anything else is a conflict that validation reports.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from mesh_components import names
+from mesh_components.compiler.access import may_call, reachable_services
+from mesh_components.compiler.index import MeshIndex
+from mesh_components.model import Protocol, Service, ServicePort, ServiceRef, Workload
+from mesh_components.plan import Destination, OutboundPort, Upstream, WeightedUpstream
+
+_Entry = tuple[Protocol, Destination]
+
+
+def outbound_ports(index: MeshIndex, client: Workload) -> tuple[OutboundPort, ...]:
+    """Everything `client` may reach, grouped by the port its app dials."""
+    grouped = _destinations_by_port(index, client)
+    conflicts = _conflicts(grouped)
+    if conflicts:
+        raise AssertionError(f"outbound port conflicts reached the compiler: {conflicts}")
+    return tuple(_outbound_port(port, entries) for port, entries in sorted(grouped.items()))
+
+
+def port_conflicts(index: MeshIndex, client: Workload) -> dict[int, tuple[ServiceRef, ...]]:
+    """Ports on which `client` would reach services that no chain match can tell apart."""
+    return _conflicts(_destinations_by_port(index, client))
+
+
+def _destinations_by_port(index: MeshIndex, client: Workload) -> dict[int, list[_Entry]]:
+    grouped: dict[int, list[_Entry]] = defaultdict(list)
+    for ref in reachable_services(index, client.identity):
+        service = index.services[ref]
+        for port in service.ports:
+            if may_call(index, client.identity, ref, port):
+                dialed = index.target_port(ref, port) if service.headless else port.port
+                destination = _destination(index, client, service, port, dialed)
+                grouped[dialed].append((port.protocol, destination))
+    return grouped
+
+
+def _conflicts(grouped: dict[int, list[_Entry]]) -> dict[int, tuple[ServiceRef, ...]]:
+    return {
+        port: tuple(d.service for _, d in entries)
+        for port, entries in sorted(grouped.items())
+        if len(entries) > 1 and any(protocol is Protocol.TCP for protocol, _ in entries)
+    }
+
+
+def _outbound_port(port: int, entries: list[_Entry]) -> OutboundPort:
+    tcp = entries[0][0] is Protocol.TCP
+    return OutboundPort(
+        port=port,
+        protocol=Protocol.TCP if tcp else Protocol.HTTP,
+        destinations=tuple(sorted((d for _, d in entries), key=lambda d: d.service)),
+    )
+
+
+def _destination(
+    index: MeshIndex, client: Workload, service: Service, port: ServicePort, dialed: int
+) -> Destination:
+    split = index.split_of_root.get(service.ref)
+    if split is None:
+        backends = (WeightedUpstream(_upstream(index, service, port), 1),)
+    else:
+        backends = tuple(
+            WeightedUpstream(
+                _upstream_on(index, ServiceRef(split.namespace, b.service), port), b.weight
+            )
+            for b in split.backends
+        )
+    domains = _domains(index, service, client.namespace, dialed) if port.protocol.is_http else ()
+    return Destination(service=service.ref, domains=domains, backends=backends)
+
+
+def _upstream_on(index: MeshIndex, backend: ServiceRef, root_port: ServicePort) -> Upstream:
+    service = index.services[backend]
+    port = next(p for p in service.ports if p.port == root_port.port)
+    return _upstream(index, service, port)
+
+
+def _upstream(index: MeshIndex, service: Service, port: ServicePort) -> Upstream:
+    cluster_domain = index.spec.settings.cluster_domain
+    trust_domain = index.spec.settings.trust_domain
+    return Upstream(
+        service=service.ref,
+        port=port.port,
+        target_port=index.target_port(service.ref, port),
+        protocol=port.protocol,
+        address="" if service.headless else names.companion_address(service.ref, cluster_domain),
+        sni=index.fqdn(service.ref),
+        peer_identities=tuple(i.spiffe_id(trust_domain) for i in index.identities(service.ref)),
+    )
+
+
+def _domains(
+    index: MeshIndex, service: Service, client_namespace: str, port: int
+) -> tuple[str, ...]:
+    """Every Host a client can use: short names only within its own namespace."""
+    ref = service.ref
+    hosts = [f"{ref.name}.{ref.namespace}", f"{ref.name}.{ref.namespace}.svc", index.fqdn(ref)]
+    if ref.namespace == client_namespace:
+        hosts.insert(0, ref.name)
+    if service.headless:
+        hosts.append(f"*.{index.fqdn(ref)}")
+    return tuple(host for plain in hosts for host in (plain, f"{plain}:{port}"))

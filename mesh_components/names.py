@@ -1,0 +1,141 @@
+"""Every generated name: Envoy listeners, clusters, route configs and secrets, DNS names, files.
+
+A naming change shows up here and in the goldens, nowhere else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from mesh_components.model import Identity, ServiceRef, WorkloadRef
+
+# Envoy resource names.
+OUTBOUND_LISTENER = "outbound"
+INBOUND_LISTENER = "inbound"
+PROMETHEUS_LISTENER = "prometheus"
+ADMIN_CLUSTER = "envoy-admin"
+DENY_CLUSTER = "deny"
+PASSTHROUGH_CLUSTER = "passthrough"
+IDENTITY_CERT_SECRET = "identity-cert"
+MESH_CA_SECRET = "mesh-ca"
+
+# Files the sidecar reads: the config volume (a ConfigMap) and the certificate volume (a Secret).
+CONFIG_DIR = "/etc/mesh/config"
+CERTS_DIR = "/etc/mesh/certs"
+BOOTSTRAP_FILE = "bootstrap.yaml"
+LDS_FILE = "lds.yaml"
+CDS_FILE = "cds.yaml"
+CERT_SDS_FILE = "sds-identity-cert.yaml"
+CA_SDS_FILE = "sds-mesh-ca.yaml"
+CERT_CHAIN_FILE = "tls.crt"
+PRIVATE_KEY_FILE = "tls.key"
+CA_BUNDLE_FILE = "ca.crt"
+
+_COMPANION_SUFFIX = "-mesh"
+_DNS_LABEL_MAX = 63
+
+
+def upstream_cluster(service: ServiceRef, port: int) -> str:
+    """One upstream cluster per (backend service, port), as OSM names them."""
+    return f"{service.namespace}/{service.name}|{port}"
+
+
+def local_cluster(port: int) -> str:
+    """The app on 127.0.0.1:`port`."""
+    return f"local|{port}"
+
+
+def outbound_route_config(port: int) -> str:
+    return f"outbound|{port}"
+
+
+def inbound_route_config(service: ServiceRef, port: int) -> str:
+    return f"inbound|{service.namespace}/{service.name}|{port}"
+
+
+def probe_listener(kind: str) -> str:
+    return f"probe-{kind}"
+
+
+def outbound_chain(port: int) -> str:
+    return f"outbound|{port}"
+
+
+def inbound_chain(service: ServiceRef, port: int, *, tls: bool = True) -> str:
+    base = f"inbound|{service.namespace}/{service.name}|{port}"
+    return base if tls else f"{base}|plaintext"
+
+
+def node_id(workload: WorkloadRef) -> str:
+    return f"{workload.namespace}/{workload.name}"
+
+
+def service_fqdn(service: ServiceRef, cluster_domain: str) -> str:
+    """The name clients use and the SNI upstream TLS sends."""
+    return f"{service.name}.{service.namespace}.svc.{cluster_domain}"
+
+
+def companion_service(service_name: str) -> str:
+    """The headless Service that gives Envoy a service's ready pod IPs.
+
+    Kept within a DNS label: long names are cut and made unique with a short hash.
+    """
+    name = f"{service_name}{_COMPANION_SUFFIX}"
+    if len(name) <= _DNS_LABEL_MAX:
+        return name
+    digest = hashlib.sha256(service_name.encode()).hexdigest()[:8]
+    keep = _DNS_LABEL_MAX - len(_COMPANION_SUFFIX) - len(digest) - 1
+    return f"{service_name[:keep].rstrip('-')}-{digest}{_COMPANION_SUFFIX}"
+
+
+def companion_address(service: ServiceRef, cluster_domain: str) -> str:
+    """Absolute DNS name (trailing dot) of the companion, so no search-path walk happens."""
+    companion = ServiceRef(service.namespace, companion_service(service.name))
+    return f"{service_fqdn(companion, cluster_domain)}."
+
+
+# Added for emit/envoy: names inside listeners and route configs, and where the volumes are.
+OUTBOUND_DENY_CHAIN = "outbound|deny"
+DENY_VIRTUAL_HOST = "not-a-mesh-destination"
+LOCAL_VIRTUAL_HOST = "local"
+PROMETHEUS_ROUTE_CONFIG = "prometheus"
+PROMETHEUS_PATH = "/stats/prometheus"
+SDS_FILES = {IDENTITY_CERT_SECRET: CERT_SDS_FILE, MESH_CA_SECRET: CA_SDS_FILE}
+"""The file of each secret's SDS subscription: file-based SDS holds exactly one secret."""
+
+
+def outbound_virtual_host(service: ServiceRef) -> str:
+    return f"{service.namespace}/{service.name}"
+
+
+def probe_route_config(kind: str) -> str:
+    return f"probe-{kind}"
+
+
+def stat_prefix(name: str) -> str:
+    """A listener, chain or route config name as a stats prefix: `inbound|ns/svc|80` gives
+    `inbound_ns_svc_80` (no `.`, which would nest, and no `|` or `/`, which exporters mangle)."""
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+
+
+def node_cluster(identity: Identity) -> str:
+    """Envoy's service cluster for a sidecar: `<service account>.<namespace>`."""
+    return f"{identity.service_account}.{identity.namespace}"
+
+
+@dataclass(frozen=True, slots=True)
+class VolumePaths:
+    """Where a sidecar finds its config volume and its certificate volume.
+
+    Always the defaults in a pod; tests point them at a temporary directory.
+    """
+
+    config_dir: str = CONFIG_DIR
+    certs_dir: str = CERTS_DIR
+
+    def config_file(self, name: str) -> str:
+        return f"{self.config_dir}/{name}"
+
+    def cert_file(self, name: str) -> str:
+        return f"{self.certs_dir}/{name}"
