@@ -1,0 +1,394 @@
+"""The strict spec loader: parsed YAML (plain dicts, lists and scalars) to a frozen `MeshSpec`.
+
+It checks shape and types only, collects every problem and raises one `MeshValidationError`.
+Semantic checks (duplicates, references, names, port ranges) belong to `validate`. No I/O.
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+import reprlib
+from collections.abc import Callable, Iterable
+from typing import TypeGuard, TypeVar
+
+from mesh_components.errors import MeshValidationError, Problem
+from mesh_components.model.mesh import MeshSpec
+from mesh_components.model.policy import (
+    AccessPolicy,
+    HeaderMatch,
+    HttpRule,
+    PathMatch,
+    PathMatchKind,
+    PolicyDestination,
+)
+from mesh_components.model.refs import Identity, ServiceRef
+from mesh_components.model.service import Protocol, Service, ServicePort, infer_protocol, labels
+from mesh_components.model.settings import (
+    AccessMode,
+    LogLevel,
+    MeshSettings,
+    MtlsMode,
+    ProxyPorts,
+    ProxySettings,
+)
+from mesh_components.model.split import SplitBackend, TrafficSplit
+from mesh_components.model.workload import (
+    ContainerPort,
+    Probe,
+    ProbeAction,
+    ProbeKind,
+    Workload,
+    WorkloadKind,
+)
+
+T = TypeVar("T")
+E = TypeVar("E", bound=enum.StrEnum)
+
+# The keys each mapping of the format may hold. Anything else is `spec-unknown-key`.
+_TOP_LEVEL = ("mesh", "services", "workloads", "splits", "policies")
+_MESH = ("name", "trustDomain", "clusterDomain", "mtls", "access", "proxy")
+_PROXY = ("image", "uid", "logLevel", "concurrency", "ports")
+_PROXY_PORTS = {
+    "admin": "admin",
+    "outbound": "outbound",
+    "inbound": "inbound",
+    "prometheus": "prometheus",
+    "livenessProbe": "liveness_probe",
+    "readinessProbe": "readiness_probe",
+    "startupProbe": "startup_probe",
+    "healthCheck": "health_check",
+}
+_SERVICE = ("name", "namespace", "selector", "headless", "ports")
+_SERVICE_PORT = ("name", "port", "targetPort", "protocol", "appProtocol")
+_WORKLOAD = ("name", "namespace", "kind", "serviceAccount", "labels", "ports", "probes")
+_CONTAINER_PORT = ("containerPort", "name")
+_PROBE = ("kind", "container", "action", "port", "path", "https")
+_SPLIT = ("name", "namespace", "service", "backends")
+_BACKEND = ("service", "weight")
+_POLICY = ("name", "namespace", "destination", "sources", "http", "tcp")
+_DESTINATION = ("service", "serviceAccount")
+_SOURCE = ("serviceAccount", "namespace")
+_HTTP_RULE = ("path", "methods", "headers")
+_PATH_MATCH = tuple(kind.value for kind in PathMatchKind)
+_TCP = ("ports",)
+
+_MESH_DEFAULTS = MeshSettings(name="")
+_PROXY_DEFAULTS = ProxySettings()
+
+
+def load_spec(data: object) -> MeshSpec:
+    """Build the model from parsed YAML, or raise one `MeshValidationError` with every problem."""
+    problems: list[Problem] = []
+    spec = _spec(data, problems)
+    if problems or spec is None:
+        raise MeshValidationError(problems)
+    return spec
+
+
+class _Node:
+    """One mapping of the input. Each read checks a key's type and records any problem found."""
+
+    def __init__(self, raw: dict[object, object], path: str, problems: list[Problem]) -> None:
+        self.raw, self.path, self.problems = raw, path, problems
+
+    def at(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def report(self, path: str, code: str, expected: str, found: str, fix: str = "") -> None:
+        self.problems.append(Problem(path, code, expected, found, fix))
+
+    def has(self, key: str) -> bool:
+        return key in self.raw
+
+    def read(self, key: str, kind: type[T], expected: str, required: bool = False) -> T | None:
+        """The value at `key` if it has type `kind` (a bool is never an int), else None."""
+        if key not in self.raw:
+            if required:
+                self.report(self.at(key), "spec-missing-field", expected, "nothing", f"add {key!r}")
+            return None
+        value = self.raw[key]
+        if _is(value, kind):
+            return value
+        fix = f"make {key!r} {expected}"
+        self.report(self.at(key), "spec-wrong-type", expected, _describe(value), fix)
+        return None
+
+    def text(self, key: str, required: bool = False) -> str | None:
+        return self.read(key, str, "a string", required)
+
+    def number(self, key: str, required: bool = False) -> int | None:
+        return self.read(key, int, "an integer", required)
+
+    def flag(self, key: str) -> bool | None:
+        return self.read(key, bool, "true or false")
+
+    def number_or_text(self, key: str) -> int | str | None:
+        if isinstance(self.raw.get(key), str):
+            return self.text(key)
+        return self.read(key, int, "an integer or a port name")
+
+    def choice(self, key: str, kind: type[E], required: bool = False) -> E | None:
+        allowed = [member.value for member in kind]
+        expected = f"one of {', '.join(allowed)}"
+        value = self.read(key, str, expected, required)
+        if value is None or value in allowed:
+            return None if value is None else kind(value)
+        hint = _suggest(value, allowed)
+        fix = f"did you mean {hint!r}?" if hint else f"use {expected}"
+        self.report(self.at(key), "spec-invalid-value", expected, repr(value), fix)
+        return None
+
+    def child(self, key: str, keys: tuple[str, ...], required: bool = False) -> _Node | None:
+        value = self.read(key, dict, "a mapping", required)
+        return None if value is None else _node(value, self.at(key), keys, self.problems)
+
+    def entries(self, key: str, keys: tuple[str, ...], required: bool = False) -> list[_Node]:
+        """The mappings listed at `key`; each entry's path names it when it has a string name."""
+        items = self.read(key, list, "a list", required) or []
+        at, problems = self.at(key), self.problems
+        nodes = [_node(x, _entry_path(at, x, i), keys, problems) for i, x in enumerate(items)]
+        return [node for node in nodes if node is not None]
+
+    def items(self, key: str, kind: type[T], expected: str) -> list[T]:
+        """The list at `key`, keeping only the elements of type `kind` (and reporting the rest)."""
+        values = self.read(key, list, f"a list of {expected}s") or []
+        for i, value in enumerate(values):
+            if not _is(value, kind):
+                path, fix = f"{self.at(key)}[{i}]", f"make it a {expected}"
+                self.report(path, "spec-wrong-type", f"a {expected}", _describe(value), fix)
+        return [value for value in values if _is(value, kind)]
+
+    def string_map(self, key: str) -> dict[str, str]:
+        """A mapping of strings to strings (labels, a selector, headers)."""
+        mapping = self.read(key, dict, "a mapping of strings to strings") or {}
+        for name, value in mapping.items():
+            if not (isinstance(name, str) and isinstance(value, str)):
+                path, found = f"{self.at(key)}.{name}", value if isinstance(name, str) else name
+                self.report(path, "spec-wrong-type", "a string", _describe(found), "quote it")
+        return {k: v for k, v in mapping.items() if isinstance(k, str) and isinstance(v, str)}
+
+    def exactly_one(self, keys: tuple[str, ...]) -> bool:
+        """Whether exactly one of `keys` is present; reports `spec-invalid-value` otherwise."""
+        present = [key for key in keys if key in self.raw]
+        if len(present) == 1:
+            return True
+        found = " and ".join(present) if present else "none of them"
+        expected = f"exactly one of {', '.join(keys)}"
+        self.report(self.path, "spec-invalid-value", expected, found, f"keep {expected}")
+        return False
+
+
+def _node(value: object, path: str, keys: tuple[str, ...], problems: list[Problem]) -> _Node | None:
+    """Wrap a mapping, reporting a non-mapping and every key the format does not have."""
+    if not isinstance(value, dict):
+        found = _describe(value)
+        problems.append(Problem(path or "(top level)", "spec-wrong-type", "a mapping", found))
+        return None
+    node = _Node(value, path, problems)
+    for key in value:
+        if key not in keys:
+            hint = _suggest(str(key), keys)
+            fix = f"did you mean {hint!r}?" if hint else "remove it"
+            expected = f"one of {', '.join(keys)}"
+            node.report(node.at(str(key)), "spec-unknown-key", expected, repr(key), fix)
+    return node
+
+
+def _is(value: object, kind: type[T]) -> TypeGuard[T]:
+    """`isinstance`, except that a YAML boolean is never an integer."""
+    return isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
+
+
+def _entry_path(path: str, item: object, index: int) -> str:
+    """`path[name]` when the entry has a string name, else `path[index]`."""
+    name = item.get("name") if isinstance(item, dict) else None
+    return f"{path}[{name if isinstance(name, str) and name else index}]"
+
+
+def _suggest(word: str, choices: Iterable[str]) -> str | None:
+    """The closest choice, ignoring case (`StatefulSet` for `statefulset`), if any is close."""
+    lowered = {choice.lower(): choice for choice in choices}
+    matches = difflib.get_close_matches(word.lower(), list(lowered), n=1)
+    return lowered[matches[0]] if matches else None
+
+
+def _describe(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"boolean {str(value).lower()}"
+    if isinstance(value, dict | list):
+        return "a mapping" if isinstance(value, dict) else "a list"
+    kinds = {int: "integer", float: "number", str: "string"}
+    return f"{kinds.get(type(value), type(value).__name__)} {reprlib.repr(value)}"
+
+
+def _or(value: T | None, default: T) -> T:
+    return default if value is None else value
+
+
+def _build(nodes: Iterable[_Node], build: Callable[[_Node], T | None]) -> tuple[T, ...]:
+    """Build every entry (so every problem is found), keeping those that could be built."""
+    built = [build(node) for node in nodes]
+    return tuple(item for item in built if item is not None)
+
+
+def _spec(data: object, problems: list[Problem]) -> MeshSpec | None:
+    root = _node(data, "", _TOP_LEVEL, problems)
+    if root is None:
+        return None
+    mesh = root.child("mesh", _MESH, required=True)
+    settings = None if mesh is None else _settings(mesh)
+    services = _build(root.entries("services", _SERVICE), _service)
+    workloads = _build(root.entries("workloads", _WORKLOAD), _workload)
+    splits = _build(root.entries("splits", _SPLIT), _split)
+    policies = _build(root.entries("policies", _POLICY), _policy)
+    if settings is None:
+        return None
+    return MeshSpec(settings, services, workloads, splits, policies)
+
+
+def _settings(node: _Node) -> MeshSettings | None:
+    name = node.text("name", required=True)
+    proxy = node.child("proxy", _PROXY)
+    settings = MeshSettings(
+        name=name or "",
+        trust_domain=_or(node.text("trustDomain"), _MESH_DEFAULTS.trust_domain),
+        cluster_domain=_or(node.text("clusterDomain"), _MESH_DEFAULTS.cluster_domain),
+        mtls=_or(node.choice("mtls", MtlsMode), _MESH_DEFAULTS.mtls),
+        access=_or(node.choice("access", AccessMode), _MESH_DEFAULTS.access),
+        proxy=_PROXY_DEFAULTS if proxy is None else _proxy(proxy),
+    )
+    return None if name is None else settings
+
+
+def _proxy(node: _Node) -> ProxySettings:
+    ports = node.child("ports", tuple(_PROXY_PORTS))
+    return ProxySettings(
+        image=_or(node.text("image"), _PROXY_DEFAULTS.image),
+        uid=_or(node.number("uid"), _PROXY_DEFAULTS.uid),
+        log_level=_or(node.choice("logLevel", LogLevel), _PROXY_DEFAULTS.log_level),
+        concurrency=_or(node.number("concurrency"), _PROXY_DEFAULTS.concurrency),
+        ports=_PROXY_DEFAULTS.ports if ports is None else _proxy_ports(ports),
+    )
+
+
+def _proxy_ports(node: _Node) -> ProxyPorts:
+    given = {field: node.number(key) for key, field in _PROXY_PORTS.items()}
+    return ProxyPorts(**{field: port for field, port in given.items() if port is not None})
+
+
+def _service(node: _Node) -> Service | None:
+    name, namespace = node.text("name", required=True), node.text("namespace", required=True)
+    selector, headless = node.string_map("selector"), node.flag("headless")
+    ports = _build(node.entries("ports", _SERVICE_PORT, required=True), _service_port)
+    if name is None or namespace is None:
+        return None
+    return Service(name, namespace, labels(selector), ports, headless=bool(headless))
+
+
+def _service_port(node: _Node) -> ServicePort | None:
+    """A declared `protocol` wins; otherwise `appProtocol`, then the name's prefix (OSM's rule)."""
+    name, port = node.text("name", required=True), node.number("port", required=True)
+    target = node.number_or_text("targetPort")
+    protocol, app_protocol = node.choice("protocol", Protocol), node.text("appProtocol")
+    if name is None or port is None:
+        return None
+    return ServicePort(name, port, _or(protocol, infer_protocol(name, app_protocol)), target)
+
+
+def _workload(node: _Node) -> Workload | None:
+    name, namespace = node.text("name", required=True), node.text("namespace", required=True)
+    account, kind = _service_account(node), node.choice("kind", WorkloadKind)
+    pod_labels = labels(node.string_map("labels"))
+    ports = _build(node.entries("ports", _CONTAINER_PORT), _container_port)
+    probes = _build(node.entries("probes", _PROBE), _probe)
+    if name is None or namespace is None or account is None:
+        return None
+    kind = _or(kind, WorkloadKind.DEPLOYMENT)
+    return Workload(name, namespace, account, kind, pod_labels, ports, probes)
+
+
+def _service_account(node: _Node) -> str | None:
+    """Required: Kubernetes would silently run the pods as `default`, and it is the identity."""
+    if not node.has("serviceAccount"):
+        expected = "a ServiceAccount name (the workload's identity)"
+        path = node.at("serviceAccount")
+        node.report(path, "workload-no-service-account", expected, "nothing", "set serviceAccount")
+        return None
+    return node.text("serviceAccount")
+
+
+def _container_port(node: _Node) -> ContainerPort | None:
+    port, name = node.number("containerPort", required=True), node.text("name")
+    return None if port is None else ContainerPort(port, name)
+
+
+def _probe(node: _Node) -> Probe | None:
+    kind, action = node.choice("kind", ProbeKind, True), node.choice("action", ProbeAction, True)
+    container, port = node.text("container", required=True), node.number("port", required=True)
+    path, https = node.text("path"), node.flag("https")
+    if kind is None or action is None or container is None or port is None:
+        return None
+    return Probe(kind, container, action, port, _or(path, "/"), bool(https))
+
+
+def _split(node: _Node) -> TrafficSplit | None:
+    name, namespace = node.text("name", required=True), node.text("namespace", required=True)
+    root = node.text("service", required=True)
+    backends = _build(node.entries("backends", _BACKEND, required=True), _backend)
+    if name is None or namespace is None or root is None:
+        return None
+    return TrafficSplit(name, namespace, root, backends)
+
+
+def _backend(node: _Node) -> SplitBackend | None:
+    service, weight = node.text("service", required=True), node.number("weight", required=True)
+    return None if service is None or weight is None else SplitBackend(service, weight)
+
+
+def _policy(node: _Node) -> AccessPolicy | None:
+    name, namespace = node.text("name", required=True), node.text("namespace", required=True)
+    target = node.child("destination", _DESTINATION, required=True)
+    destination = None if target is None else _destination(target, namespace)
+    entries = node.entries("sources", _SOURCE, required=True)
+    sources = _build(entries, lambda source: _source(source, namespace))
+    rules = _build(node.entries("http", _HTTP_RULE), _http_rule)
+    tcp = node.child("tcp", _TCP)
+    tcp_ports = () if tcp is None else tuple(tcp.items("ports", int, "port number"))
+    if name is None or namespace is None or destination is None:
+        return None
+    return AccessPolicy(name, namespace, destination, sources, rules, tcp is not None, tcp_ports)
+
+
+def _destination(node: _Node, namespace: str | None) -> PolicyDestination | None:
+    """A service or an identity, both in the policy's namespace."""
+    service, account = node.text("service"), node.text("serviceAccount")
+    if not node.exactly_one(_DESTINATION) or namespace is None:
+        return None
+    if service is not None:
+        return PolicyDestination(service=ServiceRef(namespace, service))
+    return None if account is None else PolicyDestination(identity=Identity(namespace, account))
+
+
+def _source(node: _Node, policy_namespace: str | None) -> Identity | None:
+    account, namespace = node.text("serviceAccount", required=True), node.text("namespace")
+    namespace = _or(namespace, policy_namespace)
+    return None if account is None or namespace is None else Identity(namespace, account)
+
+
+def _http_rule(node: _Node) -> HttpRule:
+    path = node.child("path", _PATH_MATCH)
+    methods = tuple(method.upper() for method in node.items("methods", str, "string"))
+    headers = sorted(node.string_map("headers").items())
+    match = None if path is None else _path_match(path)
+    return HttpRule(match, methods, tuple(HeaderMatch(name, regex) for name, regex in headers))
+
+
+def _path_match(node: _Node) -> PathMatch | None:
+    values = {kind: node.text(kind.value) for kind in PathMatchKind}
+    if not node.exactly_one(_PATH_MATCH):
+        return None
+    matches = [PathMatch(kind, value) for kind, value in values.items() if value is not None]
+    return matches[0] if matches else None
