@@ -1,0 +1,1127 @@
+"""Validation: each mistake gives its stable code at the path of the offending field, all at once.
+
+The table breaks a valid base spec (tests/specs.py) in one place per row. Tests assert codes and
+paths, never wording. Regex verdicts are checked against a real Envoy where one is installed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mesh_components import envoy_check
+from mesh_components.errors import MeshValidationError, Problem
+from mesh_components.model import (
+    AccessMode,
+    AccessPolicy,
+    ContainerPort,
+    HeaderMatch,
+    HttpRule,
+    Identity,
+    MeshSettings,
+    MeshSpec,
+    MtlsMode,
+    PathMatch,
+    PathMatchKind,
+    PolicyDestination,
+    Probe,
+    ProbeAction,
+    ProbeKind,
+    Protocol,
+    ProxyPorts,
+    ProxySettings,
+    Service,
+    ServicePort,
+    ServiceRef,
+    SplitBackend,
+    TrafficSplit,
+    Workload,
+    WorkloadKind,
+    labels,
+)
+from mesh_components.validate import CHECKS, CODES, find_problems, validate
+from tests.specs import (
+    DB_PORT,
+    HTTP_PORT,
+    add,
+    base_spec,
+    change_backend,
+    change_policy,
+    change_proxy,
+    change_proxy_ports,
+    change_rule,
+    change_service,
+    change_service_port,
+    change_settings,
+    change_split,
+    change_workload,
+)
+
+Mutation = Callable[[MeshSpec], MeshSpec]
+
+WEB, DB, BUYER = "shop/web", "shop/db", "client/buyer"
+SPLIT, TO_WEB, TO_DB = "shop/web-split", "shop/buyer-to-web", "shop/web-to-db"
+SPLIT_AT, TO_WEB_AT, TO_DB_AT = (
+    "splits[shop/web-split]",
+    "policies[shop/buyer-to-web]",
+    "policies[shop/web-to-db]",
+)
+
+
+def _header(name: str = "x-client", regex: str = "buyer-.*") -> Mutation:
+    return lambda s: change_rule(s, TO_WEB, headers=(HeaderMatch(name, regex),))
+
+
+def _path(kind: PathMatchKind, value: str) -> Mutation:
+    return lambda s: change_rule(s, TO_WEB, path=PathMatch(kind, value))
+
+
+def row(case: str, mutate: Mutation, code: str, path: str) -> object:
+    """One table row: `case` (the test id) breaks the base spec, giving `code` at `path`."""
+    return pytest.param(mutate, code, path, id=case)
+
+
+SETTINGS_ROWS = [
+    row(
+        "a mesh name with a space",
+        lambda s: change_settings(s, name="My Mesh"),
+        "name-invalid",
+        "mesh.name",
+    ),
+    row(
+        "a trust domain with a scheme",
+        lambda s: change_settings(s, trust_domain="spiffe://cluster.local"),
+        "trust-domain-invalid",
+        "mesh.trustDomain",
+    ),
+    row(
+        "a trust domain in capitals",
+        lambda s: change_settings(s, trust_domain="Cluster.Local"),
+        "trust-domain-invalid",
+        "mesh.trustDomain",
+    ),
+    row(
+        "a cluster domain with a final dot",
+        lambda s: change_settings(s, cluster_domain="cluster.local."),
+        "cluster-domain-invalid",
+        "mesh.clusterDomain",
+    ),
+    row(
+        "an empty proxy image",
+        lambda s: change_proxy(s, image=""),
+        "proxy-image-invalid",
+        "mesh.proxy.image",
+    ),
+    row(
+        "a proxy running as root",
+        lambda s: change_proxy(s, uid=0),
+        "proxy-uid-invalid",
+        "mesh.proxy.uid",
+    ),
+    row(
+        "a proxy with no worker threads",
+        lambda s: change_proxy(s, concurrency=0),
+        "proxy-concurrency-invalid",
+        "mesh.proxy.concurrency",
+    ),
+    row(
+        "a proxy port above 65535",
+        lambda s: change_proxy_ports(s, admin=70000),
+        "port-out-of-range",
+        "mesh.proxy.ports.admin",
+    ),
+    row(
+        "two proxy roles on one port",
+        lambda s: change_proxy_ports(s, prometheus=15000),
+        "proxy-port-duplicate",
+        "mesh.proxy.ports.prometheus",
+    ),
+]
+
+SERVICE_ROWS = [
+    row(
+        "a service name in capitals",
+        lambda s: change_service(s, DB, name="DB"),
+        "name-invalid",
+        "services[shop/DB].name",
+    ),
+    row(
+        "a service namespace with an underscore",
+        lambda s: change_service(s, DB, namespace="shop_1"),
+        "name-invalid",
+        "services[shop_1/db].namespace",
+    ),
+    row(
+        "a service name with a dot",
+        lambda s: change_service(s, DB, name="db.main"),
+        "name-invalid",
+        "services[shop/db.main].name",
+    ),
+    row(
+        "a service declared twice",
+        lambda s: add(s, Service("db", "shop", labels({"app": "db"}), (DB_PORT,))),
+        "service-duplicate",
+        "services[shop/db]",
+    ),
+    row(
+        "a service named like a generated companion",
+        lambda s: add(s, Service("web-mesh", "shop", labels({"app": "web"}), (HTTP_PORT,))),
+        "service-name-collision",
+        "services[shop/web-mesh].name",
+    ),
+    row(
+        "a service with no ports",
+        lambda s: change_service(s, DB, ports=()),
+        "service-no-ports",
+        "services[shop/db].ports",
+    ),
+    row(
+        "a port name in capitals",
+        lambda s: change_service_port(s, WEB, 0, name="HTTP_Port"),
+        "port-name-invalid",
+        "services[shop/web].ports[0].name",
+    ),
+    row(
+        "a target port name over 15 characters",
+        lambda s: change_service_port(s, DB, 0, target_port="postgres-primary"),
+        "port-name-invalid",
+        "services[shop/db].ports[0].targetPort",
+    ),
+    row(
+        "an unnamed port among several",
+        lambda s: change_service(s, DB, ports=(DB_PORT, ServicePort("", 5433, Protocol.TCP))),
+        "port-name-invalid",
+        "services[shop/db].ports[1].name",
+    ),
+    row(
+        "a target port name with a double dash",
+        lambda s: change_service_port(s, DB, 0, target_port="pg--main"),
+        "port-name-invalid",
+        "services[shop/db].ports[0].targetPort",
+    ),
+    row(
+        "a service port of 0",
+        lambda s: change_service_port(s, DB, 0, port=0),
+        "port-out-of-range",
+        "services[shop/db].ports[0].port",
+    ),
+    row(
+        "a target port above 65535",
+        lambda s: change_service_port(s, DB, 0, target_port=70000),
+        "port-out-of-range",
+        "services[shop/db].ports[0].targetPort",
+    ),
+    row(
+        "a service port on the proxy's outbound port",
+        lambda s: change_service_port(s, DB, 0, port=15001),
+        "port-reserved",
+        "services[shop/db].ports[0].port",
+    ),
+    row(
+        "a target port on the proxy's admin port",
+        lambda s: change_service_port(s, DB, 0, target_port=15000),
+        "port-reserved",
+        "services[shop/db].ports[0].targetPort",
+    ),
+    row(
+        "two service ports with one number",
+        lambda s: change_service(
+            s, DB, ports=(DB_PORT, ServicePort("tcp-admin", 5432, Protocol.TCP))
+        ),
+        "service-port-duplicate",
+        "services[shop/db].ports[1].port",
+    ),
+    row(
+        "two service ports with one name",
+        lambda s: change_service(
+            s, DB, ports=(DB_PORT, ServicePort("tcp-postgres", 5433, Protocol.TCP))
+        ),
+        "service-port-name-duplicate",
+        "services[shop/db].ports[1].name",
+    ),
+    row(
+        "a service with an empty selector",
+        lambda s: change_service(s, DB, selector=()),
+        "selector-empty",
+        "services[shop/db].selector",
+    ),
+    row(
+        "a headless service with an empty selector",
+        lambda s: change_service(s, DB, selector=(), headless=True),
+        "selector-empty",
+        "services[shop/db].selector",
+    ),
+    row(
+        "a selector no workload matches",
+        lambda s: change_service(s, DB, selector=labels({"app": "database"})),
+        "service-selects-nothing",
+        "services[shop/db].selector",
+    ),
+    row(
+        "a selector matching only another namespace",
+        lambda s: change_workload(s, "shop/db", namespace="data"),
+        "service-selects-nothing",
+        "services[shop/db].selector",
+    ),
+    row(
+        "a selector key with a space",
+        lambda s: change_service(s, DB, selector=labels({"app name": "db"})),
+        "label-invalid",
+        "services[shop/db].selector[app name]",
+    ),
+    row(
+        "a target port name no container port has",
+        lambda s: change_service_port(s, DB, 0, target_port="pg"),
+        "target-port-unresolved",
+        "services[shop/db].ports[0].targetPort",
+    ),
+    row(
+        "a target port name with two numbers",
+        lambda s: change_workload(
+            change_service_port(s, WEB, 0, target_port="http"),
+            "shop/web-v2",
+            ports=(ContainerPort(8081, "http"),),
+        ),
+        "target-port-ambiguous",
+        "services[shop/web].ports[0].targetPort",
+    ),
+]
+
+WORKLOAD_ROWS = [
+    row(
+        "a workload name in capitals",
+        lambda s: change_workload(s, BUYER, name="Buyer"),
+        "name-invalid",
+        "workloads[client/Buyer].name",
+    ),
+    row(
+        "a workload namespace with a dot",
+        lambda s: change_workload(s, BUYER, namespace="client.a"),
+        "name-invalid",
+        "workloads[client.a/buyer].namespace",
+    ),
+    row(
+        "a service account with an underscore",
+        lambda s: change_workload(s, BUYER, service_account="buyer_sa"),
+        "name-invalid",
+        "workloads[client/buyer].serviceAccount",
+    ),
+    row(
+        "a workload declared twice",
+        lambda s: add(s, Workload("buyer", "client", "buyer")),
+        "workload-duplicate",
+        "workloads[client/buyer]",
+    ),
+    row(
+        "a workload with an empty service account",
+        lambda s: change_workload(s, BUYER, service_account=""),
+        "workload-no-service-account",
+        "workloads[client/buyer].serviceAccount",
+    ),
+    row(
+        "a label value with a bang",
+        lambda s: change_workload(s, BUYER, labels=labels({"app": "buyer!"})),
+        "label-invalid",
+        "workloads[client/buyer].labels[app]",
+    ),
+    row(
+        "a label key with an empty name",
+        lambda s: change_workload(s, BUYER, labels=labels({"example.com/": "x"})),
+        "label-invalid",
+        "workloads[client/buyer].labels[example.com/]",
+    ),
+    row(
+        "a label key over 63 characters",
+        lambda s: change_workload(s, BUYER, labels=labels({"a" * 64: "x"})),
+        "label-invalid",
+        f"workloads[client/buyer].labels[{'a' * 64}]",
+    ),
+    row(
+        "two container ports with one number",
+        lambda s: change_workload(
+            s, "shop/db", ports=(ContainerPort(5432, "postgres"), ContainerPort(5432))
+        ),
+        "workload-port-duplicate",
+        "workloads[shop/db].ports[1].containerPort",
+    ),
+    row(
+        "two container ports with one name",
+        lambda s: change_workload(
+            s, "shop/db", ports=(ContainerPort(5432, "postgres"), ContainerPort(5433, "postgres"))
+        ),
+        "workload-port-duplicate",
+        "workloads[shop/db].ports[1].name",
+    ),
+    row(
+        "a container port name in capitals",
+        lambda s: change_workload(s, "shop/db", ports=(ContainerPort(5432, "Postgres"),)),
+        "port-name-invalid",
+        "workloads[shop/db].ports[0].name",
+    ),
+    row(
+        "a container port above 65535",
+        lambda s: change_workload(
+            s, "shop/db", ports=(ContainerPort(5432, "postgres"), ContainerPort(70000))
+        ),
+        "port-out-of-range",
+        "workloads[shop/db].ports[1].containerPort",
+    ),
+    row(
+        "a container port on the proxy's inbound port",
+        lambda s: change_workload(
+            s, "shop/db", ports=(ContainerPort(5432, "postgres"), ContainerPort(15003))
+        ),
+        "port-reserved",
+        "workloads[shop/db].ports[1].containerPort",
+    ),
+    row(
+        "a probe port of 0",
+        lambda s: change_workload(
+            s, "shop/db", probes=(Probe(ProbeKind.LIVENESS, "db", ProbeAction.TCP, 0),)
+        ),
+        "port-out-of-range",
+        "workloads[shop/db].probes[0].port",
+    ),
+    row(
+        "a probe on the proxy's liveness port",
+        lambda s: change_workload(
+            s, "shop/db", probes=(Probe(ProbeKind.LIVENESS, "db", ProbeAction.TCP, 15901),)
+        ),
+        "port-reserved",
+        "workloads[shop/db].probes[0].port",
+    ),
+    row(
+        "an http probe path without a slash",
+        lambda s: change_workload(
+            s,
+            "shop/web-v1",
+            probes=(Probe(ProbeKind.READINESS, "web", ProbeAction.HTTP, 8080, "healthz"),),
+        ),
+        "probe-path-invalid",
+        "workloads[shop/web-v1].probes[0].path",
+    ),
+]
+
+SPLIT_ROWS = [
+    row(
+        "a split name with an underscore",
+        lambda s: change_split(s, SPLIT, name="Web_Split"),
+        "name-invalid",
+        "splits[shop/Web_Split].name",
+    ),
+    row("a split declared twice", lambda s: add(s, s.splits[0]), "split-duplicate", SPLIT_AT),
+    row(
+        "a split of an undeclared root",
+        lambda s: change_split(s, SPLIT, root="webshop"),
+        "split-unknown-service",
+        f"{SPLIT_AT}.service",
+    ),
+    row(
+        "a root written with its own namespace",
+        lambda s: change_split(s, SPLIT, root="web.shop"),
+        "split-unknown-service",
+        f"{SPLIT_AT}.service",
+    ),
+    row(
+        "a root in another namespace",
+        lambda s: change_split(s, SPLIT, root="web.other"),
+        "split-cross-namespace",
+        f"{SPLIT_AT}.service",
+    ),
+    row(
+        "an undeclared backend",
+        lambda s: change_backend(s, SPLIT, 0, service="web-v3"),
+        "split-backend-unknown",
+        f"{SPLIT_AT}.backends[0].service",
+    ),
+    row(
+        "a backend written with its own namespace",
+        lambda s: change_backend(s, SPLIT, 0, service="web-v1.shop"),
+        "split-backend-unknown",
+        f"{SPLIT_AT}.backends[0].service",
+    ),
+    row(
+        "a backend written as name dot namespace",
+        lambda s: change_backend(s, SPLIT, 0, service="web-v1.other"),
+        "split-cross-namespace",
+        f"{SPLIT_AT}.backends[0].service",
+    ),
+    row(
+        "a backend written as namespace slash name",
+        lambda s: change_backend(s, SPLIT, 0, service="other/web-v1"),
+        "split-cross-namespace",
+        f"{SPLIT_AT}.backends[0].service",
+    ),
+    row(
+        "a negative weight",
+        lambda s: change_backend(s, SPLIT, 0, weight=-1),
+        "split-weight-negative",
+        f"{SPLIT_AT}.backends[0].weight",
+    ),
+    row(
+        "weights that sum to zero",
+        lambda s: change_backend(change_backend(s, SPLIT, 0, weight=0), SPLIT, 1, weight=0),
+        "split-weights-zero",
+        f"{SPLIT_AT}.backends",
+    ),
+    row(
+        "weights that overflow Envoy's total",
+        lambda s: change_backend(change_backend(s, SPLIT, 0, weight=2**32), SPLIT, 1, weight=2**32),
+        "split-weights-overflow",
+        f"{SPLIT_AT}.backends",
+    ),
+    row(
+        "a split with no backends",
+        lambda s: change_split(s, SPLIT, backends=()),
+        "split-no-backends",
+        f"{SPLIT_AT}.backends",
+    ),
+    row(
+        "one backend listed twice",
+        lambda s: change_backend(s, SPLIT, 1, service="web-v1"),
+        "split-backend-duplicate",
+        f"{SPLIT_AT}.backends[1].service",
+    ),
+    row(
+        "the root as its own backend",
+        lambda s: change_backend(s, SPLIT, 1, service="web"),
+        "split-root-is-backend",
+        f"{SPLIT_AT}.backends[1].service",
+    ),
+    row(
+        "two splits on one root",
+        lambda s: add(s, TrafficSplit("web-canary", "shop", "web", (SplitBackend("web-v2", 1),))),
+        "split-duplicate-root",
+        "splits[shop/web-canary].service",
+    ),
+    row(
+        "the first of two splits on one root",
+        lambda s: add(s, TrafficSplit("web-canary", "shop", "web", (SplitBackend("web-v2", 1),))),
+        "split-duplicate-root",
+        f"{SPLIT_AT}.service",
+    ),
+    row(
+        "a backend that is itself split",
+        lambda s: add(s, TrafficSplit("v1-split", "shop", "web-v1", (SplitBackend("web-v2", 1),))),
+        "split-nested",
+        f"{SPLIT_AT}.backends[0].service",
+    ),
+    row(
+        "a headless backend",
+        lambda s: change_service(s, "shop/web-v2", headless=True),
+        "split-backend-headless",
+        f"{SPLIT_AT}.backends[1].service",
+    ),
+    row(
+        "a headless root",
+        lambda s: change_service(s, WEB, headless=True),
+        "split-root-headless",
+        f"{SPLIT_AT}.service",
+    ),
+    row(
+        "a backend without the root's port",
+        lambda s: change_service_port(s, "shop/web-v2", 0, port=8081),
+        "split-backend-port-missing",
+        f"{SPLIT_AT}.backends[1].service",
+    ),
+    row(
+        "a backend speaking another protocol",
+        lambda s: change_service_port(s, "shop/web-v2", 0, protocol=Protocol.GRPC),
+        "split-backend-protocol-mismatch",
+        f"{SPLIT_AT}.backends[1].service",
+    ),
+    row(
+        "a root selecting a pod no backend selects",
+        lambda s: add(
+            s, Workload("web-legacy", "shop", "web", labels=labels({"app": "web", "version": "v0"}))
+        ),
+        "split-root-selector-overlap",
+        f"{SPLIT_AT}.service",
+    ),
+]
+
+POLICY_ROWS = [
+    row(
+        "a policy name in capitals",
+        lambda s: change_policy(s, TO_WEB, name="Buyer"),
+        "name-invalid",
+        "policies[shop/Buyer].name",
+    ),
+    row("a policy declared twice", lambda s: add(s, s.policies[1]), "policy-duplicate", TO_DB_AT),
+    row(
+        "policies in open mode",
+        lambda s: change_settings(s, access=AccessMode.OPEN),
+        "policy-in-open-mode",
+        "mesh.access",
+    ),
+    row(
+        "a policy with no destination",
+        lambda s: change_policy(s, TO_WEB, destination=PolicyDestination()),
+        "policy-destination-invalid",
+        f"{TO_WEB_AT}.destination",
+    ),
+    row(
+        "a policy with two destinations",
+        lambda s: change_policy(
+            s,
+            TO_WEB,
+            destination=PolicyDestination(ServiceRef("shop", "web"), Identity("shop", "web")),
+        ),
+        "policy-destination-invalid",
+        f"{TO_WEB_AT}.destination",
+    ),
+    row(
+        "a policy for an undeclared service",
+        lambda s: change_policy(
+            s, TO_WEB, destination=PolicyDestination(service=ServiceRef("shop", "webb"))
+        ),
+        "policy-unknown-service",
+        f"{TO_WEB_AT}.destination.service",
+    ),
+    row(
+        "a policy for an identity no workload has",
+        lambda s: change_policy(
+            s, TO_DB, destination=PolicyDestination(identity=Identity("shop", "database"))
+        ),
+        "policy-unknown-identity",
+        f"{TO_DB_AT}.destination.serviceAccount",
+    ),
+    row(
+        "a source identity no workload has",
+        lambda s: change_policy(s, TO_WEB, sources=(Identity("client", "seller"),)),
+        "policy-unknown-identity",
+        f"{TO_WEB_AT}.sources[0]",
+    ),
+    row(
+        "a source in the wrong namespace",
+        lambda s: change_policy(s, TO_WEB, sources=(Identity("shop", "buyer"),)),
+        "policy-unknown-identity",
+        f"{TO_WEB_AT}.sources[0]",
+    ),
+    row(
+        "a policy with no sources",
+        lambda s: change_policy(s, TO_WEB, sources=()),
+        "policy-no-sources",
+        f"{TO_WEB_AT}.sources",
+    ),
+    row(
+        "a path regex with a lookahead",
+        _path(PathMatchKind.REGEX, "/books/(?!secret)"),
+        "policy-regex-invalid",
+        f"{TO_WEB_AT}.http[0].path.regex",
+    ),
+    row(
+        "a path regex Python cannot compile",
+        _path(PathMatchKind.REGEX, "/books/[0-9"),
+        "policy-regex-invalid",
+        f"{TO_WEB_AT}.http[0].path.regex",
+    ),
+    row(
+        "a header regex with a backreference",
+        _header(regex=r"(a)\1"),
+        "policy-regex-invalid",
+        f"{TO_WEB_AT}.http[0].headers[x-client]",
+    ),
+    row(
+        "a prefix without a slash",
+        _path(PathMatchKind.PREFIX, "books"),
+        "policy-path-invalid",
+        f"{TO_WEB_AT}.http[0].path.prefix",
+    ),
+    row(
+        "an empty exact path",
+        _path(PathMatchKind.EXACT, ""),
+        "policy-path-invalid",
+        f"{TO_WEB_AT}.http[0].path.exact",
+    ),
+    row(
+        "a lowercase method",
+        lambda s: change_rule(s, TO_WEB, methods=("GET", "get")),
+        "policy-method-invalid",
+        f"{TO_WEB_AT}.http[0].methods[1]",
+    ),
+    row(
+        "a wildcard method",
+        lambda s: change_rule(s, TO_WEB, methods=("*",)),
+        "policy-method-invalid",
+        f"{TO_WEB_AT}.http[0].methods[0]",
+    ),
+    row(
+        "a header name in capitals",
+        _header(name="X-Client"),
+        "policy-header-invalid",
+        f"{TO_WEB_AT}.http[0].headers[X-Client]",
+    ),
+    row(
+        "a header name with a space",
+        _header(name="x client"),
+        "policy-header-invalid",
+        f"{TO_WEB_AT}.http[0].headers[x client]",
+    ),
+    row(
+        "http rules for an identity with only tcp ports",
+        lambda s: change_policy(s, TO_DB, http_rules=(HttpRule(),)),
+        "policy-http-on-tcp-only",
+        f"{TO_DB_AT}.http",
+    ),
+    row(
+        "http rules for a tcp service",
+        lambda s: change_policy(
+            s, TO_WEB, destination=PolicyDestination(service=ServiceRef("shop", "db"))
+        ),
+        "policy-http-on-tcp-only",
+        f"{TO_WEB_AT}.http",
+    ),
+    row(
+        "a tcp port the destination does not serve",
+        lambda s: change_policy(s, TO_DB, tcp_ports=(5433,)),
+        "policy-tcp-port-unknown",
+        f"{TO_DB_AT}.tcp.ports[0]",
+    ),
+    row(
+        "a tcp port that is an http port",
+        lambda s: change_policy(s, TO_WEB, http_rules=(), tcp=True, tcp_ports=(8080,)),
+        "policy-tcp-port-unknown",
+        f"{TO_WEB_AT}.tcp.ports[0]",
+    ),
+    row(
+        "a policy tcp port of 0",
+        lambda s: change_policy(s, TO_DB, tcp_ports=(0,)),
+        "port-out-of-range",
+        f"{TO_DB_AT}.tcp.ports[0]",
+    ),
+    row(
+        "tcp ports with tcp off",
+        lambda s: change_policy(s, TO_DB, tcp=False),
+        "policy-tcp-ports-ignored",
+        f"{TO_DB_AT}.tcp.ports",
+    ),
+]
+
+# Both select the db pods: `cache` on the same service port (TCP), `db-http` on the same pod port.
+CACHE = Service(
+    "cache", "shop", labels({"app": "db"}), (ServicePort("tcp-cache", 5432, Protocol.TCP),)
+)
+DB_HTTP = Service(
+    "db-http", "shop", labels({"app": "db"}), (ServicePort("http", 5432, Protocol.HTTP),)
+)
+
+GRAPH_ROWS = [
+    row(
+        "a client reaching two TCP services on one port",
+        lambda s: change_settings(replace(add(s, CACHE), policies=()), access=AccessMode.OPEN),
+        "outbound-port-conflict",
+        "workloads[client/buyer]",
+    ),
+    row(
+        "two ports of a service on one pod port",
+        lambda s: change_service(
+            s, DB, ports=(DB_PORT, ServicePort("tcp-alt", 6432, Protocol.TCP, "postgres"))
+        ),
+        "service-target-port-shared",
+        "services[shop/db].ports",
+    ),
+    row(
+        "HTTP and TCP on one pod port in permissive mode",
+        lambda s: change_settings(add(s, DB_HTTP), mtls=MtlsMode.PERMISSIVE),
+        "inbound-protocol-conflict",
+        "workloads[shop/db]",
+    ),
+]
+
+ROWS = SETTINGS_ROWS + SERVICE_ROWS + WORKLOAD_ROWS + SPLIT_ROWS + POLICY_ROWS + GRAPH_ROWS
+
+
+def _codes_and_paths(problems: tuple[Problem, ...]) -> set[tuple[str, str]]:
+    return {(problem.code, problem.path) for problem in problems}
+
+
+def test_the_base_spec_has_no_problems() -> None:
+    spec = base_spec()
+    assert find_problems(spec) == ()
+    assert validate(spec) is spec
+
+
+@pytest.mark.parametrize(("mutate", "code", "path"), ROWS)
+def test_each_mistake_is_reported_with_its_code_at_its_path(
+    mutate: Mutation, code: str, path: str
+) -> None:
+    with pytest.raises(MeshValidationError) as excinfo:
+        validate(mutate(base_spec()))
+    assert code in excinfo.value.codes
+    assert (code, path) in _codes_and_paths(excinfo.value.problems)
+
+
+@pytest.mark.parametrize(("mutate", "code", "path"), ROWS)
+def test_every_problem_says_what_was_expected_what_was_found_and_how_to_fix_it(
+    mutate: Mutation, code: str, path: str
+) -> None:
+    problems = find_problems(mutate(base_spec()))
+    assert problems == tuple(sorted(set(problems)))
+    for problem in problems:
+        assert problem.code in CODES
+        assert problem.path and problem.expected and problem.found and problem.fix
+
+
+def test_every_code_has_a_row_in_the_table() -> None:
+    assert {param.values[1] for param in ROWS} == CODES  # type: ignore[attr-defined]
+
+
+def test_several_different_mistakes_are_all_reported_at_once() -> None:
+    spec = base_spec()
+    spec = change_proxy(spec, uid=0)
+    spec = change_service(spec, DB, ports=())
+    spec = change_workload(spec, BUYER, service_account="")
+    spec = change_backend(spec, SPLIT, 0, weight=-5)
+    spec = change_policy(spec, TO_WEB, sources=())
+    with pytest.raises(MeshValidationError) as excinfo:
+        validate(spec)
+    assert _codes_and_paths(excinfo.value.problems) >= {
+        ("proxy-uid-invalid", "mesh.proxy.uid"),
+        ("service-no-ports", "services[shop/db].ports"),
+        ("workload-no-service-account", "workloads[client/buyer].serviceAccount"),
+        ("split-weight-negative", f"{SPLIT_AT}.backends[0].weight"),
+        ("policy-no-sources", f"{TO_WEB_AT}.sources"),
+    }
+
+
+VALID_VARIANTS = [
+    pytest.param(
+        lambda s: change_workload(s, "shop/web-v1", name="web.v1"), id="a workload name with dots"
+    ),
+    pytest.param(lambda s: change_service_port(s, DB, 0, name=""), id="one unnamed service port"),
+    pytest.param(
+        lambda s: change_service_port(s, WEB, 0, name="bookwarehouse-port"),
+        id="a service port name over 15 characters, as in OSM's demo",
+    ),
+    pytest.param(
+        lambda s: change_backend(s, SPLIT, 1, weight=0), id="an idle backend with weight 0"
+    ),
+    pytest.param(
+        lambda s: change_service(s, DB, headless=True), id="a headless service outside any split"
+    ),
+    pytest.param(
+        lambda s: change_workload(
+            s, BUYER, labels=labels({"app.kubernetes.io/name": "buyer", "tier": ""})
+        ),
+        id="a prefixed label key and an empty label value",
+    ),
+    pytest.param(
+        lambda s: change_settings(s, mtls=MtlsMode.PERMISSIVE, trust_domain="mesh.example.com"),
+        id="permissive mtls and a custom trust domain",
+    ),
+    pytest.param(
+        lambda s: change_settings(replace(s, policies=()), access=AccessMode.OPEN),
+        id="open mode with no policies",
+    ),
+    pytest.param(
+        lambda s: change_policy(s, TO_DB, tcp_ports=()), id="a tcp policy for every tcp port"
+    ),
+    pytest.param(
+        lambda s: change_policy(
+            s, TO_WEB, destination=PolicyDestination(identity=Identity("shop", "web"))
+        ),
+        id="an identity destination behind a split",
+    ),
+    pytest.param(
+        lambda s: change_rule(s, TO_WEB, path=None, methods=(), headers=()),
+        id="an http rule that matches everything",
+    ),
+    pytest.param(
+        lambda s: change_service(s, WEB, selector=labels({"app": "web", "version": "v1"})),
+        id="a root selecting only one backend's pods",
+    ),
+]
+
+
+@pytest.mark.parametrize("mutate", VALID_VARIANTS)
+def test_unusual_but_valid_declarations_have_no_problems(mutate: Mutation) -> None:
+    assert find_problems(mutate(base_spec())) == ()
+
+
+# Regexes. Envoy 1.40 gives the same verdict as ours on ACCEPTED and REJECTED (checked below).
+ACCEPTED = [
+    ".*a-book.*new",
+    "/books/[0-9]+",
+    "a{2,3}?",
+    "(?i)abc",
+    "[]a]",
+    r"[\]]",
+    "[^]a]",
+    "a+?",
+    r"\+\+",
+    "(?P<id>[0-9]+)",
+    "x{}",
+    "[-a]",
+    "^/api$",
+    "x{2,}",
+    r"\d+\.\d+",
+    "(?s).*",
+]
+REJECTED = [
+    "",
+    "(?=x)",
+    "(?!x)",
+    "(?<=x)a",
+    "(?<!x)a",
+    r"(a)\1",
+    "(?P<n>a)(?P=n)",
+    "a++",
+    "a*+",
+    "a{2}+",
+    "(?>a)",
+    "(?(1)a|b)",
+    "(?#c)a",
+    r"a\Z",
+    "(?x)a b",
+    "(?u)a",
+    "(?a)a",
+    "a{1001}",
+    "[a--b]",
+    r"\N{DIGIT ONE}",
+    r"\u0041",
+    "(a",
+    "[a-z",
+]
+# Envoy accepts these, and we reject them on purpose: '{,3}' means a repeat to Python but
+# literal text to RE2, Python warns that '[[' and '&&' will change meaning, and Python cannot
+# compile RE2's '\pL', '\z' or '(?U)'.
+REJECTED_ON_PURPOSE = ["a{,3}", "[[a]", "[a&&b]", r"\pL", r"\z", "(?U)a"]
+EXTREME = ["a{" + "9" * 5000 + "}", "(" * 5000 + ")" * 5000, "x" * 100_000]
+
+
+@pytest.mark.parametrize("pattern", ACCEPTED)
+def test_a_regex_both_python_and_re2_accept_is_fine(pattern: str) -> None:
+    assert find_problems(_header(regex=pattern)(base_spec())) == ()
+    assert find_problems(_path(PathMatchKind.REGEX, pattern)(base_spec())) == ()
+
+
+@pytest.mark.parametrize("pattern", REJECTED + REJECTED_ON_PURPOSE + EXTREME[:2])
+def test_a_regex_envoy_would_reject_or_read_differently_is_reported(pattern: str) -> None:
+    problems = _codes_and_paths(find_problems(_header(regex=pattern)(base_spec())))
+    assert problems == {("policy-regex-invalid", f"{TO_WEB_AT}.http[0].headers[x-client]")}
+
+
+def test_a_huge_regex_is_scanned_without_crashing() -> None:
+    # Envoy would still refuse it: RE2's program-size limit (100 by default) is not modelled.
+    assert isinstance(find_problems(_header(regex=EXTREME[2])(base_spec())), tuple)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="()[]{}?*+\\.^$|-&~,:=!<>#P1aZuz0x", max_size=12))
+def test_scanning_any_regex_never_raises_nor_warns(pattern: str) -> None:
+    find_problems(_header(regex=pattern)(base_spec()))  # warnings are errors in this suite
+
+
+@pytest.mark.envoy
+def test_regex_verdicts_agree_with_a_real_envoy(envoy_binary: Path) -> None:
+    patterns = ACCEPTED + REJECTED
+    verdicts = [envoy_check.validate_yaml(envoy_binary, p, _route_config(p)) for p in patterns]
+    envoy = {verdict.name: verdict.accepted for verdict in verdicts}
+    ours = {pattern: _accepted(pattern) for pattern in patterns}
+    assert ours == envoy
+
+
+def _accepted(pattern: str) -> bool:
+    return not find_problems(_path(PathMatchKind.REGEX, pattern)(base_spec()))
+
+
+def _route_config(pattern: str) -> str:
+    """A bootstrap whose one route matches the path with `pattern` (JSON is valid YAML)."""
+    typed = "type.googleapis.com/envoy.extensions.filters"
+    router = {"name": "router", "typed_config": {"@type": f"{typed}.http.router.v3.Router"}}
+    route = {"match": {"safe_regex": {"regex": pattern}}, "direct_response": {"status": 200}}
+    manager = {
+        "@type": f"{typed}.network.http_connection_manager.v3.HttpConnectionManager",
+        "stat_prefix": "test",
+        "http_filters": [router],
+        "route_config": {"virtual_hosts": [{"name": "all", "domains": ["*"], "routes": [route]}]},
+    }
+    listener = {
+        "name": "test",
+        "address": {"socket_address": {"address": "127.0.0.1", "port_value": 10000}},
+        "filter_chains": [{"filters": [{"name": "hcm", "typed_config": manager}]}],
+    }
+    return json.dumps({"static_resources": {"listeners": [listener]}})
+
+
+# Odd input: every check must cope with what other checks report.
+def test_an_empty_mesh_reports_only_its_missing_name() -> None:
+    problems = find_problems(MeshSpec(settings=MeshSettings(name="")))
+    assert _codes_and_paths(problems) == {("name-invalid", "mesh.name")}
+
+
+def test_empty_strings_and_empty_collections_everywhere_never_crash() -> None:
+    proxy = ProxySettings(image="", uid=-1, concurrency=-1, ports=ProxyPorts(*[0] * 8))
+    blank_labels = (("", ""),)
+    workload = Workload(
+        "",
+        "",
+        "",
+        labels=blank_labels,
+        ports=(ContainerPort(0, ""),),
+        probes=(Probe(ProbeKind.STARTUP, "", ProbeAction.HTTP, 0, ""),),
+    )
+    rule = HttpRule(PathMatch(PathMatchKind.REGEX, ""), ("",), (HeaderMatch("", ""),))
+    policy = AccessPolicy("", "", PolicyDestination(), (), (rule,), tcp=False, tcp_ports=(0,))
+    empty = MeshSpec(
+        settings=MeshSettings(name="", trust_domain="", cluster_domain="", proxy=proxy),
+        services=(
+            Service("", "", (), ()),
+            Service("", "", blank_labels, (ServicePort("", 0, Protocol.TCP, ""),)),
+        ),
+        workloads=(workload, workload),
+        splits=(TrafficSplit("", "", "", ()), TrafficSplit("", "", "", (SplitBackend("", 0),) * 2)),
+        policies=(policy, policy),
+    )
+    codes = {problem.code for problem in find_problems(empty)}
+    assert {"name-invalid", "proxy-uid-invalid", "service-duplicate", "workload-duplicate"} <= codes
+
+
+def test_the_order_of_declarations_does_not_change_the_problems() -> None:
+    spec = change_backend(change_service(base_spec(), DB, ports=()), SPLIT, 0, service="x.other")
+    backwards = replace(
+        spec,
+        services=spec.services[::-1],
+        workloads=spec.workloads[::-1],
+        splits=spec.splits[::-1],
+        policies=spec.policies[::-1],
+    )
+    assert find_problems(backwards) == find_problems(spec) != ()
+
+
+def test_the_checks_are_data_and_pure() -> None:
+    spec = change_proxy(base_spec(), uid=0)
+    assert all(callable(check) for check in CHECKS)
+    assert [list(check(spec)) for check in CHECKS] == [list(check(spec)) for check in CHECKS]
+
+
+NAMES = st.sampled_from(["", "a", "web", "Web", "db", "a.b", "a/b", "-", "x" * 70, "shop", "http"])
+PORTS = st.sampled_from([-1, 0, 1, 5432, 8080, 15000, 65536])
+PAIRS = st.lists(st.tuples(NAMES, NAMES), max_size=3).map(tuple)
+REGEXES = st.text(alphabet="()[]{}?*+\\.^$|-&~,:=!<>#P1aZ", max_size=8)
+
+
+def _tuples(
+    elements: st.SearchStrategy[object], size: int = 3
+) -> st.SearchStrategy[tuple[object, ...]]:
+    return st.lists(elements, max_size=size).map(tuple)
+
+
+ODD_SPECS = st.builds(
+    MeshSpec,
+    settings=st.builds(
+        MeshSettings,
+        name=NAMES,
+        trust_domain=NAMES,
+        cluster_domain=NAMES,
+        access=st.sampled_from(AccessMode),
+        proxy=st.builds(
+            ProxySettings,
+            image=NAMES,
+            uid=st.integers(-1, 2),
+            concurrency=st.integers(-1, 2),
+            ports=st.builds(ProxyPorts, admin=PORTS, outbound=PORTS, inbound=PORTS),
+        ),
+    ),
+    services=_tuples(
+        st.builds(
+            Service,
+            name=NAMES,
+            namespace=NAMES,
+            selector=PAIRS,
+            ports=_tuples(
+                st.builds(
+                    ServicePort,
+                    name=NAMES,
+                    port=PORTS,
+                    protocol=st.sampled_from(Protocol),
+                    target_port=st.one_of(st.none(), PORTS, NAMES),
+                )
+            ),
+            headless=st.booleans(),
+        ),
+        4,
+    ),
+    workloads=_tuples(
+        st.builds(
+            Workload,
+            name=NAMES,
+            namespace=NAMES,
+            service_account=NAMES,
+            kind=st.sampled_from(WorkloadKind),
+            labels=PAIRS,
+            ports=_tuples(st.builds(ContainerPort, port=PORTS, name=st.one_of(st.none(), NAMES))),
+            probes=_tuples(
+                st.builds(
+                    Probe,
+                    kind=st.sampled_from(ProbeKind),
+                    container=NAMES,
+                    action=st.sampled_from(ProbeAction),
+                    port=PORTS,
+                    path=NAMES,
+                )
+            ),
+        ),
+        4,
+    ),
+    splits=_tuples(
+        st.builds(
+            TrafficSplit,
+            name=NAMES,
+            namespace=NAMES,
+            root=NAMES,
+            backends=_tuples(
+                st.builds(SplitBackend, service=NAMES, weight=st.sampled_from([-1, 0, 1, 2**32]))
+            ),
+        )
+    ),
+    policies=_tuples(
+        st.builds(
+            AccessPolicy,
+            name=NAMES,
+            namespace=NAMES,
+            destination=st.builds(
+                PolicyDestination,
+                service=st.one_of(st.none(), st.builds(ServiceRef, NAMES, NAMES)),
+                identity=st.one_of(st.none(), st.builds(Identity, NAMES, NAMES)),
+            ),
+            sources=_tuples(st.builds(Identity, NAMES, NAMES)),
+            http_rules=_tuples(
+                st.builds(
+                    HttpRule,
+                    path=st.one_of(
+                        st.none(),
+                        st.builds(
+                            PathMatch, st.sampled_from(PathMatchKind), st.one_of(NAMES, REGEXES)
+                        ),
+                    ),
+                    methods=_tuples(st.sampled_from(["GET", "get", "*", ""])),
+                    headers=_tuples(st.builds(HeaderMatch, NAMES, REGEXES)),
+                ),
+                2,
+            ),
+            tcp=st.booleans(),
+            tcp_ports=_tuples(PORTS),
+        )
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ODD_SPECS)
+def test_find_problems_never_raises_on_odd_but_typed_input(spec: MeshSpec) -> None:
+    problems = find_problems(spec)
+    assert problems == tuple(sorted(set(problems)))
+    assert {problem.code for problem in problems} <= CODES
+    if problems:
+        with pytest.raises(MeshValidationError):
+            validate(spec)
+    else:
+        assert validate(spec) is spec
