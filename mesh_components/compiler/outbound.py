@@ -41,7 +41,24 @@ def _destinations_by_port(index: MeshIndex, client: Workload) -> dict[int, list[
                 dialed = index.target_port(ref, port) if service.headless else port.port
                 destination = _destination(index, client, service, port, dialed)
                 grouped[dialed].append((port.protocol, destination))
-    return grouped
+    return {port: _absorb_split_backends(index, entries) for port, entries in grouped.items()}
+
+
+def _absorb_split_backends(index: MeshIndex, entries: list[_Entry]) -> list[_Entry]:
+    """On a TCP port, a split's root and its backends share the port number by design, and
+    without IPs a connection to a backend's ClusterIP cannot be told from one to the root's.
+    So the root's chain takes the port: every connection on it follows the split's weights.
+    """
+    if len(entries) < 2 or any(protocol is not Protocol.TCP for protocol, _ in entries):
+        return entries
+    served = {d.service for _, d in entries}
+    roots = [d.service for _, d in entries if d.service in index.split_of_root]
+    if len(roots) != 1:
+        return entries
+    backends = set(index.split_of_root[roots[0]].backend_refs())
+    if served - {roots[0]} <= backends:
+        return [entry for entry in entries if entry[1].service == roots[0]]
+    return entries
 
 
 def _conflicts(grouped: dict[int, list[_Entry]]) -> dict[int, tuple[ServiceRef, ...]]:
@@ -65,6 +82,7 @@ def _destination(
     index: MeshIndex, client: Workload, service: Service, port: ServicePort, dialed: int
 ) -> Destination:
     split = index.split_of_root.get(service.ref)
+    backends: tuple[WeightedUpstream, ...]
     if split is None:
         backends = (WeightedUpstream(_upstream(index, service, port), 1),)
     else:
@@ -72,7 +90,7 @@ def _destination(
             WeightedUpstream(
                 _upstream_on(index, ServiceRef(split.namespace, b.service), port), b.weight
             )
-            for b in split.backends
+            for b in sorted(split.backends, key=lambda b: b.service)
         )
     domains = _domains(index, service, client.namespace, dialed) if port.protocol.is_http else ()
     return Destination(service=service.ref, domains=domains, backends=backends)
