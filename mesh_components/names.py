@@ -24,6 +24,7 @@ MESH_CA_SECRET = "mesh-ca"
 CONFIG_DIR = "/etc/mesh/config"
 CERTS_DIR = "/etc/mesh/certs"
 BOOTSTRAP_FILE = "bootstrap.yaml"
+STATIC_BOOTSTRAP_FILE = "bootstrap-static.yaml"
 LDS_FILE = "lds.yaml"
 CDS_FILE = "cds.yaml"
 CERT_SDS_FILE = "sds-identity-cert.yaml"
@@ -114,8 +115,10 @@ def probe_route_config(kind: str) -> str:
 
 
 def stat_prefix(name: str) -> str:
-    """A listener, chain or route config name as a stats prefix: `inbound|ns/svc|80` gives
-    `inbound_ns_svc_80` (no `.`, which would nest, and no `|` or `/`, which exporters mangle)."""
+    """A listener or chain name as a stats prefix: `inbound|ns/svc|80` gives `inbound_ns_svc_80`.
+
+    No `.`, which would nest the stats, and no `|` or `/`, which exporters mangle.
+    """
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
 
 

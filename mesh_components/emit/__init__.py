@@ -1,0 +1,1 @@
+"""Emitters: compiled plans to Envoy resources (`envoy/`) and, later, Kubernetes objects."""

@@ -1,0 +1,103 @@
+"""Clusters: one mTLS upstream per backend service port, the local app ports, the admin
+interface (for the Prometheus listener) and the deny cluster.
+
+Upstreams resolve a headless companion Service by DNS (Envoy balances over ready pod IPs), or,
+for a headless destination, keep the pod IP the app dialled (original destination).
+"""
+
+from __future__ import annotations
+
+from mesh_components import names
+from mesh_components.emit.envoy.secrets import upstream_tls
+from mesh_components.emit.envoy.types import (
+    DNS_CLUSTER,
+    HTTP_PROTOCOL_OPTIONS,
+    HTTP_PROTOCOL_OPTIONS_KEY,
+    Json,
+    socket_address,
+    typed,
+)
+from mesh_components.model import MeshSettings
+from mesh_components.names import VolumePaths
+from mesh_components.plan import Upstream, WorkloadPlan
+
+CONNECT_TIMEOUT = "5s"
+_LOCALHOST = "127.0.0.1"
+
+
+def clusters(plan: WorkloadPlan, settings: MeshSettings, paths: VolumePaths) -> tuple[Json, ...]:
+    """Every cluster of the workload's sidecar: upstreams, local ports, admin, deny."""
+    http2_ports = {p.target_port for p in plan.inbound if p.protocol.needs_http2_upstream}
+    return (
+        *(upstream_cluster(upstream, paths) for upstream in plan.upstreams()),
+        *(local_cluster(port, http2=port in http2_ports) for port in plan.local_ports()),
+        _static(names.ADMIN_CLUSTER, _LOCALHOST, settings.proxy.ports.admin),
+        deny_cluster(),
+    )
+
+
+def upstream_cluster(upstream: Upstream, paths: VolumePaths) -> Json:
+    """mTLS to one backend service port. gRPC and HTTP/2 ports speak HTTP/2 upstream."""
+    name = names.upstream_cluster(upstream.service, upstream.port)
+    cluster = {
+        "name": name,
+        "connect_timeout": CONNECT_TIMEOUT,
+        **_discovery(name, upstream),
+        "transport_socket": upstream_tls(upstream, paths),
+    }
+    if upstream.protocol.needs_http2_upstream:
+        cluster["typed_extension_protocol_options"] = _http2_options()
+    return cluster
+
+
+def _discovery(name: str, upstream: Upstream) -> Json:
+    """Original destination for headless services, else strict DNS on the companion's
+    absolute name and the target port (the connection goes straight to a pod).
+
+    Strict DNS is the `envoy.clusters.dns` extension: Envoy 1.40 deprecates the Cluster's own
+    `respect_dns_ttl` and `dns_refresh_rate`. Each address returned is its own endpoint.
+    """
+    if upstream.keeps_original_destination:
+        return {"type": "ORIGINAL_DST", "lb_policy": "CLUSTER_PROVIDED"}
+    dns = DNS_CLUSTER.config(respect_dns_ttl=True, dns_lookup_family="V4_PREFERRED")
+    return {
+        "cluster_type": dns,
+        "load_assignment": _load_assignment(name, upstream.address, upstream.target_port),
+    }
+
+
+def _http2_options() -> Json:
+    options = typed(HTTP_PROTOCOL_OPTIONS, explicit_http_config={"http2_protocol_options": {}})
+    return {HTTP_PROTOCOL_OPTIONS_KEY: options}
+
+
+def _load_assignment(name: str, address: str, port: int) -> Json:
+    endpoint = {"endpoint": {"address": socket_address(address, port)}}
+    return {"cluster_name": name, "endpoints": [{"lb_endpoints": [endpoint]}]}
+
+
+def _static(name: str, address: str, port: int) -> Json:
+    return {
+        "name": name,
+        "type": "STATIC",
+        "connect_timeout": CONNECT_TIMEOUT,
+        "load_assignment": _load_assignment(name, address, port),
+    }
+
+
+def local_cluster(port: int, *, http2: bool = False) -> Json:
+    """The app on 127.0.0.1. A gRPC or HTTP/2 service port gets HTTP/2 (h2c) here too."""
+    cluster = _static(names.local_cluster(port), _LOCALHOST, port)
+    if http2:
+        cluster["typed_extension_protocol_options"] = _http2_options()
+    return cluster
+
+
+def deny_cluster() -> Json:
+    """No endpoints: the target of the outbound listener's deny chain, never reached."""
+    return {
+        "name": names.DENY_CLUSTER,
+        "type": "STATIC",
+        "connect_timeout": CONNECT_TIMEOUT,
+        "load_assignment": {"cluster_name": names.DENY_CLUSTER},
+    }

@@ -1,0 +1,68 @@
+"""One workload's Envoy configuration, and its files for the config and certificate volumes.
+
+Files are deterministic YAML: sorted keys, block style, lists in the emitters' order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import yaml
+
+from mesh_components import names
+from mesh_components.emit.envoy.secrets import secrets
+from mesh_components.emit.envoy.types import CLUSTER, LISTENER, SECRET, Json, typed
+from mesh_components.names import VolumePaths
+
+
+@dataclass(frozen=True, slots=True)
+class EnvoyConfig:
+    """A sidecar's resources, its file-based bootstrap and an inlined bootstrap for
+    `envoy --mode validate`. Route configs are also inlined in the listeners; they are
+    listed here for review."""
+
+    listeners: tuple[Json, ...]
+    route_configs: tuple[Json, ...]
+    clusters: tuple[Json, ...]
+    secrets: tuple[Json, ...]
+    bootstrap: Json
+    static_bootstrap: Json
+
+    def documents(self) -> dict[str, Json]:
+        """{filename: document} for the config volume: the bootstrap, LDS, CDS and one SDS
+        file per secret. Each xDS file is a DiscoveryResponse."""
+        documents = {
+            names.BOOTSTRAP_FILE: self.bootstrap,
+            names.LDS_FILE: discovery_response(LISTENER, self.listeners),
+            names.CDS_FILE: discovery_response(CLUSTER, self.clusters),
+        }
+        for secret in self.secrets:
+            documents[names.SDS_FILES[secret["name"]]] = discovery_response(SECRET, [secret])
+        return documents
+
+    def files(self) -> dict[str, str]:
+        """{filename: YAML text} of `documents()`, byte-identical for the same plan."""
+        return {name: to_yaml(document) for name, document in self.documents().items()}
+
+    def static_bootstrap_yaml(self, certs_dir: str | None = None) -> str:
+        """The static bootstrap as YAML, for `envoy --mode validate`.
+
+        Validate mode reads the secrets' files (it rejects a missing file, bad PEM or a key
+        that does not match), so a checker passes `certs_dir`: a directory holding the
+        certificate, key and CA bundle files, which the secrets then point at.
+        """
+        if certs_dir is None:
+            return to_yaml(self.static_bootstrap)
+        moved = secrets(VolumePaths(certs_dir=certs_dir))
+        static = {**self.static_bootstrap["static_resources"], "secrets": list(moved)}
+        return to_yaml({**self.static_bootstrap, "static_resources": static})
+
+
+def discovery_response(type_url: str, resources: Sequence[Json]) -> Json:
+    """The document a file-based xDS subscription reads: `{resources: [Any, ...]}`."""
+    return {"resources": [typed(type_url, **resource) for resource in resources]}
+
+
+def to_yaml(document: Json) -> str:
+    return yaml.safe_dump(document, sort_keys=True, default_flow_style=False)
