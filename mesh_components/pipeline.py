@@ -1,0 +1,42 @@
+"""The whole pipeline in one call: validate a spec, compile it, emit every workload's Envoy config.
+
+The CLI, `render` and the Pulumi components all go through here, so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mesh_components.compiler import compile_mesh
+from mesh_components.emit.envoy import EnvoyConfig, emit_workload
+from mesh_components.model import MeshSpec
+from mesh_components.plan import MeshPlan, WorkloadPlan
+from mesh_components.validate import validate
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledWorkload:
+    """One workload's plan and the Envoy config emitted from it."""
+
+    plan: WorkloadPlan
+    envoy: EnvoyConfig
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledMesh:
+    """A compiled mesh, workloads sorted by namespace and name."""
+
+    plan: MeshPlan
+    workloads: tuple[CompiledWorkload, ...]
+
+
+def build(spec: MeshSpec) -> CompiledMesh:
+    """Validate (raising MeshValidationError with every problem), compile and emit."""
+    plan = compile_mesh(validate(spec))
+    return CompiledMesh(
+        plan=plan,
+        workloads=tuple(
+            CompiledWorkload(workload, emit_workload(workload, plan.settings))
+            for workload in plan.workloads
+        ),
+    )

@@ -1,0 +1,118 @@
+"""The command line as a user runs it: `python -m mesh_components validate|compile`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mesh_components import envoy_check, names
+from mesh_components.output import MARKER
+
+ROOT = Path(__file__).resolve().parent.parent
+BOOKSTORE = ROOT / "examples" / "bookstore"
+
+
+def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "mesh_components", *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+def test_validate_prints_each_workloads_listeners_routes_and_weights() -> None:
+    result = run("validate", BOOKSTORE)
+    assert result.returncode == 0, result.stderr
+    assert "bookbuyer/bookbuyer" in result.stdout
+    assert "bookstore/bookstore -> bookstore-v1 50%, bookstore-v2 50%" in result.stdout
+    assert "outbound:15001" in result.stdout
+
+
+def test_validate_checks_every_workload_with_a_real_envoy(envoy_binary: Path) -> None:
+    result = run("validate", BOOKSTORE)
+    assert "envoy --mode validate: 6/6 configs accepted" in result.stdout
+
+
+def test_an_invalid_spec_exits_2_listing_every_problem_without_a_traceback(tmp_path: Path) -> None:
+    spec = (BOOKSTORE / "mesh.yaml").read_text()
+    spec = spec.replace("weight: 50", "weight: -1").replace("port: 14001", "port: 15001", 1)
+    (tmp_path / "mesh.yaml").write_text(spec)
+    result = run("validate", tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    for code in ("split-weight-negative", "port-reserved"):
+        assert f"[{code}]" in result.stderr
+
+
+def test_a_missing_spec_is_a_clear_error(tmp_path: Path) -> None:
+    result = run("validate", tmp_path / "nowhere")
+    assert result.returncode == 2
+    assert "spec-unreadable" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_compile_writes_every_workloads_files(tmp_path: Path) -> None:
+    result = run("compile", BOOKSTORE, "-o", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    files = tree(tmp_path / "out")
+    expected = {
+        names.BOOTSTRAP_FILE,
+        names.STATIC_BOOTSTRAP_FILE,
+        names.LDS_FILE,
+        names.CDS_FILE,
+        names.CERT_SDS_FILE,
+        names.CA_SDS_FILE,
+    }
+    assert {f.rpartition("/")[2] for f in files if f.startswith("bookbuyer/bookbuyer/")} == expected
+    assert len([f for f in files if f.endswith(names.STATIC_BOOTSTRAP_FILE)]) == 6
+
+
+def test_compiled_static_configs_pass_envoy_validate(tmp_path: Path, envoy_binary: Path) -> None:
+    """The written files name the pod's certificate volume; point them at throwaway certs."""
+    assert run("compile", BOOKSTORE, "-o", tmp_path / "out").returncode == 0
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    for name, pem in envoy_check.throwaway_certificates("spiffe://t/ns/a/sa/b").items():
+        (certs / name).write_bytes(pem)
+    for static in sorted((tmp_path / "out").rglob(names.STATIC_BOOTSTRAP_FILE)):
+        text = static.read_text().replace(names.CERTS_DIR, str(certs))
+        verdict = envoy_check.validate_yaml(envoy_binary, str(static), text)
+        assert verdict.accepted, verdict.output
+
+
+def test_compiling_twice_gives_byte_identical_files(tmp_path: Path) -> None:
+    assert run("compile", BOOKSTORE, "-o", tmp_path / "a").returncode == 0
+    assert run("compile", BOOKSTORE, "-o", tmp_path / "b").returncode == 0
+    assert tree(tmp_path / "a") == tree(tmp_path / "b")
+
+
+def test_compile_replaces_its_own_earlier_output_whole(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert run("compile", BOOKSTORE, "-o", out).returncode == 0
+    (out / "stale.yaml").write_text("old")
+    assert run("compile", BOOKSTORE, "-o", out).returncode == 0
+    assert not (out / "stale.yaml").exists()
+    assert (out / MARKER).exists()
+
+
+def test_compile_refuses_a_folder_it_did_not_write(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("mine")
+    result = run("compile", BOOKSTORE, "-o", tmp_path)
+    assert result.returncode == 2
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+    assert not (tmp_path / "bookbuyer").exists()
+
+
+@pytest.mark.parametrize("command", ["validate", "compile"])
+def test_an_invalid_spec_writes_nothing(tmp_path: Path, command: str) -> None:
+    (tmp_path / "mesh.yaml").write_text("mesh: {name: x}\nservices: [{name: Bad}]\n")
+    extra = ["-o", str(tmp_path / "out")] if command == "compile" else []
+    result = run(command, tmp_path, *extra)
+    assert result.returncode == 2
+    assert not (tmp_path / "out").exists()
