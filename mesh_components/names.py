@@ -142,3 +142,34 @@ class VolumePaths:
 
     def cert_file(self, name: str) -> str:
         return f"{self.certs_dir}/{name}"
+
+
+# Kubernetes objects, volumes, containers and annotations.
+ANNOTATION_PREFIX = "mesh-components.io"
+INJECT_ANNOTATION = f"{ANNOTATION_PREFIX}/inject"
+"""`"false"` on a pod template (or its workload) opts it out of injection."""
+CONFIG_HASH_ANNOTATION = f"{ANNOTATION_PREFIX}/config-hash"
+OUTBOUND_PORT_EXCLUSIONS_ANNOTATION = f"{ANNOTATION_PREFIX}/outbound-port-exclusions"
+INBOUND_PORT_EXCLUSIONS_ANNOTATION = f"{ANNOTATION_PREFIX}/inbound-port-exclusions"
+OUTBOUND_IP_RANGE_EXCLUSIONS_ANNOTATION = f"{ANNOTATION_PREFIX}/outbound-ip-range-exclusions"
+OUTBOUND_IP_RANGE_INCLUSIONS_ANNOTATION = f"{ANNOTATION_PREFIX}/outbound-ip-range-inclusions"
+MESH_LABEL = f"{ANNOTATION_PREFIX}/mesh"
+PROXY_CONTAINER = "mesh-proxy"
+INIT_CONTAINER = "mesh-init"
+CONFIG_VOLUME = "mesh-proxy-config"
+CERTS_VOLUME = "mesh-proxy-certs"
+
+
+def proxy_config_map(workload_name: str) -> str:
+    """The ConfigMap holding one workload's bootstrap, LDS, CDS and SDS files."""
+    return f"{workload_name}-mesh-proxy"
+
+
+def identity_secret(service_account: str) -> str:
+    """The Secret holding one identity's certificate, key and CA bundle."""
+    return f"{service_account}-mesh-identity"
+
+
+def probe_path(container: str) -> str:
+    """The path a rewritten HTTP or TCP probe of `container` asks the sidecar for."""
+    return f"/{container}"

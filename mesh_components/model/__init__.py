@@ -20,14 +20,18 @@ from mesh_components.model.service import (
 )
 from mesh_components.model.settings import (
     AccessMode,
+    Interception,
     LogLevel,
     MeshSettings,
     MtlsMode,
     ProxyPorts,
     ProxySettings,
+    Resources,
+    SidecarMode,
 )
 from mesh_components.model.split import SplitBackend, TrafficSplit
 from mesh_components.model.workload import (
+    AppContainer,
     ContainerPort,
     Probe,
     ProbeAction,
@@ -39,10 +43,12 @@ from mesh_components.model.workload import (
 __all__ = [
     "AccessMode",
     "AccessPolicy",
+    "AppContainer",
     "ContainerPort",
     "HeaderMatch",
     "HttpRule",
     "Identity",
+    "Interception",
     "Labels",
     "LogLevel",
     "MeshSettings",
@@ -57,9 +63,11 @@ __all__ = [
     "Protocol",
     "ProxyPorts",
     "ProxySettings",
+    "Resources",
     "Service",
     "ServicePort",
     "ServiceRef",
+    "SidecarMode",
     "SplitBackend",
     "TrafficSplit",
     "Workload",

@@ -26,14 +26,18 @@ from mesh_components.model.refs import Identity, ServiceRef
 from mesh_components.model.service import Protocol, Service, ServicePort, infer_protocol, labels
 from mesh_components.model.settings import (
     AccessMode,
+    Interception,
     LogLevel,
     MeshSettings,
     MtlsMode,
     ProxyPorts,
     ProxySettings,
+    Resources,
+    SidecarMode,
 )
 from mesh_components.model.split import SplitBackend, TrafficSplit
 from mesh_components.model.workload import (
+    AppContainer,
     ContainerPort,
     Probe,
     ProbeAction,
@@ -48,7 +52,30 @@ E = TypeVar("E", bound=enum.StrEnum)
 # The keys each mapping of the format may hold. Anything else is `spec-unknown-key`.
 _TOP_LEVEL = ("mesh", "services", "workloads", "splits", "policies")
 _MESH = ("name", "trustDomain", "clusterDomain", "mtls", "access", "proxy")
-_PROXY = ("image", "uid", "logLevel", "concurrency", "ports")
+_PROXY = (
+    "image",
+    "initImage",
+    "uid",
+    "logLevel",
+    "concurrency",
+    "ports",
+    "sidecarMode",
+    "resources",
+    "drainSeconds",
+    "interception",
+)
+_RESOURCES = {
+    "cpuRequest": "cpu_request",
+    "memoryRequest": "memory_request",
+    "cpuLimit": "cpu_limit",
+    "memoryLimit": "memory_limit",
+}
+_INTERCEPTION = (
+    "outboundPortExclusions",
+    "inboundPortExclusions",
+    "outboundIPRangeExclusions",
+    "outboundIPRangeInclusions",
+)
 _PROXY_PORTS = {
     "admin": "admin",
     "outbound": "outbound",
@@ -61,9 +88,32 @@ _PROXY_PORTS = {
 }
 _SERVICE = ("name", "namespace", "selector", "headless", "ports")
 _SERVICE_PORT = ("name", "port", "targetPort", "protocol", "appProtocol")
-_WORKLOAD = ("name", "namespace", "kind", "serviceAccount", "labels", "ports", "probes")
+_WORKLOAD = (
+    "name",
+    "namespace",
+    "kind",
+    "serviceAccount",
+    "labels",
+    "annotations",
+    "ports",
+    "probes",
+    "image",
+    "command",
+    "args",
+    "replicas",
+)
 _CONTAINER_PORT = ("containerPort", "name")
-_PROBE = ("kind", "container", "action", "port", "path", "https")
+_PROBE = (
+    "kind",
+    "container",
+    "action",
+    "port",
+    "path",
+    "https",
+    "initialDelaySeconds",
+    "periodSeconds",
+    "failureThreshold",
+)
 _SPLIT = ("name", "namespace", "service", "backends")
 _BACKEND = ("service", "weight")
 _POLICY = ("name", "namespace", "destination", "sources", "http", "tcp")
@@ -265,12 +315,34 @@ def _settings(node: _Node) -> MeshSettings | None:
 
 def _proxy(node: _Node) -> ProxySettings:
     ports = node.child("ports", tuple(_PROXY_PORTS))
+    resources = node.child("resources", tuple(_RESOURCES))
+    interception = node.child("interception", _INTERCEPTION)
+    defaults = _PROXY_DEFAULTS
     return ProxySettings(
-        image=_or(node.text("image"), _PROXY_DEFAULTS.image),
-        uid=_or(node.number("uid"), _PROXY_DEFAULTS.uid),
-        log_level=_or(node.choice("logLevel", LogLevel), _PROXY_DEFAULTS.log_level),
-        concurrency=_or(node.number("concurrency"), _PROXY_DEFAULTS.concurrency),
-        ports=_PROXY_DEFAULTS.ports if ports is None else _proxy_ports(ports),
+        image=_or(node.text("image"), defaults.image),
+        init_image=_or(node.text("initImage"), defaults.init_image),
+        uid=_or(node.number("uid"), defaults.uid),
+        log_level=_or(node.choice("logLevel", LogLevel), defaults.log_level),
+        concurrency=_or(node.number("concurrency"), defaults.concurrency),
+        ports=defaults.ports if ports is None else _proxy_ports(ports),
+        sidecar_mode=_or(node.choice("sidecarMode", SidecarMode), defaults.sidecar_mode),
+        resources=defaults.resources if resources is None else _resources(resources),
+        drain_seconds=_or(node.number("drainSeconds"), defaults.drain_seconds),
+        interception=defaults.interception if interception is None else _interception(interception),
+    )
+
+
+def _resources(node: _Node) -> Resources:
+    given = {field: node.text(key) for key, field in _RESOURCES.items()}
+    return Resources(**{field: value for field, value in given.items() if value is not None})
+
+
+def _interception(node: _Node) -> Interception:
+    return Interception(
+        outbound_port_exclusions=tuple(node.items("outboundPortExclusions", int, "port number")),
+        inbound_port_exclusions=tuple(node.items("inboundPortExclusions", int, "port number")),
+        outbound_ip_range_exclusions=tuple(node.items("outboundIPRangeExclusions", str, "CIDR")),
+        outbound_ip_range_inclusions=tuple(node.items("outboundIPRangeInclusions", str, "CIDR")),
     )
 
 
@@ -304,10 +376,20 @@ def _workload(node: _Node) -> Workload | None:
     pod_labels = labels(node.string_map("labels"))
     ports = _build(node.entries("ports", _CONTAINER_PORT), _container_port)
     probes = _build(node.entries("probes", _PROBE), _probe)
+    annotations, app = labels(node.string_map("annotations")), _app(node)
     if name is None or namespace is None or account is None:
         return None
     kind = _or(kind, WorkloadKind.DEPLOYMENT)
-    return Workload(name, namespace, account, kind, pod_labels, ports, probes)
+    return Workload(name, namespace, account, kind, pod_labels, ports, probes, annotations, app)
+
+
+def _app(node: _Node) -> AppContainer:
+    return AppContainer(
+        image=_or(node.text("image"), ""),
+        command=tuple(node.items("command", str, "string")),
+        args=tuple(node.items("args", str, "string")),
+        replicas=_or(node.number("replicas"), 1),
+    )
 
 
 def _service_account(node: _Node) -> str | None:
@@ -329,9 +411,13 @@ def _probe(node: _Node) -> Probe | None:
     kind, action = node.choice("kind", ProbeKind, True), node.choice("action", ProbeAction, True)
     container, port = node.text("container", required=True), node.number("port", required=True)
     path, https = node.text("path"), node.flag("https")
+    delay, period = node.number("initialDelaySeconds"), node.number("periodSeconds")
+    failures = node.number("failureThreshold")
     if kind is None or action is None or container is None or port is None:
         return None
-    return Probe(kind, container, action, port, _or(path, "/"), bool(https))
+    timing = {"initial_delay_seconds": _or(delay, 0), "period_seconds": _or(period, 10)}
+    timing["failure_threshold"] = _or(failures, 3)
+    return Probe(kind, container, action, port, _or(path, "/"), bool(https), **timing)
 
 
 def _split(node: _Node) -> TrafficSplit | None:

@@ -66,15 +66,56 @@ class ProxyPorts:
         return frozenset(port for _, port in self.all())
 
 
+class SidecarMode(enum.StrEnum):
+    """How the sidecar joins the pod.
+
+    `native`: an init container with `restartPolicy: Always` (Kubernetes 1.29+), started and
+    Ready before the app, and stopped after it, so Jobs complete. `classic`: a regular container.
+    """
+
+    NATIVE = "native"
+    CLASSIC = "classic"
+
+
+@dataclass(frozen=True, slots=True)
+class Resources:
+    """The sidecar's requests and limits, in Kubernetes quantities ("" leaves one unset)."""
+
+    cpu_request: str = "100m"
+    memory_request: str = "128Mi"
+    cpu_limit: str = ""
+    memory_limit: str = "512Mi"
+
+
+@dataclass(frozen=True, slots=True)
+class Interception:
+    """Which traffic the init container redirects through the sidecar.
+
+    Exclusions bypass the mesh entirely, so they are explicit and empty by default. An empty
+    inclusion list means every outbound address is redirected. IPv6 is never left open: it is
+    dropped, except on loopback, because the sidecar listens on IPv4 only.
+    """
+
+    outbound_port_exclusions: tuple[int, ...] = ()
+    inbound_port_exclusions: tuple[int, ...] = ()
+    outbound_ip_range_exclusions: tuple[str, ...] = ()
+    outbound_ip_range_inclusions: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True, slots=True)
 class ProxySettings:
     """How every sidecar runs."""
 
     image: str = "envoyproxy/envoy:v1.40.0"
+    init_image: str = "openservicemesh/init:v1.2.4"
     uid: int = 1500
     log_level: LogLevel = LogLevel.INFO
     concurrency: int = 2
     ports: ProxyPorts = field(default_factory=ProxyPorts)
+    sidecar_mode: SidecarMode = SidecarMode.NATIVE
+    resources: Resources = field(default_factory=Resources)
+    drain_seconds: int = 10
+    interception: Interception = field(default_factory=Interception)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mesh_components.model.refs import Identity, WorkloadRef
 from mesh_components.model.service import Labels
@@ -55,11 +55,29 @@ class Probe:
     port: int
     path: str = "/"
     https: bool = False
+    initial_delay_seconds: int = 0
+    period_seconds: int = 10
+    failure_threshold: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class AppContainer:
+    """What `render` needs to write the workload's own pod: one app container."""
+
+    image: str = ""
+    command: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()
+    replicas: int = 1
 
 
 @dataclass(frozen=True, slots=True)
 class Workload:
-    """A Deployment, StatefulSet, ... whose pods run under one ServiceAccount (the identity)."""
+    """A Deployment, StatefulSet, ... whose pods run under one ServiceAccount (the identity).
+
+    `annotations` go on the pod template (per-workload interception exclusions, opt-out).
+    `app` is only needed to render the workload itself; injecting existing manifests reads
+    everything else from them.
+    """
 
     name: str
     namespace: str
@@ -68,6 +86,8 @@ class Workload:
     labels: Labels = ()
     ports: tuple[ContainerPort, ...] = ()
     probes: tuple[Probe, ...] = ()
+    annotations: Labels = ()
+    app: AppContainer = field(default_factory=AppContainer)
 
     @property
     def ref(self) -> WorkloadRef:

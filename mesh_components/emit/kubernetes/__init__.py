@@ -1,0 +1,1 @@
+"""Kubernetes artifacts: the objects a mesh needs, and sidecar injection into pod templates."""
