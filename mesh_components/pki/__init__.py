@@ -1,0 +1,22 @@
+"""The mesh PKI: a deterministic CA and one short-lived certificate per identity.
+
+Pure: no I/O, no clock (callers pass `now`), no randomness. The same seed and the same `now`
+give byte-identical PEMs, so `pulumi preview` shows a change only when a certificate rotates.
+
+    ca = MeshCA.from_seed(seed, trust_domain="cluster.local", not_before=created)
+    ca.issue(Identity("shop", "bookstore"), now).files()   # {tls.crt, tls.key, ca.crt}
+"""
+
+from mesh_components.pki.authority import MeshCA
+from mesh_components.pki.bundle import TrustBundle
+from mesh_components.pki.identity import IdentityCertificate
+from mesh_components.pki.keys import KeyType
+from mesh_components.pki.policy import CertificatePolicy
+
+__all__ = [
+    "CertificatePolicy",
+    "IdentityCertificate",
+    "KeyType",
+    "MeshCA",
+    "TrustBundle",
+]
