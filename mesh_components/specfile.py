@@ -5,7 +5,6 @@ This is the only I/O on the way in: it parses, unaliases and hands the data to `
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import yaml
@@ -41,15 +40,23 @@ def _parse(file: Path) -> object:
 
 
 def _unalias(data: object, file: Path) -> object:
-    """Copy the data through JSON: YAML anchors share one dict between every alias of it.
-
-    YAML timestamps become their text; a recursive alias cannot be copied and is reported.
+    """A fresh copy of every mapping and list: YAML anchors share one dict between every alias
+    of it, so editing one would edit all. Scalars keep their YAML types, so the loader still
+    reports an integer key or a date where a string belongs. A recursive alias is reported.
     """
-    try:
-        copied: object = json.loads(json.dumps(data, default=str))
-    except (TypeError, ValueError) as error:
-        raise _unreadable(file, str(error), "use plain mappings, lists and scalars") from error
-    return copied
+
+    def copy(node: object, ancestors: frozenset[int]) -> object:
+        if not isinstance(node, dict | list):
+            return node
+        if id(node) in ancestors:
+            fix = "remove the alias that refers to its own anchor"
+            raise _unreadable(file, "a recursive YAML alias", fix)
+        inner = ancestors | {id(node)}
+        if isinstance(node, list):
+            return [copy(item, inner) for item in node]
+        return {key: copy(value, inner) for key, value in node.items()}
+
+    return copy(data, frozenset())
 
 
 def _unreadable(file: Path, found: str, fix: str) -> MeshValidationError:

@@ -449,3 +449,27 @@ def test_an_empty_or_non_mapping_file_is_the_wrong_type(tmp_path: Path, text: st
     assert [(p.path, p.code) for p in raised.value.problems] == [
         (str(tmp_path / "mesh.yaml"), "spec-wrong-type")
     ]
+
+
+@pytest.mark.parametrize(
+    ("rules", "path"),
+    [
+        ({"http": []}, "policies[p].http"),
+        ({"tcp": {"ports": []}}, "policies[p].tcp.ports"),
+    ],
+)
+def test_an_empty_rule_list_is_refused_because_absence_would_allow_everything(
+    rules: dict[str, Any], path: str
+) -> None:
+    data = spec(policies=[policy(name="p", **rules)])
+    assert (path, "spec-invalid-value") in problems(data)
+
+
+def test_a_yaml_integer_label_key_stays_an_error_after_unaliasing(tmp_path: Path) -> None:
+    (tmp_path / "mesh.yaml").write_text(
+        "mesh: {name: m}\nworkloads:\n"
+        "  - {name: w, namespace: n, serviceAccount: w, labels: {1: x}}\n"
+    )
+    with pytest.raises(MeshValidationError) as excinfo:
+        read_spec(tmp_path)
+    assert "spec-wrong-type" in excinfo.value.codes

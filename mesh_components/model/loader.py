@@ -218,6 +218,13 @@ class _Node:
                 self.report(path, "spec-wrong-type", "a string", _describe(found), "quote it")
         return {k: v for k, v in mapping.items() if isinstance(k, str) and isinstance(v, str)}
 
+    def refuse_empty(self, key: str) -> None:
+        """An empty list where absence means "everything" would silently widen access."""
+        if self.raw.get(key) == []:
+            expected = f"at least one entry (an empty {key!r} list would allow everything)"
+            fix = f"list what to allow, or remove {key!r}"
+            self.report(self.at(key), "spec-invalid-value", expected, "an empty list", fix)
+
     def exactly_one(self, keys: tuple[str, ...]) -> bool:
         """Whether exactly one of `keys` is present; reports `spec-invalid-value` otherwise."""
         present = [key for key in keys if key in self.raw]
@@ -443,6 +450,9 @@ def _policy(node: _Node) -> AccessPolicy | None:
     rules = _build(node.entries("http", _HTTP_RULE), _http_rule)
     tcp = node.child("tcp", _TCP)
     tcp_ports = () if tcp is None else tuple(tcp.items("ports", int, "port number"))
+    node.refuse_empty("http")
+    if tcp is not None:
+        tcp.refuse_empty("ports")
     if name is None or namespace is None or destination is None:
         return None
     return AccessPolicy(name, namespace, destination, sources, rules, tcp is not None, tcp_ports)
