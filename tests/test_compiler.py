@@ -242,3 +242,49 @@ def test_two_tcp_services_on_one_port_for_one_client_are_a_conflict() -> None:
     assert port_conflicts(index, buyer) == {
         3306: (ServiceRef("db", "cache"), ServiceRef("db", "mysql"))
     }
+
+
+def _tcp_split_spec(*, allow_both: bool) -> MeshSpec:
+    """`pg` split over pg-a and pg-b on TCP 5432; the client may call pg-a (and pg-b)."""
+    pods = (
+        workload("pg-a", "data", "pg", app="pg", version="a"),
+        workload("pg-b", "data", "pg-b", app="pg", version="b"),
+    )
+    allowed = [Identity("data", "pg")] + ([Identity("data", "pg-b")] if allow_both else [])
+    return MeshSpec(
+        settings=MeshSettings(name="m"),
+        services=(
+            service("pg", "data", 5432, TCP),
+            service("pg-a", "data", 5432, TCP),
+            service("pg-b", "data", 5432, TCP),
+        ),
+        workloads=(*pods, workload("client", "data")),
+        splits=(
+            TrafficSplit("pg", "data", "pg", (SplitBackend("pg-a", 50), SplitBackend("pg-b", 50))),
+        ),
+        policies=tuple(
+            policy(
+                f"to-{i.service_account}",
+                "data",
+                PolicyDestination(identity=i),
+                Identity("data", "client"),
+                tcp=True,
+            )
+            for i in allowed
+        ),
+    )
+
+
+def test_a_tcp_split_root_takes_its_port_when_the_client_may_call_every_backend() -> None:
+    spec = _tcp_split_spec(allow_both=True)
+    (port,) = plan_of(spec, "client").outbound
+    (destination,) = port.destinations
+    assert destination.service == ServiceRef("data", "pg")
+    assert [b.weight for b in destination.backends] == [50, 50]
+
+
+def test_a_tcp_split_root_never_takes_over_a_backend_the_client_may_call_alone() -> None:
+    spec = _tcp_split_spec(allow_both=False)
+    client = next(w for w in spec.workloads if w.name == "client")
+    conflicts = port_conflicts(MeshIndex.of(spec), client)
+    assert conflicts == {5432: (ServiceRef("data", "pg"), ServiceRef("data", "pg-a"))}

@@ -41,24 +41,39 @@ def _destinations_by_port(index: MeshIndex, client: Workload) -> dict[int, list[
                 dialed = index.target_port(ref, port) if service.headless else port.port
                 destination = _destination(index, client, service, port, dialed)
                 grouped[dialed].append((port.protocol, destination))
-    return {port: _absorb_split_backends(index, entries) for port, entries in grouped.items()}
+    return {
+        port: _absorb_split_backends(index, client, port, entries)
+        for port, entries in grouped.items()
+    }
 
 
-def _absorb_split_backends(index: MeshIndex, entries: list[_Entry]) -> list[_Entry]:
+def _absorb_split_backends(
+    index: MeshIndex, client: Workload, port: int, entries: list[_Entry]
+) -> list[_Entry]:
     """On a TCP port, a split's root and its backends share the port number by design, and
     without IPs a connection to a backend's ClusterIP cannot be told from one to the root's.
-    So the root's chain takes the port: every connection on it follows the split's weights.
+    So the root's chain takes the port, and every connection on it follows the split's weights,
+    but only when the client may call every backend it would then reach; otherwise the
+    entries stay apart and validation reports the conflict.
     """
     if len(entries) < 2 or any(protocol is not Protocol.TCP for protocol, _ in entries):
         return entries
-    served = {d.service for _, d in entries}
     roots = [d.service for _, d in entries if d.service in index.split_of_root]
     if len(roots) != 1:
         return entries
-    backends = set(index.split_of_root[roots[0]].backend_refs())
-    if served - {roots[0]} <= backends:
+    split = index.split_of_root[roots[0]]
+    served = {d.service for _, d in entries} - {roots[0]}
+    weighted = [ServiceRef(split.namespace, b.service) for b in split.backends if b.weight > 0]
+    if served <= set(split.backend_refs()) and all(
+        _may_call_port(index, client, backend, port) for backend in weighted
+    ):
         return [entry for entry in entries if entry[1].service == roots[0]]
     return entries
+
+
+def _may_call_port(index: MeshIndex, client: Workload, service: ServiceRef, number: int) -> bool:
+    port = next((p for p in index.services[service].ports if p.port == number), None)
+    return port is not None and may_call(index, client.identity, service, port)
 
 
 def _conflicts(grouped: dict[int, list[_Entry]]) -> dict[int, tuple[ServiceRef, ...]]:
