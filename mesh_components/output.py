@@ -1,7 +1,9 @@
-"""Writes a set of generated files to a directory all at once, or not at all.
+"""Writes a set of generated files to a directory: complete, or not at all.
 
-Files go to a temporary sibling directory first, which then replaces the target. A target that
-holds anything but an earlier output of ours is refused, so a typo never wipes a user's folder.
+Files go to a temporary sibling directory first, which then replaces the target by two
+renames (the target is absent for that instant: Linux cannot swap two directories from
+Python). A target holding anything but our own earlier output is refused, so a typo never
+wipes a user's folder.
 """
 
 from __future__ import annotations
