@@ -145,8 +145,8 @@ def _regex(path: str, pattern: str, subject: str) -> Iterator[Problem]:
     """Envoy compiles match regexes with RE2 and rejects the whole config if one fails."""
     reason = regex_problem(pattern)
     if reason is not None:
-        expected = f"a regex that RE2 and Python both accept, matched against {subject}"
-        fix = "rewrite it in the syntax RE2 and Python share, as the finding suggests"
+        expected = f"an RE2 regex that Envoy accepts, matched against {subject}"
+        fix = "rewrite it in RE2 syntax (no lookaround or backreferences), as the finding says"
         yield Problem(path, "policy-regex-invalid", expected, f"{pattern!r}: {reason}", fix)
 
 

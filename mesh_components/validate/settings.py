@@ -6,6 +6,8 @@ what the iptables rules exempt, so it must be a real, non-root user.
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from collections.abc import Iterator
 
 from mesh_components.errors import Problem
@@ -55,6 +57,86 @@ def proxy_image(spec: MeshSpec) -> Iterator[Problem]:
     yield Problem("mesh.proxy.image", "proxy-image-invalid", expected, repr(image), fix)
 
 
+def init_image(spec: MeshSpec) -> Iterator[Problem]:
+    image = spec.settings.proxy.init_image
+    if image and not any(c.isspace() for c in image):
+        return
+    expected = "a container image that ships iptables-restore and sh"
+    fix = "set mesh.proxy.initImage, or leave it out for the default"
+    yield Problem("mesh.proxy.initImage", "proxy-image-invalid", expected, repr(image), fix)
+
+
+def drain_seconds(spec: MeshSpec) -> Iterator[Problem]:
+    seconds = spec.settings.proxy.drain_seconds
+    if 0 <= seconds <= 600:
+        return
+    fix = "set mesh.proxy.drainSeconds between 0 and 600 (10 is the default)"
+    yield Problem(
+        "mesh.proxy.drainSeconds", "proxy-drain-invalid", "0 to 600 seconds", str(seconds), fix
+    )
+
+
+_QUANTITY = re.compile(r"(\d+(\.\d+)?|\.\d+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?")
+
+
+def resources(spec: MeshSpec) -> Iterator[Problem]:
+    """Kubernetes quantities such as `100m` or `128Mi` ("" leaves one unset)."""
+    given = spec.settings.proxy.resources
+    for field, key in _RESOURCE_KEYS:
+        value = getattr(given, field)
+        if value and not _QUANTITY.fullmatch(value):
+            path, fix = f"mesh.proxy.resources.{key}", "write a quantity such as '100m' or '128Mi'"
+            yield Problem(
+                path, "proxy-resources-invalid", "a Kubernetes quantity", repr(value), fix
+            )
+
+
+_RESOURCE_KEYS = (
+    ("cpu_request", "cpuRequest"),
+    ("memory_request", "memoryRequest"),
+    ("cpu_limit", "cpuLimit"),
+    ("memory_limit", "memoryLimit"),
+)
+
+
+def interception_ports(spec: MeshSpec) -> Iterator[Problem]:
+    given = spec.settings.proxy.interception
+    for key, ports in (
+        ("outboundPortExclusions", given.outbound_port_exclusions),
+        ("inboundPortExclusions", given.inbound_port_exclusions),
+    ):
+        for index, port in enumerate(ports):
+            if not in_port_range(port):
+                path, fix = f"mesh.proxy.interception.{key}[{index}]", "use a port from 1 to 65535"
+                yield Problem(path, "port-out-of-range", PORT_RANGE_RULE, str(port), fix)
+
+
+def interception_ranges(spec: MeshSpec) -> Iterator[Problem]:
+    """Strict IPv4 CIDRs: `10.1.2.3/8` is refused, not guessed (an exclusion bypasses mTLS)."""
+    given = spec.settings.proxy.interception
+    for key, ranges in (
+        ("outboundIPRangeExclusions", given.outbound_ip_range_exclusions),
+        ("outboundIPRangeInclusions", given.outbound_ip_range_inclusions),
+    ):
+        for index, cidr in enumerate(ranges):
+            fix = _cidr_fix(cidr)
+            if fix:
+                path, expected = f"mesh.proxy.interception.{key}[{index}]", "an IPv4 CIDR"
+                yield Problem(path, "cidr-invalid", expected, repr(cidr), fix)
+
+
+def _cidr_fix(cidr: str) -> str:
+    """ "" for a valid IPv4 CIDR, else how to fix it."""
+    try:
+        network = ipaddress.ip_network(cidr, strict=True)
+    except ValueError:
+        try:
+            return f"write '{ipaddress.ip_network(cidr, strict=False)}' for the whole range"
+        except ValueError:
+            return "write an IPv4 CIDR such as '10.0.0.0/8'"
+    return "" if network.version == 4 else "remove it: IPv6 is dropped in meshed pods"
+
+
 def proxy_uid(spec: MeshSpec) -> Iterator[Problem]:
     uid = spec.settings.proxy.uid
     if uid >= 1:
@@ -98,12 +180,15 @@ def proxy_port_duplicates(spec: MeshSpec) -> Iterator[Problem]:
 
 
 CODES = (
+    "cidr-invalid",
     "cluster-domain-invalid",
     "name-invalid",
     "port-out-of-range",
     "proxy-concurrency-invalid",
+    "proxy-drain-invalid",
     "proxy-image-invalid",
     "proxy-port-duplicate",
+    "proxy-resources-invalid",
     "proxy-uid-invalid",
     "trust-domain-invalid",
 )
@@ -113,6 +198,11 @@ CHECKS: tuple[Check, ...] = (
     trust_domain,
     cluster_domain,
     proxy_image,
+    init_image,
+    drain_seconds,
+    resources,
+    interception_ports,
+    interception_ranges,
     proxy_uid,
     proxy_concurrency,
     proxy_port_ranges,

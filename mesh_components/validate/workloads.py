@@ -1,14 +1,15 @@
 """Checks of workloads: names, the ServiceAccount (the identity), labels, ports and probes.
 
-Container and probe ports must not collide with the ports the sidecar owns in the same pod.
+Container and probe ports must not collide with the ports the sidecar owns in the same pod, and
+a pod's probes must be ones its sidecar's probe listeners can tell apart.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from mesh_components.errors import Problem
-from mesh_components.model import MeshSpec, ProbeAction
+from mesh_components.model import MeshSpec, Probe, ProbeAction
 from mesh_components.validate._common import (
     PORT_NAME_RULE,
     Check,
@@ -108,13 +109,93 @@ def probe_paths(spec: MeshSpec) -> Iterator[Problem]:
                 )
 
 
+def probe_containers(spec: MeshSpec) -> Iterator[Problem]:
+    """A probe's container name becomes its path on the sidecar (`/<container>`)."""
+    for workload in spec.workloads:
+        for index, probe in enumerate(workload.probes):
+            path = f"{workload_path(workload)}.probes[{index}].container"
+            yield from invalid_name(path, probe.container)
+
+
+def probe_conflicts(spec: MeshSpec) -> Iterator[Problem]:
+    for workload in spec.workloads:
+        at = f"{workload_path(workload)}.probes"
+        paths = [f"{at}[{index}]" for index in range(len(workload.probes))]
+        yield from pod_probe_problems(workload.probes, paths)
+
+
+def pod_probe_problems(probes: Sequence[Probe], paths: Sequence[str]) -> Iterator[Problem]:
+    """Probes of one pod that its sidecar's probe listeners could not tell apart. Shared with
+    injection, which reads probes from a pod spec; `paths[i]` locates the i-th probe."""
+    for index, probe in enumerate(probes):
+        earlier = probes[:index]
+        same_kind = [p for i, p in enumerate(probes) if i != index and p.kind is probe.kind]
+        if any(p.kind is probe.kind and p.container == probe.container for p in earlier):
+            yield _probe_duplicate(paths[index], probe)
+        elif _passes_through(probe) and any(p.action is not ProbeAction.TCP for p in same_kind):
+            yield _passthrough_conflict(paths[index], probe)
+        elif probe.action is ProbeAction.GRPC and _grpc_before(probe, earlier):
+            yield _grpc_conflict(paths[index], probe)
+        elif probe.action is ProbeAction.TCP and _other_tcp_port(probe, earlier):
+            yield _tcp_port_conflict(paths[index], probe)
+
+
+def _passes_through(probe: Probe) -> bool:
+    return probe.action is ProbeAction.HTTP and probe.https
+
+
+def _grpc_before(probe: Probe, earlier: Sequence[Probe]) -> bool:
+    return any(p.kind is probe.kind and p.action is ProbeAction.GRPC for p in earlier)
+
+
+def _other_tcp_port(probe: Probe, earlier: Sequence[Probe]) -> bool:
+    return any(
+        p.action is ProbeAction.TCP and p.container == probe.container and p.port != probe.port
+        for p in earlier
+    )
+
+
+def _probe_duplicate(path: str, probe: Probe) -> Problem:
+    expected = "at most one probe of each kind per container"
+    found = f"a second {probe.kind.value} probe of container {probe.container!r}"
+    return Problem(path, "probe-duplicate", expected, found, "remove one of them")
+
+
+def _passthrough_conflict(path: str, probe: Probe) -> Problem:
+    expected = (
+        f"no other HTTP or gRPC {probe.kind.value} probe in a pod with an HTTPS one: the "
+        "sidecar passes HTTPS probes through as TLS, a whole listener per probe kind"
+    )
+    found = f"an HTTPS {probe.kind.value} probe of {probe.container!r} sharing that listener"
+    fix = "probe the other containers with another kind, tcpSocket or exec, or use HTTP here"
+    return Problem(path, "probe-passthrough-conflict", expected, found, fix)
+
+
+def _grpc_conflict(path: str, probe: Probe) -> Problem:
+    expected = f"one gRPC {probe.kind.value} probe per pod: gRPC probes carry no path to tell apart"
+    found = f"a second gRPC {probe.kind.value} probe, of {probe.container!r}"
+    fix = "probe one of the containers with another kind, tcpSocket or exec"
+    return Problem(path, "probe-grpc-conflict", expected, found, fix)
+
+
+def _tcp_port_conflict(path: str, probe: Probe) -> Problem:
+    expected = "the tcpSocket probes of one container on one port (they share its health path)"
+    found = f"container {probe.container!r} probed on another port, {probe.port}"
+    fix = "probe one port, or make one of the probes an httpGet or exec probe"
+    return Problem(path, "probe-tcp-port-conflict", expected, found, fix)
+
+
 CODES = (
     "label-invalid",
     "name-invalid",
     "port-name-invalid",
     "port-out-of-range",
     "port-reserved",
+    "probe-duplicate",
+    "probe-grpc-conflict",
+    "probe-passthrough-conflict",
     "probe-path-invalid",
+    "probe-tcp-port-conflict",
     "workload-duplicate",
     "workload-no-service-account",
     "workload-port-duplicate",
@@ -129,4 +210,6 @@ CHECKS: tuple[Check, ...] = (
     container_port_duplicates,
     probe_ports,
     probe_paths,
+    probe_containers,
+    probe_conflicts,
 )
