@@ -173,3 +173,19 @@ def identity_secret(service_account: str) -> str:
 def probe_path(container: str) -> str:
     """The path a rewritten HTTP or TCP probe of `container` asks the sidecar for."""
     return f"/{container}"
+
+
+# Probes and the sidecar's own readiness (emit/envoy and emit/kubernetes share these).
+HEALTH_CHECK_PROBES = "health-check"
+"""The probe listener and route config answering rewritten tcpSocket probes."""
+GRPC_HEALTH_PREFIX = "/grpc.health.v1.Health/"
+"""Every call of the gRPC health service, which the kubelet's gRPC probes use."""
+PROXY_READY_PATH = "/ready"
+"""The admin interface's readiness page, also served on the Prometheus listener."""
+ORIGINAL_PROBES_ANNOTATION = f"{ANNOTATION_PREFIX}/original-probes"
+"""The app probes as written and as rewritten, so injecting again restores and redoes them."""
+
+
+def health_check_cluster(port: int) -> str:
+    """An actively health-checked TCP cluster for the app on 127.0.0.1:`port`."""
+    return f"health|{port}"

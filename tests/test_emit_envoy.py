@@ -199,10 +199,12 @@ PROBED = plan(
     probes=(
         Probe(ProbeKind.LIVENESS, "app", ProbeAction.HTTP, 14001, "/healthz"),
         Probe(ProbeKind.LIVENESS, "sidecar-app", ProbeAction.HTTP, 14002, "/live?deep=1"),
+        Probe(ProbeKind.LIVENESS, "db", ProbeAction.TCP, 5432),
         Probe(ProbeKind.READINESS, "app", ProbeAction.HTTP, 14001, "/ready"),
+        Probe(ProbeKind.READINESS, "grpc-app", ProbeAction.GRPC, 14003),
+        Probe(ProbeKind.READINESS, "db", ProbeAction.TCP, 5432),
+        Probe(ProbeKind.STARTUP, "tls-app", ProbeAction.HTTP, 14004, "/started", https=True),
         Probe(ProbeKind.STARTUP, "app", ProbeAction.TCP, 14001),
-        Probe(ProbeKind.STARTUP, "sidecar-app", ProbeAction.GRPC, 14003),
-        Probe(ProbeKind.STARTUP, "tls-app", ProbeAction.HTTP, 14004, "/", https=True),
     ),
 )
 ISOLATED = plan()
@@ -294,7 +296,10 @@ def test_http_split_keeps_the_declared_weights_including_zero() -> None:
 def test_a_single_backend_is_routed_to_its_cluster_directly() -> None:
     routes = route_config(emit("client"), names.outbound_route_config(8080))
     host = by_name(routes["virtual_hosts"], "bookwarehouse/bookwarehouse")
-    assert host["routes"][0]["route"] == {"cluster": "bookwarehouse/bookwarehouse|8080"}
+    assert host["routes"][0]["route"] == {
+        "cluster": "bookwarehouse/bookwarehouse|8080",
+        "timeout": "0s",
+    }
 
 
 def test_unknown_hosts_get_an_explicit_403() -> None:
@@ -435,7 +440,7 @@ def test_inbound_http_forwards_the_client_identity_to_the_local_app() -> None:
     assert hcm["set_current_client_cert_details"] == {"uri": True}
     [host] = hcm["route_config"]["virtual_hosts"]
     assert host["domains"] == ["*"]
-    assert host["routes"][0]["route"] == {"cluster": names.local_cluster(14001)}
+    assert host["routes"][0]["route"] == {"cluster": names.local_cluster(14001), "timeout": "0s"}
 
 
 def test_rbac_has_one_policy_per_access_rule() -> None:
@@ -512,8 +517,9 @@ def test_plaintext_chains_exist_only_in_permissive_mode() -> None:
 
     assert plaintext(emit("server")) == []
     # bookstore and bookstore-v1 share target port 14001: one plaintext chain for both.
+    # bookstore-db is TCP with access rules: plaintext could not be refused before a
+    # server-first app speaks, so it gets no plaintext chain.
     assert plaintext(emit("server-permissive")) == [
-        "inbound|bookstore/bookstore-db|5432|plaintext",
         "inbound|bookstore/orders|9090|plaintext",
         "inbound|bookstore/bookstore|8080|plaintext",
     ]
@@ -539,44 +545,111 @@ def test_a_workload_with_no_inbound_ports_has_no_inbound_listener() -> None:
 # Probes and metrics.
 
 
-def test_one_probe_of_a_kind_forwards_only_its_own_path() -> None:
-    routes = route_config(emit("probed"), names.probe_route_config("readiness"))
+def _probe_route(path: str, port: int, rewrite: str) -> Json:
+    exact = {"name": ":path", "string_match": {"exact": path}}
+    route = {"cluster": names.local_cluster(port), "prefix_rewrite": rewrite}
+    return {"match": {"path": path, "headers": [exact]}, "route": route}
+
+
+def test_an_http_probe_is_reached_at_its_container_path_even_when_alone() -> None:
+    config = emit("server")
+    routes = route_config(config, names.probe_route_config("readiness"))
     route, other = routes["virtual_hosts"][0]["routes"]
-    assert route == {"match": {"path": "/ready"}, "route": {"cluster": names.local_cluster(14001)}}
+    assert route == _probe_route("/app", 14001, "/ready")
     assert other["match"] == {"prefix": "/"}
     assert other["direct_response"]["status"] == 404
-    port = listener(emit("probed"), names.probe_listener("readiness"))["address"]
+    port = listener(config, names.probe_listener("readiness"))["address"]
     assert port["socket_address"] == {"address": "0.0.0.0", "port_value": 15902}
 
 
 def test_several_probes_of_a_kind_are_told_apart_by_container() -> None:
     routes = route_config(emit("probed"), names.probe_route_config("liveness"))
     assert routes["virtual_hosts"][0]["routes"][:-1] == [
-        {
-            "match": {"path": "/app"},
-            "route": {"cluster": names.local_cluster(14001), "prefix_rewrite": "/healthz"},
-        },
-        {
-            "match": {"path": "/sidecar-app"},
-            "route": {"cluster": names.local_cluster(14002), "prefix_rewrite": "/live?deep=1"},
-        },
+        _probe_route("/app", 14001, "/healthz"),
+        _probe_route("/sidecar-app", 14002, "/live?deep=1"),
     ]
 
 
-def test_tcp_grpc_and_https_probes_get_no_listener() -> None:
-    listeners = {listener_["name"] for listener_ in emit("probed").listeners}
-    assert names.probe_listener("startup") not in listeners
-    assert names.probe_listener("liveness") in listeners
+def test_a_grpc_probe_reaches_the_health_service_over_http2() -> None:
+    config = emit("probed")
+    routes = route_config(config, names.probe_route_config("readiness"))["virtual_hosts"][0]
+    grpc = {"match": {"prefix": "/grpc.health.v1.Health/"}, "route": {"cluster": "local|14003"}}
+    assert routes["routes"][:-1] == [_probe_route("/app", 14001, "/ready"), grpc]
+    options = cluster(config, "local|14003")["typed_extension_protocol_options"]
+    http2 = options[t.HTTP_PROTOCOL_OPTIONS_KEY]["explicit_http_config"]
+    assert http2 == {"http2_protocol_options": {}}
 
 
-def test_prometheus_listener_exposes_only_the_stats_page() -> None:
+def test_an_https_probe_passes_through_its_listener_as_tls() -> None:
+    startup = listener(emit("probed"), names.probe_listener("startup"))
+    [chain_] = startup["filter_chains"]
+    assert typed_config(chain_["filters"], t.TCP_PROXY.name)["cluster"] == "local|14004"
+    assert "transport_socket" not in chain_
+    assert startup["address"]["socket_address"]["port_value"] == 15903
+
+
+def test_tcp_probes_are_answered_by_health_check_filters_on_the_health_port() -> None:
+    config = emit("probed")
+    health = listener(config, names.probe_listener(names.HEALTH_CHECK_PROBES))
+    assert health["address"]["socket_address"]["port_value"] == 15904
+    [chain_] = health["filter_chains"]
+    filters = http_filters(chain_)
+    assert [f["name"] for f in filters] == [t.HEALTH_CHECK.name] * 2 + [t.ROUTER.name]
+    checks = [f["typed_config"] for f in filters[:2]]
+    assert [c["headers"][0]["string_match"]["exact"] for c in checks] == ["/app", "/db"]
+    assert [list(c["cluster_min_healthy_percentages"]) for c in checks] == [
+        ["health|14001"],
+        ["health|5432"],
+    ]
+    assert all(c["pass_through_mode"] is False for c in checks)
+    [check] = cluster(config, "health|5432")["health_checks"]
+    assert check["no_traffic_interval"] == check["interval"] == "1s"
+    assert check["tcp_health_check"] == {}
+    assert check["unhealthy_threshold"] == check["healthy_threshold"] == 1
+
+
+@pytest.mark.parametrize(
+    ("probes", "reason"),
+    [
+        (
+            (
+                Probe(ProbeKind.STARTUP, "a", ProbeAction.HTTP, 14001, https=True),
+                Probe(ProbeKind.STARTUP, "b", ProbeAction.HTTP, 14002),
+            ),
+            "HTTPS probe shares",
+        ),
+        (
+            (
+                Probe(ProbeKind.STARTUP, "a", ProbeAction.GRPC, 14001),
+                Probe(ProbeKind.STARTUP, "b", ProbeAction.GRPC, 14002),
+            ),
+            "several gRPC probes",
+        ),
+        (
+            (
+                Probe(ProbeKind.STARTUP, "a", ProbeAction.TCP, 14001),
+                Probe(ProbeKind.LIVENESS, "a", ProbeAction.TCP, 14002),
+            ),
+            "TCP probes on several ports",
+        ),
+    ],
+)
+def test_probes_one_listener_cannot_tell_apart_are_a_bug(
+    probes: tuple[Probe, ...], reason: str
+) -> None:
+    with pytest.raises(InconsistentConfigError, match=reason):
+        emit_workload(plan(probes=probes), SETTINGS)
+
+
+def test_prometheus_listener_exposes_only_the_stats_and_readiness_pages() -> None:
     config = emit("isolated")
     [host] = route_config(config, names.PROMETHEUS_ROUTE_CONFIG)["virtual_hosts"]
-    scrape, other = host["routes"]
+    scrape, ready, other = host["routes"]
     assert scrape == {
         "match": {"path": "/stats/prometheus"},
         "route": {"cluster": names.ADMIN_CLUSTER},
     }
+    assert ready == {"match": {"path": "/ready"}, "route": {"cluster": names.ADMIN_CLUSTER}}
     assert other["direct_response"]["status"] == 404
     admin = cluster(config, names.ADMIN_CLUSTER)
     endpoint = admin["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
@@ -881,7 +954,9 @@ def test_running_sidecar_answers_probes_metrics_and_unknown_hosts(tmp_path: Path
     with running_app() as app_port, live_envoy(tmp_path, live_plan(settings, app_port), settings):
         assert http_get(ports.prometheus, "/stats/prometheus")[0] == 200
         assert http_get(ports.prometheus, "/")[0] == 404
-        assert http_get(ports.readiness_probe, "/ready") == (200, "app saw /ready")
+        assert http_get(ports.prometheus, "/ready") == (200, "LIVE\n")
+        assert http_get(ports.readiness_probe, "/app") == (200, "app saw /ready")
+        assert http_get(ports.readiness_probe, "/ready")[0] == 404
         status, body = http_get(ports.outbound, "/", host="somewhere.else")
         assert (status, body) == (403, routes.NOT_A_DESTINATION)
 
@@ -919,3 +994,21 @@ def _active_listeners(dump: Json) -> list[str]:
 def _dynamic_clusters(dump: Json) -> list[str]:
     [clusters] = [c for c in dump["configs"] if c["@type"].endswith("ClustersConfigDump")]
     return sorted(c["cluster"]["name"] for c in clusters.get("dynamic_active_clusters", []))
+
+
+def test_a_tcp_port_with_access_rules_refuses_unlisted_identities_in_the_handshake() -> None:
+    """tcp_proxy connects to the app at once, so RBAC alone would let a server-first app's
+    banner reach a denied client: the allowed SANs go in the chain's TLS context."""
+    tls_chain = chain(emit("server"), names.INBOUND_LISTENER, "inbound|bookstore/bookstore-db|5432")
+    context = tls_chain["transport_socket"]["typed_config"]["common_tls_context"]
+    matchers = context["combined_validation_context"]["default_validation_context"]
+    sans = matchers["match_typed_subject_alt_names"]
+    assert sans and all("exact" in san["matcher"] for san in sans)
+
+
+def test_a_tcp_port_nobody_may_call_gets_no_chain_at_all() -> None:
+    """An empty SAN list would mean 'no SAN check'; no chain closes the connection instead."""
+    db = inbound("bookstore-db", 5432, target_port=5432, protocol=Protocol.TCP, access=())
+    config = emit_workload(plan(identity=STORE, inbound_ports=(inbound(), db)), SETTINGS)
+    names_ = {c["name"] for c in listener(config, names.INBOUND_LISTENER)["filter_chains"]}
+    assert "inbound|bookstore/bookstore-db|5432" not in names_

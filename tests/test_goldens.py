@@ -10,9 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 
-from mesh_components import envoy_check
+from mesh_components import envoy_check, yamltext
 from mesh_components.pipeline import CompiledMesh, build
 from mesh_components.specfile import read_spec
 from mesh_components.summary import summarize
@@ -26,7 +25,7 @@ CASES: dict[str, Path] = {
 
 
 def _dump(resources: object) -> str:
-    return yaml.safe_dump(resources, sort_keys=True, default_flow_style=False)
+    return yamltext.dump(resources, sort_keys=True)
 
 
 def expected_files(mesh: CompiledMesh) -> dict[str, str]:

@@ -36,8 +36,14 @@ class Protocol(enum.StrEnum):
     def needs_http2_upstream(self) -> bool:
         return self in (Protocol.HTTP2, Protocol.GRPC)
 
+    @property
+    def app_protocol(self) -> str:
+        """Kubernetes' `appProtocol` for this protocol (IANA name, or `kubernetes.io/h2c`)."""
+        return "kubernetes.io/h2c" if self is Protocol.HTTP2 else self.value
+
 
 _PROTOCOL_HINTS: tuple[tuple[str, Protocol], ...] = (
+    ("h2c", Protocol.HTTP2),
     ("http2", Protocol.HTTP2),
     ("grpc", Protocol.GRPC),
     ("http", Protocol.HTTP),

@@ -17,6 +17,7 @@ from mesh_components.emit.envoy.types import (
     Json,
     socket_address,
 )
+from mesh_components.limits import RE2_MAX_PROGRAM_SIZE
 from mesh_components.model import MeshSettings
 from mesh_components.names import VolumePaths
 from mesh_components.plan import WorkloadPlan
@@ -26,7 +27,7 @@ MAX_DOWNSTREAM_CONNECTIONS = 50_000
 
 # RE2 rejects a regex whose compiled program exceeds 100 by default: about 97 literal
 # characters, or `[a-z]{1,50}`. Policy path and header regexes are often longer.
-_RUNTIME = {"re2.max_program_size.error_level": 1000}
+_RUNTIME = {"re2.max_program_size.error_level": RE2_MAX_PROGRAM_SIZE}
 
 
 def bootstrap(plan: WorkloadPlan, settings: MeshSettings, paths: VolumePaths) -> Json:

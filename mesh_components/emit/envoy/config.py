@@ -8,9 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import yaml
-
-from mesh_components import names
+from mesh_components import names, yamltext
 from mesh_components.emit.envoy.secrets import secrets
 from mesh_components.emit.envoy.types import CLUSTER, LISTENER, SECRET, Json, typed
 from mesh_components.names import VolumePaths
@@ -65,4 +63,4 @@ def discovery_response(type_url: str, resources: Sequence[Json]) -> Json:
 
 
 def to_yaml(document: Json) -> str:
-    return yaml.safe_dump(document, sort_keys=True, default_flow_style=False)
+    return yamltext.dump(document, sort_keys=True)

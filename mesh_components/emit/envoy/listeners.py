@@ -14,6 +14,7 @@ from mesh_components.emit.envoy import rbac, routes
 from mesh_components.emit.envoy.consistency import InconsistentConfigError
 from mesh_components.emit.envoy.secrets import downstream_tls
 from mesh_components.emit.envoy.types import (
+    HEALTH_CHECK,
     HTTP_CONNECTION_MANAGER,
     ORIGINAL_DST,
     ROUTER,
@@ -110,7 +111,12 @@ def _outbound_chain(port: OutboundPort) -> Json:
     name = names.outbound_chain(port.port)
     if port.protocol.is_http:
         route_config = routes.outbound_route_config(port)
-        network_filter = _http_connection_manager(name, route_config)
+        network_filter = _http_connection_manager(
+            name,
+            route_config,
+            strip_trailing_host_dot=True,
+            upgrade_configs=[{"upgrade_type": "websocket"}],
+        )
     else:
         network_filter = _tcp_proxy(name, routes.tcp_proxy_target(_only_backends(port)))
     return {
@@ -150,9 +156,13 @@ def inbound_listener(plan: WorkloadPlan, settings: MeshSettings, paths: VolumePa
     if not plan.inbound:
         return None
     trust_domain = settings.trust_domain
-    chains = [_inbound_tls_chain(port, trust_domain, paths) for port in plan.inbound]
+    open_ports = [port for port in plan.inbound if not _closed_tcp(port)]
+    chains = [_inbound_tls_chain(port, trust_domain, paths) for port in open_ports]
+    if not chains:
+        return None
     if settings.mtls is MtlsMode.PERMISSIVE:
-        chains += [_inbound_plaintext_chain(port) for port in _first_per_target_port(plan.inbound)]
+        plaintext = [p for p in plan.inbound if p.protocol.is_http or p.access is None]
+        chains += [_inbound_plaintext_chain(port) for port in _first_per_target_port(plaintext)]
     listener = _listener(names.INBOUND_LISTENER, settings.proxy.ports.inbound, "INBOUND", chains)
     listener["listener_filters"] = [ORIGINAL_DST.config(), TLS_INSPECTOR.config()]
     return listener
@@ -170,9 +180,23 @@ def _inbound_tls_chain(port: InboundPort, trust_domain: str, paths: VolumePaths)
     return {
         "name": name,
         "filter_chain_match": match,
-        "transport_socket": downstream_tls(trust_domain, paths),
+        "transport_socket": downstream_tls(trust_domain, paths, _handshake_allow_list(port)),
         "filters": _inbound_filters(port, name),
     }
+
+
+def _closed_tcp(port: InboundPort) -> bool:
+    """A TCP port nobody may call gets no chain, so its connections are closed at once (an
+    empty SAN list would mean "no SAN check", the opposite)."""
+    return not port.protocol.is_http and port.access == ()
+
+
+def _handshake_allow_list(port: InboundPort) -> tuple[str, ...] | None:
+    """TCP ports with access rules accept only their allowed identities in the handshake
+    (see `secrets.downstream_tls`)."""
+    if port.protocol.is_http or port.access is None:
+        return None
+    return tuple(sorted({principal for rule in port.access for principal in rule.principals}))
 
 
 def _first_per_target_port(ports: Sequence[InboundPort]) -> list[InboundPort]:
@@ -205,59 +229,100 @@ def _inbound_filters(port: InboundPort, chain: str) -> list[Json]:
 
 
 def _inbound_http(port: InboundPort, chain: str, http_filters: list[Json]) -> Json:
-    """The client's identity reaches the app in XFCC; SANITIZE_SET drops a forged header."""
+    """The client's identity reaches the app in XFCC; SANITIZE_SET drops a forged header.
+
+    Paths are normalised before RBAC judges them (`/public/../private` is `/private`, `%2F`
+    is `/`, `//` is `/`), and the app receives the path RBAC judged, so a path trick cannot
+    pass a prefix rule and reach another route.
+    """
     return _http_connection_manager(
         chain,
         routes.inbound_route_config(port),
         http_filters,
         forward_client_cert_details="SANITIZE_SET",
         set_current_client_cert_details={"uri": True},
+        normalize_path=True,
+        merge_slashes=True,
+        path_with_escaped_slashes_action="UNESCAPE_AND_FORWARD",
+        upgrade_configs=[{"upgrade_type": "websocket"}],
     )
 
 
 # Probes and metrics.
 
 
-def _probe_port(kind: ProbeKind, ports: ProxyPorts) -> int:
-    by_kind = {
-        ProbeKind.LIVENESS: ports.liveness_probe,
-        ProbeKind.READINESS: ports.readiness_probe,
-        ProbeKind.STARTUP: ports.startup_probe,
-    }
-    return by_kind[kind]
-
-
 def probe_listeners(plan: WorkloadPlan, ports: ProxyPorts) -> list[Json]:
-    """Plaintext listeners for the kubelet's HTTP probes, one per probe kind in use.
+    """Plaintext listeners for the kubelet's probes: one per probe kind in use, then the
+    health-check listener when a tcpSocket probe is rewritten. Where each probe lands is
+    `routes.probe_target`, the rule the Kubernetes side follows too.
 
-    The kubelet probes from the node, so they bind every address. Routing is in
-    `routes.probe_route_config`. HTTPS, TCP and gRPC probes get no listener here: a later
-    issue covers them.
+    The kubelet probes from the node, so they bind every address.
     """
     found = []
     for kind in ProbeKind:
-        probes = sorted(
-            (p for p in plan.probes if p.kind is kind and _answered_here(p)),
-            key=lambda p: p.container,
-        )
+        probes = [p for p in plan.probes if p.kind is kind and p.action is not ProbeAction.TCP]
         if probes:
-            found.append(_probe_listener(kind, probes, _probe_port(kind, ports)))
+            found.append(_probe_listener(kind, probes, routes.probe_listener_port(kind, ports)))
+    tcp_probes = [p for p in plan.probes if p.action is ProbeAction.TCP]
+    if tcp_probes:
+        found.append(_health_check_listener(tcp_probes, ports.health_check))
     return found
-
-
-def _answered_here(probe: Probe) -> bool:
-    return probe.action is ProbeAction.HTTP and not probe.https
 
 
 def _probe_listener(kind: ProbeKind, probes: list[Probe], port: int) -> Json:
     name = names.probe_listener(kind.value)
+    if any(routes.passes_through(p) for p in probes):
+        return _passthrough_listener(name, port, probes)
+    grpc = [names.GRPC_HEALTH_PREFIX for p in probes if p.action is ProbeAction.GRPC]
+    _one_each(name, grpc, "several gRPC probes")
     route_config = routes.probe_route_config(kind.value, probes)
     chain = {"name": name, "filters": [_http_connection_manager(name, route_config)]}
     return _listener(name, port, "INBOUND", [chain])
 
 
+def _one_each(listener: str, keys: list[str], what: str) -> None:
+    """Validation rejects probes that one listener could not tell apart."""
+    if len(set(keys)) != len(keys):
+        raise InconsistentConfigError([f"listener {listener!r} cannot tell apart {what}"])
+
+
+def _passthrough_listener(name: str, port: int, probes: list[Probe]) -> Json:
+    """An HTTPS probe passes through: the kubelet speaks TLS with the app end to end (it skips
+    certificate checks), so the listener forwards bytes and owns nothing else."""
+    if len(probes) != 1:
+        found = ", ".join(sorted(p.container for p in probes))
+        raise InconsistentConfigError([f"HTTPS probe shares listener {name!r} with: {found}"])
+    target = {"cluster": names.local_cluster(probes[0].port)}
+    chain = {"name": name, "filters": [_tcp_proxy(name, target)]}
+    return _listener(name, port, "INBOUND", [chain])
+
+
+def _health_check_listener(probes: list[Probe], port: int) -> Json:
+    """Rewritten tcpSocket probes: one health_check filter per container, matching its own
+    path, answers from an active TCP health check of the app port. The kubelet's own TCP
+    connect would pass even with the app dead (iptables hands it to the inbound listener)."""
+    name = names.probe_listener(names.HEALTH_CHECK_PROBES)
+    pairs = sorted({(names.probe_path(p.container), p.port) for p in probes})
+    _one_each(name, [path for path, _ in pairs], "TCP probes on several ports of one container")
+    checks = [_health_check_filter(path, port) for path, port in pairs]
+    route_config = routes.health_check_route_config()
+    chain = {"name": name, "filters": [_http_connection_manager(name, route_config, checks)]}
+    return _listener(name, port, "INBOUND", [chain])
+
+
+def _health_check_filter(path: str, app_port: int) -> Json:
+    """200 while the app port's health-check cluster is healthy, else 503; never forwarded.
+    Envoy also answers 503 once it drains."""
+    return HEALTH_CHECK.config(
+        pass_through_mode=False,
+        headers=[{"name": ":path", "string_match": {"exact": path}}],
+        cluster_min_healthy_percentages={names.health_check_cluster(app_port): {"value": 100}},
+    )
+
+
 def prometheus_listener(port: int) -> Json:
-    """Prometheus scrapes the admin interface's stats page here; the admin port stays local."""
+    """Prometheus scrapes the admin interface's stats page here, and the kubelet probes the
+    sidecar's readiness (the admin port stays local; see `routes.prometheus_route_config`)."""
     name = names.PROMETHEUS_LISTENER
     route_config = routes.prometheus_route_config()
     chain = {"name": name, "filters": [_http_connection_manager(name, route_config)]}

@@ -1,5 +1,5 @@
 """Route configurations: outbound by Host with weighted splits, inbound to the local app,
-probe routes, and the Prometheus route to the admin interface.
+probe routes (and the one rule for where a rewritten probe goes), and the Prometheus route.
 
 Every route config is embedded inline in its HTTP connection manager (see listeners.py).
 """
@@ -7,15 +7,21 @@ Every route config is embedded inline in its HTTP connection manager (see listen
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from mesh_components import names
 from mesh_components.emit.envoy.types import Json
-from mesh_components.model import Probe
+from mesh_components.model import Probe, ProbeAction, ProbeKind, ProxyPorts
 from mesh_components.plan import Destination, InboundPort, OutboundPort, WeightedUpstream
 
 NOT_A_DESTINATION = "this host is not a mesh destination that this workload may call\n"
-_NOT_FOUND = "not found: this port serves only /stats/prometheus\n"
+_NOT_FOUND = "not found: this port serves only /stats/prometheus and /ready\n"
 _NOT_A_PROBE = "not found: this port serves only the pod's health probes\n"
+
+
+# Envoy's default route timeout (15 s) cuts long requests and every gRPC stream. OSM set none;
+# per-destination timeouts are a declared setting, not a hidden default.
+_NO_TIMEOUT = {"timeout": "0s"}
 
 
 def _all() -> Json:
@@ -67,51 +73,99 @@ def outbound_route_config(port: OutboundPort) -> Json:
 
 
 def _destination_host(destination: Destination) -> Json:
-    route = {"match": _all(), "route": upstream_target(destination.backends)}
+    route = {"match": _all(), "route": {**upstream_target(destination.backends), **_NO_TIMEOUT}}
     name = names.outbound_virtual_host(destination.service)
     return _virtual_host(name, destination.domains, [route])
 
 
 def inbound_route_config(port: InboundPort) -> Json:
     """Everything to the app. Per-request authorization is RBAC's job, on this one route."""
-    route = {"match": _all(), "route": {"cluster": names.local_cluster(port.target_port)}}
+    route = {
+        "match": _all(),
+        "route": {"cluster": names.local_cluster(port.target_port), **_NO_TIMEOUT},
+    }
     host = _virtual_host(names.LOCAL_VIRTUAL_HOST, ["*"], [route])
     return _route_config(names.inbound_route_config(port.service, port.port), [host])
 
 
-def probe_route_config(kind: str, probes: Sequence[Probe]) -> Json:
-    """The kubelet's probes of one kind, to the app in plaintext.
+@dataclass(frozen=True, slots=True)
+class ProbeTarget:
+    """Where the kubelet sends a probe once it is rewritten: a sidecar port, and for HTTP the
+    path and scheme. The one rule both sides follow (Envoy routes, Kubernetes probes)."""
 
-    Only the probe's own path is forwarded: the listener is plaintext, so anything broader
-    would open the app to the network without mTLS. With one probe, its path is served as it
-    is. With several (one per container), the probe of container `c` is reached at exactly
-    `/c` and rewritten to the probe's path, so the Kubernetes side must rewrite each probe's
-    path to `/<container>`.
+    action: ProbeAction
+    port: int
+    path: str = ""
+    https: bool = False
+
+
+def probe_listener_port(kind: ProbeKind, ports: ProxyPorts) -> int:
+    by_kind = {
+        ProbeKind.LIVENESS: ports.liveness_probe,
+        ProbeKind.READINESS: ports.readiness_probe,
+        ProbeKind.STARTUP: ports.startup_probe,
+    }
+    return by_kind[kind]
+
+
+def probe_target(probe: Probe, ports: ProxyPorts) -> ProbeTarget:
+    """HTTP: the kind's listener at `/<container>`. HTTPS: the kind's listener, path kept (it
+    passes through). gRPC: the kind's listener (the kubelet sends no path). TCP: an HTTP
+    probe of the health-check listener at `/<container>`."""
+    if probe.action is ProbeAction.TCP:
+        return ProbeTarget(ProbeAction.HTTP, ports.health_check, names.probe_path(probe.container))
+    port = probe_listener_port(probe.kind, ports)
+    if probe.action is ProbeAction.GRPC:
+        return ProbeTarget(ProbeAction.GRPC, port)
+    if passes_through(probe):
+        return ProbeTarget(ProbeAction.HTTP, port, probe.path, https=True)
+    return ProbeTarget(ProbeAction.HTTP, port, names.probe_path(probe.container))
+
+
+def passes_through(probe: Probe) -> bool:
+    """An HTTPS probe: its listener forwards TLS bytes, so it must be the kind's only one."""
+    return probe.action is ProbeAction.HTTP and probe.https
+
+
+def probe_route_config(kind: str, probes: Sequence[Probe]) -> Json:
+    """The kubelet's plaintext HTTP and gRPC probes of one kind, to the app.
+
+    Only each probe's own request is forwarded: the listener is plaintext, so anything
+    broader would open the app to the network without mTLS. The probe of container `c` is
+    reached at exactly `/c` and rewritten to its own path, query included; a gRPC probe
+    (one per kind) is the gRPC health service. Anything else is a 404.
     """
-    if len(probes) == 1:
-        routes = [_probe_route({"path": _without_query(probes[0].path)}, probes[0])]
-    else:
-        routes = [_probe_route({"path": f"/{p.container}"}, p, rewrite=True) for p in probes]
+    routes = [_probe_route(p) for p in sorted(probes, key=lambda p: p.container)]
     routes.append(_direct_response(_all(), 404, _NOT_A_PROBE))
     host = _virtual_host(names.LOCAL_VIRTUAL_HOST, ["*"], routes)
     return _route_config(names.probe_route_config(kind), [host])
 
 
-def _without_query(path: str) -> str:
-    """Envoy's `path` match ignores the query string, so the match must not contain one."""
-    return path.partition("?")[0]
+def _probe_route(probe: Probe) -> Json:
+    cluster = names.local_cluster(probe.port)
+    if probe.action is ProbeAction.GRPC:
+        return {"match": {"prefix": names.GRPC_HEALTH_PREFIX}, "route": {"cluster": cluster}}
+    # A `path` match ignores the query, so `:path` must also be exact: nothing a caller adds
+    # reaches the app. The kubelet sends no query; the rewrite restores the probe's own.
+    path = names.probe_path(probe.container)
+    exact = {"name": ":path", "string_match": {"exact": path}}
+    match = {"path": path, "headers": [exact]}
+    return {"match": match, "route": {"cluster": cluster, "prefix_rewrite": probe.path}}
 
 
-def _probe_route(match: Json, probe: Probe, *, rewrite: bool = False) -> Json:
-    action: Json = {"cluster": names.local_cluster(probe.port)}
-    if rewrite:
-        action["prefix_rewrite"] = probe.path
-    return {"match": match, "route": action}
+def health_check_route_config() -> Json:
+    """Behind the health-check filters, which answer the rewritten TCP probes: a 404."""
+    routes = [_direct_response(_all(), 404, _NOT_A_PROBE)]
+    host = _virtual_host(names.LOCAL_VIRTUAL_HOST, ["*"], routes)
+    return _route_config(names.probe_route_config(names.HEALTH_CHECK_PROBES), [host])
 
 
 def prometheus_route_config() -> Json:
-    """Only the admin interface's Prometheus page; the rest of the admin API stays private."""
-    scrape = {"match": {"path": names.PROMETHEUS_PATH}, "route": {"cluster": names.ADMIN_CLUSTER}}
+    """Only two read-only admin pages: Prometheus stats, and readiness for the kubelet's probes
+    of the sidecar itself (the admin interface binds 127.0.0.1, out of the kubelet's reach)."""
+    admin = {"cluster": names.ADMIN_CLUSTER}
+    scrape = {"match": {"path": names.PROMETHEUS_PATH}, "route": admin}
+    ready = {"match": {"path": names.PROXY_READY_PATH}, "route": dict(admin)}
     other = _direct_response(_all(), 404, _NOT_FOUND)
-    host = _virtual_host(names.LOCAL_VIRTUAL_HOST, ["*"], [scrape, other])
+    host = _virtual_host(names.LOCAL_VIRTUAL_HOST, ["*"], [scrape, ready, other])
     return _route_config(names.PROMETHEUS_ROUTE_CONFIG, [host])

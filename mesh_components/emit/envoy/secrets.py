@@ -68,14 +68,24 @@ def _uri_san(**matcher: str) -> Json:
     return {"san_type": "URI", "matcher": matcher}
 
 
-def downstream_tls(trust_domain: str, paths: VolumePaths) -> Json:
-    """Inbound mTLS: any client certificate of the trust domain. This is authentication only;
-    RBAC authorizes, so a denied client gets a readable 403 rather than a handshake failure."""
+def downstream_tls(
+    trust_domain: str, paths: VolumePaths, allowed: tuple[str, ...] | None = None
+) -> Json:
+    """Inbound mTLS: a client certificate of the trust domain, or, given `allowed`, only of
+    those identities.
+
+    HTTP keeps authentication (here) apart from authorization (RBAC), so a denied client gets
+    a readable 403. TCP cannot: tcp_proxy connects to the app at once and RBAC only judges the
+    client's first byte, so a denied client would read a server-first app's banner (MySQL).
+    TCP ports therefore refuse unlisted identities in the handshake.
+    """
+    if allowed is None:
+        matchers = [_uri_san(prefix=f"spiffe://{trust_domain}/")]
+    else:
+        matchers = [_uri_san(exact=identity) for identity in allowed]
     context = {
         "require_client_certificate": True,
-        "common_tls_context": _common_tls_context(
-            [_uri_san(prefix=f"spiffe://{trust_domain}/")], paths
-        ),
+        "common_tls_context": _common_tls_context(matchers, paths),
     }
     return DOWNSTREAM_TLS.config(**context)
 

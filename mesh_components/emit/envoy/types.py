@@ -65,6 +65,10 @@ TCP_PROXY = _ext(
 NETWORK_RBAC = _ext("envoy.filters.network.rbac", "envoy.extensions.filters.network.rbac.v3.RBAC")
 HTTP_RBAC = _ext("envoy.filters.http.rbac", "envoy.extensions.filters.http.rbac.v3.RBAC")
 ROUTER = _ext("envoy.filters.http.router", "envoy.extensions.filters.http.router.v3.Router")
+HEALTH_CHECK = _ext(
+    "envoy.filters.http.health_check",
+    "envoy.extensions.filters.http.health_check.v3.HealthCheck",
+)
 DOWNSTREAM_TLS = _ext(
     "envoy.transport_sockets.tls",
     "envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
