@@ -1,4 +1,4 @@
-"""The command line: `validate` and `compile` a mesh spec.
+"""The command line: `validate`, `compile` and `render` a mesh spec; `inject` manifests.
 
 Exit codes: 0 success, 2 invalid input (every problem listed), 1 when a real Envoy rejects
 what we emitted (a bug in this library: please report it).
@@ -9,12 +9,20 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
-from mesh_components import envoy_check, names
-from mesh_components.errors import MeshError, MeshValidationError
+import yaml
+
+from mesh_components import ca_file, envoy_check, names
+from mesh_components.emit.kubernetes.metadata import Json
+from mesh_components.errors import MeshError, MeshValidationError, Problem
+from mesh_components.injection import inject_all, unsupported
+from mesh_components.manifests import manifest_files
+from mesh_components.manifests import to_yaml as manifests_to_yaml
 from mesh_components.output import write_tree
 from mesh_components.pipeline import CompiledMesh, build
+from mesh_components.render import render
 from mesh_components.specfile import read_spec
 from mesh_components.summary import summarize
 
@@ -33,6 +41,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MeshError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_INVALID
+    except OSError as error:
+        where = f" {error.filename}" if error.filename else ""
+        print(f"error: cannot use{where}: {error.strerror or error}", file=sys.stderr)
+        return EXIT_INVALID
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -46,6 +58,21 @@ def _parser() -> argparse.ArgumentParser:
     compile_.add_argument("spec", type=Path, help="a spec file, or a directory holding mesh.yaml")
     compile_.add_argument("-o", "--output", type=Path, required=True, help="output directory")
     compile_.set_defaults(run=_compile)
+    render_ = commands.add_parser("render", help="write every Kubernetes object of the mesh")
+    render_.add_argument("spec", type=Path, help="a spec file, or a directory holding mesh.yaml")
+    render_.add_argument("-o", "--output", type=Path, required=True, help="output directory")
+    render_.add_argument(
+        "--ca-file",
+        type=Path,
+        required=True,
+        help="the CA's secret seed file; created on first use, keep it out of git",
+    )
+    render_.set_defaults(run=_render)
+    inject = commands.add_parser("inject", help="add sidecars to existing manifests")
+    inject.add_argument("-f", "--filename", default="-", help="a YAML file of manifests, or -")
+    inject.add_argument("--mesh", type=Path, required=True, help="the mesh spec")
+    inject.add_argument("--ca-file", type=Path, required=True, help="as for render")
+    inject.set_defaults(run=_inject)
     return parser
 
 
@@ -61,6 +88,46 @@ def _compile(args: argparse.Namespace) -> int:
     write_tree(args.output, compiled_files(mesh))
     print(f"wrote {len(mesh.workloads)} workload configs to {args.output}")
     return 0
+
+
+def _render(args: argparse.Namespace) -> int:
+    spec = read_spec(args.spec)
+    now = datetime.now(UTC)
+    ca, created = ca_file.load_or_create(args.ca_file, spec.settings.trust_domain, now)
+    if created:
+        print(f"created a new mesh CA seed in {args.ca_file} (secret: keep it, never commit it)")
+    rendered = render(spec, ca, now)
+    write_tree(args.output, manifest_files(rendered.objects))
+    print(f"wrote {len(rendered.objects)} Kubernetes objects to {args.output}")
+    return 0
+
+
+def _inject(args: argparse.Namespace) -> int:
+    """Nothing is printed until everything is injected: an error leaves no partial output."""
+    manifests = _read_manifests(args.filename)
+    spec = read_spec(args.mesh)
+    now = datetime.now(UTC)
+    ca, created = ca_file.load_or_create(args.ca_file, spec.settings.trust_domain, now)
+    if created:
+        print(f"created a new mesh CA seed in {args.ca_file}", file=sys.stderr)
+    out = inject_all(manifests, spec, ca, now)
+    print("---\n".join(manifests_to_yaml(obj) for obj in out), end="")
+    return 0
+
+
+def _read_manifests(source: str) -> list[Json]:
+    text = sys.stdin.read() if source == "-" else Path(source).read_text()
+    try:
+        documents = [doc for doc in yaml.safe_load_all(text) if doc is not None]
+    except yaml.YAMLError as error:
+        expected = "YAML manifests"
+        raise MeshValidationError(
+            [Problem(source, "manifest-invalid", expected, str(error))]
+        ) from None
+    problems = [p for i, doc in enumerate(documents) if (p := unsupported(doc, i)) is not None]
+    if problems:
+        raise MeshValidationError(problems)
+    return documents
 
 
 def compiled_files(mesh: CompiledMesh) -> dict[str, str]:

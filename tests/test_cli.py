@@ -6,7 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import kubernetes_validate
 import pytest
+import yaml
 
 from mesh_components import envoy_check, names
 from mesh_components.output import MARKER
@@ -80,7 +82,9 @@ def test_compiled_static_configs_pass_envoy_validate(tmp_path: Path, envoy_binar
     certs.mkdir()
     for name, pem in envoy_check.throwaway_certificates("spiffe://t/ns/a/sa/b").items():
         (certs / name).write_bytes(pem)
-    for static in sorted((tmp_path / "out").rglob(names.STATIC_BOOTSTRAP_FILE)):
+    statics = sorted((tmp_path / "out").rglob(names.STATIC_BOOTSTRAP_FILE))
+    assert len(statics) == 6
+    for static in statics:
         text = static.read_text().replace(names.CERTS_DIR, str(certs))
         verdict = envoy_check.validate_yaml(envoy_binary, str(static), text)
         assert verdict.accepted, verdict.output
@@ -116,3 +120,82 @@ def test_an_invalid_spec_writes_nothing(tmp_path: Path, command: str) -> None:
     result = run(command, tmp_path, *extra)
     assert result.returncode == 2
     assert not (tmp_path / "out").exists()
+
+
+def test_an_output_path_under_a_file_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    result = run("compile", BOOKSTORE, "-o", tmp_path / "file" / "out")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "error:" in result.stderr
+
+
+OSM_DEMO = ROOT.parent / "shared" / "reference" / "osm-demo"
+
+
+def run_with_input(stdin: str, *args: str | Path) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "mesh_components", *map(str, args)]
+    return subprocess.run(
+        command, input=stdin, capture_output=True, text=True, cwd=ROOT, check=False
+    )
+
+
+def test_render_writes_schema_valid_manifests_in_apply_order(tmp_path: Path) -> None:
+    result = run(
+        "render", BOOKSTORE, "-o", tmp_path / "out", "--ca-file", tmp_path / "ca.secret.yaml"
+    )
+    assert result.returncode == 0, result.stderr
+    files = sorted(p for p in (tmp_path / "out").rglob("*.yaml"))
+    assert files[0].name == "00-namespaces.yaml"
+    for path in files:
+        for document in yaml.safe_load_all(path.read_text()):
+            kubernetes_validate.validate(document, "1.31", strict=True)
+    secrets = [p for p in files if "-secret-" in p.name]
+    assert secrets and all(p.read_text().startswith("# SECRET") for p in secrets)
+    assert oct((tmp_path / "ca.secret.yaml").stat().st_mode & 0o777) == "0o600"
+
+
+def test_render_twice_with_the_same_ca_file_is_byte_identical_but_for_rotation(
+    tmp_path: Path,
+) -> None:
+    ca = tmp_path / "ca.secret.yaml"
+    assert run("render", BOOKSTORE, "-o", tmp_path / "a", "--ca-file", ca).returncode == 0
+    assert run("render", BOOKSTORE, "-o", tmp_path / "b", "--ca-file", ca).returncode == 0
+    assert tree(tmp_path / "a") == tree(tmp_path / "b")
+
+
+@pytest.mark.skipif(
+    not OSM_DEMO.is_dir(), reason="../shared/reference/osm-demo is not beside this checkout"
+)
+def test_inject_adds_sidecars_to_osm_demo_manifests_as_they_are(tmp_path: Path) -> None:
+    names_ = ("apps-bookstore", "apps-bookbuyer", "apps-mysql")
+    manifests = "---\n".join((OSM_DEMO / f"{name}.yaml").read_text() for name in names_)
+    ca = tmp_path / "ca.secret.yaml"
+    result = run_with_input(manifests, "inject", "--mesh", BOOKSTORE, "--ca-file", ca)
+    assert result.returncode == 0, result.stderr
+    documents = [d for d in yaml.safe_load_all(result.stdout) if d]
+    for document in documents:
+        kubernetes_validate.validate(document, "1.31", strict=True)
+    workloads = [d for d in documents if d["kind"] in ("Deployment", "StatefulSet")]
+    assert len(workloads) == 3
+    for workload in workloads:
+        init = [c["name"] for c in workload["spec"]["template"]["spec"]["initContainers"]]
+        assert init[:2] == [names.INIT_CONTAINER, names.PROXY_CONTAINER]
+    assert {d["kind"] for d in documents} >= {"ConfigMap", "Secret"}
+    again = run_with_input(result.stdout, "inject", "--mesh", BOOKSTORE, "--ca-file", ca)
+    assert again.returncode == 0, again.stderr
+    reinjected = [d for d in yaml.safe_load_all(again.stdout) if d and d["kind"] == "Deployment"]
+    assert reinjected == [d for d in workloads if d["kind"] == "Deployment"]
+
+
+def test_inject_of_a_host_network_pod_fails_and_prints_nothing(tmp_path: Path) -> None:
+    pod = (
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: bookstore}\n"
+        "spec: {hostNetwork: true, serviceAccountName: p, containers: [{name: c, image: i}]}\n"
+    )
+    ca = tmp_path / "ca.secret.yaml"
+    result = run_with_input(pod, "inject", "--mesh", BOOKSTORE, "--ca-file", ca)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "inject-host-network" in result.stderr
+    assert "Traceback" not in result.stderr
