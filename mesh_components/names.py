@@ -47,6 +47,15 @@ def local_cluster(port: int) -> str:
     return f"local|{port}"
 
 
+LOCAL_TLS_CLUSTER_PREFIX = "local-tls|"
+
+
+def local_tls_cluster(port: int) -> str:
+    """The app's HTTPS port on 127.0.0.1:`port`, spoken to over TLS (HTTPS probes). Its own
+    name, so it never collides with a plaintext `local_cluster` of the same port."""
+    return f"{LOCAL_TLS_CLUSTER_PREFIX}{port}"
+
+
 def outbound_route_config(port: int) -> str:
     return f"outbound|{port}"
 
@@ -171,7 +180,7 @@ def identity_secret(service_account: str) -> str:
 
 
 def probe_path(container: str) -> str:
-    """The path a rewritten HTTP or TCP probe of `container` asks the sidecar for."""
+    """The path a rewritten HTTP, HTTPS or TCP probe of `container` asks the sidecar for."""
     return f"/{container}"
 
 

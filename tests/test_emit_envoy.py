@@ -580,12 +580,35 @@ def test_a_grpc_probe_reaches_the_health_service_over_http2() -> None:
     assert http2 == {"http2_protocol_options": {}}
 
 
-def test_an_https_probe_passes_through_its_listener_as_tls() -> None:
-    startup = listener(emit("probed"), names.probe_listener("startup"))
-    [chain_] = startup["filter_chains"]
-    assert typed_config(chain_["filters"], t.TCP_PROXY.name)["cluster"] == "local|14004"
-    assert "transport_socket" not in chain_
+def test_an_https_probe_is_answered_at_its_container_path_and_sent_on_over_tls() -> None:
+    """No tcp_proxy: the probe port is outside mTLS, so only the probe's own request passes."""
+    config = emit("probed")
+    startup = listener(config, names.probe_listener("startup"))
     assert startup["address"]["socket_address"]["port_value"] == 15903
+    [chain_] = startup["filter_chains"]
+    assert [f["name"] for f in chain_["filters"]] == [t.HTTP_CONNECTION_MANAGER.name]
+    [host] = route_config(config, names.probe_route_config("startup"))["virtual_hosts"]
+    route, other = host["routes"]
+    exact = {"name": ":path", "string_match": {"exact": "/tls-app"}}
+    assert route == {
+        "match": {"path": "/tls-app", "headers": [exact]},
+        "route": {"cluster": names.local_tls_cluster(14004), "prefix_rewrite": "/started"},
+    }
+    assert other["direct_response"]["status"] == 404
+    tls = cluster(config, "local-tls|14004")
+    endpoint = tls["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
+    assert endpoint["address"]["socket_address"] == {"address": "127.0.0.1", "port_value": 14004}
+    socket_ = tls["transport_socket"]
+    assert socket_["typed_config"]["@type"] == t.UPSTREAM_TLS.url
+    # Like the kubelet's own HTTPS probe: no certificate of ours, none checked, no SNI.
+    assert "sni" not in socket_["typed_config"]
+    assert socket_["typed_config"]["common_tls_context"] == {
+        "tls_params": {
+            "tls_minimum_protocol_version": "TLSv1_2",
+            "tls_maximum_protocol_version": "TLSv1_3",
+        }
+    }
+    assert names.local_cluster(14004) not in {c["name"] for c in config.clusters}
 
 
 def test_tcp_probes_are_answered_by_health_check_filters_on_the_health_port() -> None:
@@ -611,13 +634,6 @@ def test_tcp_probes_are_answered_by_health_check_filters_on_the_health_port() ->
 @pytest.mark.parametrize(
     ("probes", "reason"),
     [
-        (
-            (
-                Probe(ProbeKind.STARTUP, "a", ProbeAction.HTTP, 14001, https=True),
-                Probe(ProbeKind.STARTUP, "b", ProbeAction.HTTP, 14002),
-            ),
-            "HTTPS probe shares",
-        ),
         (
             (
                 Probe(ProbeKind.STARTUP, "a", ProbeAction.GRPC, 14001),
@@ -854,6 +870,14 @@ def test_upstream_without_peer_identities_is_rejected_by_the_check() -> None:
     port = OutboundPort(6379, Protocol.TCP, (destination("redis", (anyone, 1), http=False),))
     with pytest.raises(InconsistentConfigError, match="accepts any peer identity"):
         emit_workload(plan(outbound=(port,)), SETTINGS)
+
+
+def test_a_local_tls_cluster_showing_our_identity_is_a_bug() -> None:
+    config = emit("probed")
+    tls = cluster(config, "local-tls|14004")["transport_socket"]["typed_config"]
+    tls["common_tls_context"]["tls_certificate_sds_secret_configs"] = [{"name": "identity-cert"}]
+    with pytest.raises(InconsistentConfigError, match="shows our identity"):
+        check(config)
 
 
 def test_tcp_port_with_two_destinations_is_rejected() -> None:

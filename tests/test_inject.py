@@ -257,14 +257,13 @@ def test_every_problem_of_a_pod_is_reported_at_once() -> None:
 
 def test_probes_the_sidecar_cannot_tell_apart_are_refused() -> None:
     spec = pod_spec()
-    spec["containers"][1]["readinessProbe"] = {
-        "httpGet": {"path": "/", "port": 9443, "scheme": "HTTPS"}
-    }
+    spec["containers"][0]["readinessProbe"] = {"grpc": {"port": 8080}}
+    spec["containers"][1]["readinessProbe"] = {"grpc": {"port": 9000}}
     spec["containers"][0]["livenessProbe"] = {"httpGet": {"port": "metrics"}}
     with pytest.raises(MeshValidationError) as excinfo:
         inject_pod_template({"spec": spec}, NATIVE, BINDING)
     assert codes_and_paths(excinfo.value) == {
-        ("probe-passthrough-conflict", "spec.containers[1].readinessProbe"),
+        ("probe-grpc-conflict", "spec.containers[1].readinessProbe"),
         ("probe-port-unknown", "spec.containers[0].livenessProbe.httpGet.port"),
     }
 

@@ -1,7 +1,7 @@
 """Probe rewriting: probes read from a pod spec, rewritten to the sidecar by the one rule the
 Envoy side follows too, and answered for real by an Envoy running the emitted config (HTTP,
-TCP through the health-check filter, HTTPS passed through, gRPC over h2c, several containers
-at once).
+TCP through the health-check filter, HTTPS asked in HTTP and sent on over TLS, gRPC over h2c,
+several containers at once).
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import ssl
 import subprocess
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from concurrent import futures
 from contextlib import contextmanager
@@ -24,6 +26,7 @@ import pytest
 from mesh_components import names
 from mesh_components.emit.envoy import emit_workload
 from mesh_components.emit.kubernetes.probes import probes_of, rewrite_probes
+from mesh_components.envoy_check import throwaway_certificates
 from mesh_components.errors import MeshValidationError
 from mesh_components.model import (
     Identity,
@@ -139,11 +142,14 @@ def test_a_tcp_probe_becomes_an_http_probe_of_the_health_check_listener() -> Non
     }
 
 
-def test_grpc_and_https_probes_keep_their_shape_on_the_kind_listener() -> None:
-    rewritten = rewrite_probes(POD, SETTINGS)
-    assert _probe(rewritten, 2, "startupProbe") == {"grpc": {"port": 15903}}
-    assert _probe(rewritten, 3, "livenessProbe") == {
-        "httpGet": {"path": "/live", "port": 15901, "scheme": "HTTPS"}
+def test_a_grpc_probe_keeps_its_shape_on_the_kind_listener() -> None:
+    assert _probe(rewrite_probes(POD, SETTINGS), 2, "startupProbe") == {"grpc": {"port": 15903}}
+
+
+def test_an_https_probe_becomes_an_http_probe_of_its_kind_listener_at_the_container_path() -> None:
+    """The sidecar speaks TLS to the app; the kubelet asks it in plain HTTP, like any probe."""
+    assert _probe(rewrite_probes(POD, SETTINGS), 3, "livenessProbe") == {
+        "httpGet": {"path": "/tls", "port": 15901, "scheme": "HTTP"}
     }
 
 
@@ -162,7 +168,8 @@ def test_every_rewritten_probe_lands_on_a_route_or_check_of_the_emitted_config()
             probe = container.get(field, {})
             if "httpGet" in probe and "host" not in probe["httpGet"]:
                 text = repr(by_port[probe["httpGet"]["port"]])
-                assert repr(probe["httpGet"]["path"]) in text or "tcp_proxy" in text
+                assert repr(probe["httpGet"]["path"]) in text
+                assert "tcp_proxy" not in text  # no probe port passes bytes through
             elif "grpc" in probe:
                 assert names.GRPC_HEALTH_PREFIX in repr(by_port[probe["grpc"]["port"]])
 
@@ -203,21 +210,35 @@ def static_envoy(
         yield envoy
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    seen: list[str]
+
+
 class _App(http.server.BaseHTTPRequestHandler):
+    """Answers every GET and POST with 200 and the path it saw, and records `METHOD path`."""
+
+    server: _Server
+
     def do_GET(self) -> None:
-        body = f"{self.server.server_port} saw {self.path}".encode()  # type: ignore[attr-defined]
+        self.server.seen.append(f"{self.command} {self.path}")
+        body = f"{self.server.server_port} saw {self.path}".encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def do_POST(self) -> None:
+        self.do_GET()
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
 @contextmanager
-def http_app(tls: ssl.SSLContext | None = None) -> Iterator[int]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _App)
+def http_app(tls: ssl.SSLContext | None = None, seen: list[str] | None = None) -> Iterator[int]:
+    """An HTTP app on 127.0.0.1 (HTTPS given `tls`), recording its requests into `seen`."""
+    server = _Server(("127.0.0.1", 0), _App)
+    server.seen = [] if seen is None else seen
     if tls is not None:
         server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -276,26 +297,56 @@ def _eventually(port: int, path: str, status: int, seconds: float = 5.0) -> bool
     return False
 
 
+def _post(port: int, path: str) -> int:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=b"x", method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code
+
+
 @pytest.mark.envoy
-def test_an_https_probe_passes_through_to_the_app_as_tls(tmp_path: Path) -> None:
+def test_an_https_probe_is_asked_in_http_at_its_path_and_sent_on_over_tls(
+    tmp_path: Path, envoy_binary: Path
+) -> None:
+    """The security review's case: the probe port is outside the mTLS redirect, so it must
+    reach the HTTPS app with the probe's own request and nothing else (it was a raw
+    tcp_proxy: any path, any method, reached the app without mTLS or policy)."""
     settings = live_settings()
-    certs = make_certificates(IDENTITY.spiffe_id("cluster.local"))
-    for name, content in certs.items():
+    for name, content in throwaway_certificates("spiffe://cluster.local/ns/shop/sa/web").items():
         (tmp_path / name).write_bytes(content)
-    server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    server_tls.load_cert_chain(tmp_path / names.CERT_CHAIN_FILE, tmp_path / names.PRIVATE_KEY_FILE)
-    kubelet = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # the kubelet skips verification
-    kubelet.check_hostname, kubelet.verify_mode = False, ssl.CERT_NONE
-    with http_app(server_tls) as app:
-        probe = Probe(ProbeKind.STARTUP, "web", ProbeAction.HTTP, app, "/started", https=True)
+    app_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    app_tls.load_cert_chain(tmp_path / names.CERT_CHAIN_FILE, tmp_path / names.PRIVATE_KEY_FILE)
+    app_tls.minimum_version = ssl.TLSVersion.TLSv1_3  # the kubelet (Go) would speak 1.3 too
+    server_names: list[str | None] = []
+    app_tls.sni_callback = lambda _socket, name, _context: server_names.append(name)
+    seen: list[str] = []
+    with http_app(app_tls, seen) as app, http_app() as api:
+        probes = (  # an HTTPS probe shares its kind's listener like any other
+            Probe(ProbeKind.STARTUP, "web", ProbeAction.HTTP, app, "/started?x=1", https=True),
+            Probe(ProbeKind.STARTUP, "api", ProbeAction.HTTP, api, "/up"),
+        )
         (tmp_path / "envoy").mkdir()
-        with static_envoy(tmp_path / "envoy", plan((probe,)), settings):
+        with static_envoy(tmp_path / "envoy", plan(probes), settings):
             port = settings.proxy.ports.startup_probe
-            raw = socket.create_connection(("127.0.0.1", port), timeout=5)
-            with kubelet.wrap_socket(raw) as tls:
-                tls.sendall(b"GET /started HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                reply = tls.recv(4096).decode()
-    assert reply.startswith("HTTP/1.0 200") or reply.startswith("HTTP/1.1 200"), reply
+            assert http_get(port, "/web") == (200, f"{app} saw /started?x=1")
+            assert http_get(port, "/api") == (200, f"{api} saw /up")
+            for other in ("/started?x=1", "/internal/anything", "/web?more=1", "/web/more", "/"):
+                assert http_get(port, other)[0] == 404, other
+            assert _post(port, "/internal/anything") == 404
+            kubelet_of_old = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            kubelet_of_old.check_hostname, kubelet_of_old.verify_mode = False, ssl.CERT_NONE
+            with (
+                pytest.raises(OSError),  # ssl.SSLError too: the listener speaks no TLS
+                socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+                kubelet_of_old.wrap_socket(raw) as tls,
+            ):
+                tls.sendall(b"GET /internal/anything HTTP/1.1\r\nHost: x\r\n\r\n")
+                tls.recv(4096)
+    assert seen == ["GET /started?x=1"]  # the probe, once; nothing else reached the app
+    assert set(server_names) == {None}  # no SNI, as the kubelet sends none to a pod IP
 
 
 _SERVING = b"\x08\x01"  # grpc.health.v1.HealthCheckResponse{status: SERVING}

@@ -779,12 +779,6 @@ PROBE_ROWS = [
         "workloads[shop/web-v1].probes[1]",
     ),
     row(
-        "an https probe sharing its kind with an http probe",
-        _probes("shop/web-v1", _READY, replace(_READY, container="tls", port=8443, https=True)),
-        "probe-passthrough-conflict",
-        "workloads[shop/web-v1].probes[1]",
-    ),
-    row(
         "two grpc readiness probes in one pod",
         _probes(
             "shop/web-v1",
@@ -831,6 +825,13 @@ def test_the_base_spec_has_no_problems() -> None:
     spec = base_spec()
     assert find_problems(spec) == ()
     assert validate(spec) is spec
+
+
+def test_an_https_probe_may_share_its_kind_with_http_and_grpc_probes() -> None:
+    """It is answered like an HTTP probe, at its container's path: no listener of its own."""
+    tls = replace(_READY, container="tls", port=8443, https=True)
+    grpc = Probe(ProbeKind.READINESS, "helper", ProbeAction.GRPC, 9090)
+    assert find_problems(_probes("shop/web-v1", _READY, tls, grpc)(base_spec())) == ()
 
 
 @pytest.mark.parametrize(("mutate", "code", "path"), ROWS)

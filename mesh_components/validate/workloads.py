@@ -129,19 +129,12 @@ def pod_probe_problems(probes: Sequence[Probe], paths: Sequence[str]) -> Iterato
     injection, which reads probes from a pod spec; `paths[i]` locates the i-th probe."""
     for index, probe in enumerate(probes):
         earlier = probes[:index]
-        same_kind = [p for i, p in enumerate(probes) if i != index and p.kind is probe.kind]
         if any(p.kind is probe.kind and p.container == probe.container for p in earlier):
             yield _probe_duplicate(paths[index], probe)
-        elif _passes_through(probe) and any(p.action is not ProbeAction.TCP for p in same_kind):
-            yield _passthrough_conflict(paths[index], probe)
         elif probe.action is ProbeAction.GRPC and _grpc_before(probe, earlier):
             yield _grpc_conflict(paths[index], probe)
         elif probe.action is ProbeAction.TCP and _other_tcp_port(probe, earlier):
             yield _tcp_port_conflict(paths[index], probe)
-
-
-def _passes_through(probe: Probe) -> bool:
-    return probe.action is ProbeAction.HTTP and probe.https
 
 
 def _grpc_before(probe: Probe, earlier: Sequence[Probe]) -> bool:
@@ -159,16 +152,6 @@ def _probe_duplicate(path: str, probe: Probe) -> Problem:
     expected = "at most one probe of each kind per container"
     found = f"a second {probe.kind.value} probe of container {probe.container!r}"
     return Problem(path, "probe-duplicate", expected, found, "remove one of them")
-
-
-def _passthrough_conflict(path: str, probe: Probe) -> Problem:
-    expected = (
-        f"no other HTTP or gRPC {probe.kind.value} probe in a pod with an HTTPS one: the "
-        "sidecar passes HTTPS probes through as TLS, a whole listener per probe kind"
-    )
-    found = f"an HTTPS {probe.kind.value} probe of {probe.container!r} sharing that listener"
-    fix = "probe the other containers with another kind, tcpSocket or exec, or use HTTP here"
-    return Problem(path, "probe-passthrough-conflict", expected, found, fix)
 
 
 def _grpc_conflict(path: str, probe: Probe) -> Problem:
@@ -193,7 +176,6 @@ CODES = (
     "port-reserved",
     "probe-duplicate",
     "probe-grpc-conflict",
-    "probe-passthrough-conflict",
     "probe-path-invalid",
     "probe-tcp-port-conflict",
     "workload-duplicate",

@@ -1,5 +1,6 @@
 """Clusters: one mTLS upstream per backend service port, the local app ports (health-checked
-ones for TCP probes), the admin interface (for the Prometheus listener) and the deny cluster.
+ones for TCP probes, TLS ones for HTTPS probes), the admin interface (for the Prometheus
+listener) and the deny cluster.
 
 Upstreams resolve a headless companion Service by DNS (Envoy balances over ready pod IPs), or,
 for a headless destination, keep the pod IP the app dialled (original destination).
@@ -13,11 +14,12 @@ from mesh_components.emit.envoy.types import (
     DNS_CLUSTER,
     HTTP_PROTOCOL_OPTIONS,
     HTTP_PROTOCOL_OPTIONS_KEY,
+    UPSTREAM_TLS,
     Json,
     socket_address,
     typed,
 )
-from mesh_components.model import MeshSettings, ProbeAction
+from mesh_components.model import MeshSettings, Probe, ProbeAction
 from mesh_components.names import VolumePaths
 from mesh_components.plan import Upstream, WorkloadPlan
 
@@ -35,18 +37,27 @@ _LOCALHOST = "127.0.0.1"
 
 
 def clusters(plan: WorkloadPlan, settings: MeshSettings, paths: VolumePaths) -> tuple[Json, ...]:
-    """Every cluster of the workload's sidecar: upstreams, local ports, health-checked local
-    ports (for TCP probes), admin, deny."""
+    """Every cluster of the workload's sidecar: upstreams, local ports, local TLS ports (for
+    HTTPS probes), health-checked local ports (for TCP probes), admin, deny."""
     http2_ports = {p.target_port for p in plan.inbound if p.protocol.needs_http2_upstream}
     http2_ports |= {p.port for p in plan.probes if p.action is ProbeAction.GRPC}
+    # A port that only HTTPS probes use gets no plaintext cluster: nothing would route to it.
+    plaintext = {p.target_port for p in plan.inbound}
+    plaintext |= {p.port for p in plan.probes if not _https(p)}
+    tls_probed = sorted({p.port for p in plan.probes if _https(p)})
     tcp_probed = sorted({p.port for p in plan.probes if p.action is ProbeAction.TCP})
     return (
         *(upstream_cluster(upstream, paths) for upstream in plan.upstreams()),
-        *(local_cluster(port, http2=port in http2_ports) for port in plan.local_ports()),
+        *(local_cluster(port, http2=port in http2_ports) for port in sorted(plaintext)),
+        *(local_tls_cluster(port) for port in tls_probed),
         *(health_check_cluster(port) for port in tcp_probed),
         _static(names.ADMIN_CLUSTER, _LOCALHOST, settings.proxy.ports.admin),
         deny_cluster(),
     )
+
+
+def _https(probe: Probe) -> bool:
+    return probe.action is ProbeAction.HTTP and probe.https
 
 
 def upstream_cluster(upstream: Upstream, paths: VolumePaths) -> Json:
@@ -104,6 +115,21 @@ def local_cluster(port: int, *, http2: bool = False) -> Json:
     cluster = _static(names.local_cluster(port), _LOCALHOST, port)
     if http2:
         cluster["typed_extension_protocol_options"] = _http2_options()
+    return cluster
+
+
+def local_tls_cluster(port: int) -> Json:
+    """The app's HTTPS port on 127.0.0.1, for HTTPS probes (answered as plain HTTP on the
+    probe listeners). Like the kubelet's own HTTPS probe: no certificate of ours, the app's
+    certificate not checked (the kubelet never checked it), no SNI (the kubelet sends none to
+    a pod IP), and TLS 1.2 or 1.3 (Envoy's client default stops at 1.2: measured on 1.40, a
+    TLS 1.3-only app then fails the probe)."""
+    cluster = _static(names.local_tls_cluster(port), _LOCALHOST, port)
+    versions = {
+        "tls_minimum_protocol_version": "TLSv1_2",
+        "tls_maximum_protocol_version": "TLSv1_3",
+    }
+    cluster["transport_socket"] = UPSTREAM_TLS.config(common_tls_context={"tls_params": versions})
     return cluster
 
 

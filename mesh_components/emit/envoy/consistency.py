@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from mesh_components.emit.envoy.types import TCP_PROXY, UPSTREAM_TLS, Json
+from mesh_components.names import LOCAL_TLS_CLUSTER_PREFIX
 
 if TYPE_CHECKING:
     from mesh_components.emit.envoy.config import EnvoyConfig
@@ -220,15 +221,26 @@ def _file_references(config: EnvoyConfig) -> list[str]:
 
 
 def _upstream_identities(config: EnvoyConfig) -> list[str]:
-    """An upstream that matches no SAN would accept any mesh identity."""
+    """An upstream that matches no SAN would accept any mesh identity. The exception is a
+    local TLS cluster (HTTPS probes of the app on loopback): it checks no certificate, as the
+    kubelet did not, so it must never present our identity."""
     problems = []
     for cluster in config.clusters:
+        name = cluster["name"]
         for message in _dicts(cluster):
             if message.get("@type") != UPSTREAM_TLS.url:
                 continue
-            validation = message["common_tls_context"]["combined_validation_context"]
-            if not validation["default_validation_context"].get("match_typed_subject_alt_names"):
-                problems.append(f"cluster {cluster['name']!r} accepts any peer identity")
+            common = message.get("common_tls_context", {})
+            if name.startswith(LOCAL_TLS_CLUSTER_PREFIX):
+                if common.get("tls_certificate_sds_secret_configs") or common.get(
+                    "tls_certificates"
+                ):
+                    problems.append(f"cluster {name!r} shows our identity to an unchecked peer")
+                continue
+            validation = common.get("combined_validation_context", {})
+            matchers = validation.get("default_validation_context", {})
+            if not matchers.get("match_typed_subject_alt_names"):
+                problems.append(f"cluster {name!r} accepts any peer identity")
     return problems
 
 

@@ -270,9 +270,10 @@ def probe_listeners(plan: WorkloadPlan, ports: ProxyPorts) -> list[Json]:
 
 
 def _probe_listener(kind: ProbeKind, probes: list[Probe], port: int) -> Json:
+    """HTTP, HTTPS and gRPC probes of one kind, each answered at its own path only (see
+    `routes.probe_route_config`). Never a tcp_proxy: this port is outside the mTLS redirect,
+    so a raw pass-through would hand the whole app port to anyone reaching the pod."""
     name = names.probe_listener(kind.value)
-    if any(routes.passes_through(p) for p in probes):
-        return _passthrough_listener(name, port, probes)
     grpc = [names.GRPC_HEALTH_PREFIX for p in probes if p.action is ProbeAction.GRPC]
     _one_each(name, grpc, "several gRPC probes")
     route_config = routes.probe_route_config(kind.value, probes)
@@ -284,17 +285,6 @@ def _one_each(listener: str, keys: list[str], what: str) -> None:
     """Validation rejects probes that one listener could not tell apart."""
     if len(set(keys)) != len(keys):
         raise InconsistentConfigError([f"listener {listener!r} cannot tell apart {what}"])
-
-
-def _passthrough_listener(name: str, port: int, probes: list[Probe]) -> Json:
-    """An HTTPS probe passes through: the kubelet speaks TLS with the app end to end (it skips
-    certificate checks), so the listener forwards bytes and owns nothing else."""
-    if len(probes) != 1:
-        found = ", ".join(sorted(p.container for p in probes))
-        raise InconsistentConfigError([f"HTTPS probe shares listener {name!r} with: {found}"])
-    target = {"cluster": names.local_cluster(probes[0].port)}
-    chain = {"name": name, "filters": [_tcp_proxy(name, target)]}
-    return _listener(name, port, "INBOUND", [chain])
 
 
 def _health_check_listener(probes: list[Probe], port: int) -> Json:

@@ -91,12 +91,12 @@ def inbound_route_config(port: InboundPort) -> Json:
 @dataclass(frozen=True, slots=True)
 class ProbeTarget:
     """Where the kubelet sends a probe once it is rewritten: a sidecar port, and for HTTP the
-    path and scheme. The one rule both sides follow (Envoy routes, Kubernetes probes)."""
+    path. The one rule both sides follow (Envoy routes, Kubernetes probes). The kubelet always
+    speaks plaintext to the sidecar: an HTTPS probe becomes an HTTP one."""
 
     action: ProbeAction
     port: int
     path: str = ""
-    https: bool = False
 
 
 def probe_listener_port(kind: ProbeKind, ports: ProxyPorts) -> int:
@@ -109,31 +109,25 @@ def probe_listener_port(kind: ProbeKind, ports: ProxyPorts) -> int:
 
 
 def probe_target(probe: Probe, ports: ProxyPorts) -> ProbeTarget:
-    """HTTP: the kind's listener at `/<container>`. HTTPS: the kind's listener, path kept (it
-    passes through). gRPC: the kind's listener (the kubelet sends no path). TCP: an HTTP
+    """HTTP and HTTPS: the kind's listener at `/<container>` (plain HTTP; the sidecar speaks
+    TLS to an HTTPS app). gRPC: the kind's listener (the kubelet sends no path). TCP: an HTTP
     probe of the health-check listener at `/<container>`."""
     if probe.action is ProbeAction.TCP:
         return ProbeTarget(ProbeAction.HTTP, ports.health_check, names.probe_path(probe.container))
     port = probe_listener_port(probe.kind, ports)
     if probe.action is ProbeAction.GRPC:
         return ProbeTarget(ProbeAction.GRPC, port)
-    if passes_through(probe):
-        return ProbeTarget(ProbeAction.HTTP, port, probe.path, https=True)
     return ProbeTarget(ProbeAction.HTTP, port, names.probe_path(probe.container))
 
 
-def passes_through(probe: Probe) -> bool:
-    """An HTTPS probe: its listener forwards TLS bytes, so it must be the kind's only one."""
-    return probe.action is ProbeAction.HTTP and probe.https
-
-
 def probe_route_config(kind: str, probes: Sequence[Probe]) -> Json:
-    """The kubelet's plaintext HTTP and gRPC probes of one kind, to the app.
+    """The kubelet's HTTP, HTTPS and gRPC probes of one kind, to the app.
 
-    Only each probe's own request is forwarded: the listener is plaintext, so anything
-    broader would open the app to the network without mTLS. The probe of container `c` is
-    reached at exactly `/c` and rewritten to its own path, query included; a gRPC probe
-    (one per kind) is the gRPC health service. Anything else is a 404.
+    Only each probe's own request is forwarded: the listener is plaintext and outside mTLS,
+    so anything broader would open the app to the network without mTLS or policy. The probe
+    of container `c` is reached at exactly `/c` and rewritten to its own path, query
+    included, over TLS when the probe is HTTPS; a gRPC probe (one per kind) is the gRPC
+    health service. Anything else is a 404.
     """
     routes = [_probe_route(p) for p in sorted(probes, key=lambda p: p.container)]
     routes.append(_direct_response(_all(), 404, _NOT_A_PROBE))
@@ -142,9 +136,12 @@ def probe_route_config(kind: str, probes: Sequence[Probe]) -> Json:
 
 
 def _probe_route(probe: Probe) -> Json:
-    cluster = names.local_cluster(probe.port)
     if probe.action is ProbeAction.GRPC:
+        cluster = names.local_cluster(probe.port)
         return {"match": {"prefix": names.GRPC_HEALTH_PREFIX}, "route": {"cluster": cluster}}
+    cluster = (
+        names.local_tls_cluster(probe.port) if probe.https else names.local_cluster(probe.port)
+    )
     # A `path` match ignores the query, so `:path` must also be exact: nothing a caller adds
     # reaches the app. The kubelet sends no query; the rewrite restores the probe's own.
     path = names.probe_path(probe.container)

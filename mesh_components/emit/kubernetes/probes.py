@@ -63,13 +63,13 @@ def rewrite_probes(pod_spec: Json, settings: MeshSettings) -> Json:
 
 def rewritten(probe: Json, target: ProbeTarget) -> Json:
     """`probe` with its action replaced by `target`; timing, thresholds, HTTP headers and the
-    gRPC service name are kept."""
+    gRPC service name are kept. The sidecar is always asked in plain HTTP: it speaks TLS to an
+    HTTPS app itself."""
     kept = {key: value for key, value in probe.items() if key not in _ACTIONS}
     if target.action is ProbeAction.GRPC:
         return {**kept, "grpc": {**probe.get("grpc", {}), "port": target.port}}
-    scheme = "HTTPS" if target.https else "HTTP"
     http = {**probe.get("httpGet", {}), "path": target.path, "port": target.port}
-    return {**kept, "httpGet": {**http, "scheme": scheme}}
+    return {**kept, "httpGet": {**http, "scheme": "HTTP"}}
 
 
 def _network_probes(pod_spec: Json) -> Iterator[tuple[str, Json, ProbeKind, Json]]:
