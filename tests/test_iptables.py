@@ -346,3 +346,21 @@ def test_the_init_script_is_valid_shell() -> None:
 
 def test_the_init_container_is_deterministic() -> None:
     assert init_container(DEFAULT, EXCLUDING, PROBES) == init_container(DEFAULT, EXCLUDING, PROBES)
+
+
+def test_the_init_script_stops_the_pod_when_its_image_lacks_a_tool(tmp_path: Path) -> None:
+    """Run with a PATH that has no iptables tools: the script must exit non-zero and say why,
+    never carry on with IPv6 (or IPv4) left open."""
+    text = script(MeshSettings(name="m"), Interception(), ())
+    env = {"PATH": str(tmp_path)}
+    for tool in ("sh", "echo"):
+        found = subprocess.run(
+            ["sh", "-c", f"command -v {tool}"], capture_output=True, text=True, check=False
+        )
+        if found.stdout.strip().startswith("/"):
+            (tmp_path / tool).symlink_to(found.stdout.strip())
+    result = subprocess.run(
+        ["/bin/sh", "-c", text], capture_output=True, text=True, env=env, check=False
+    )
+    assert result.returncode != 0
+    assert "has no iptables-restore" in result.stderr

@@ -107,7 +107,9 @@ class ProxySettings:
     """How every sidecar runs."""
 
     image: str = "envoyproxy/envoy:v1.40.0"
-    init_image: str = "openservicemesh/init:v1.2.4"
+    # Needs sh, iptables-restore and ip6tables-restore. Istio's proxy image ships all three for
+    # its own init container; OSM's init image (Alpine 3.17) lacks ip6tables-restore.
+    init_image: str = "docker.io/istio/proxyv2:1.24.2"
     uid: int = 1500
     log_level: LogLevel = LogLevel.INFO
     concurrency: int = 2

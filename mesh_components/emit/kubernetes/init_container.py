@@ -59,10 +59,12 @@ def script(settings: MeshSettings, interception: Interception, probe_ports: tupl
     return "\n".join(
         [
             "set -eu",
+            _require("iptables-restore", "traffic would bypass the sidecar"),
             "echo 'mesh-init: redirecting IPv4 TCP through the sidecar'",
             f"iptables-restore <<'{_IPV4_END}'",
             ipv4 + _IPV4_END,
             "if [ -e /proc/net/if_inet6 ]; then",
+            _require("ip6tables-restore", "IPv6 would bypass the mesh"),
             "echo 'mesh-init: closing IPv6 (the sidecar listens on IPv4 only)'",
             f"ip6tables-restore <<'{_IPV6_END}'",
             ipv6 + _IPV6_END,
@@ -75,3 +77,11 @@ def script(settings: MeshSettings, interception: Interception, probe_ports: tupl
             "",
         ]
     )
+
+
+def _require(tool: str, otherwise: str) -> str:
+    """A shell line that stops the pod, saying why, when the init image lacks `tool`.
+    `otherwise` goes inside single quotes, so it must not contain one."""
+    assert "'" not in otherwise
+    message = f"mesh-init: this image has no {tool}, so {otherwise}; use an init image that has it"
+    return f"command -v {tool} >/dev/null 2>&1 || {{ echo '{message}' >&2; exit 1; }}"
