@@ -61,19 +61,43 @@ def _parser() -> argparse.ArgumentParser:
     render_ = commands.add_parser("render", help="write every Kubernetes object of the mesh")
     render_.add_argument("spec", type=Path, help="a spec file, or a directory holding mesh.yaml")
     render_.add_argument("-o", "--output", type=Path, required=True, help="output directory")
-    render_.add_argument(
-        "--ca-file",
-        type=Path,
-        required=True,
-        help="the CA's secret seed file; created on first use, keep it out of git",
-    )
+    _ca_arguments(render_)
     render_.set_defaults(run=_render)
     inject = commands.add_parser("inject", help="add sidecars to existing manifests")
     inject.add_argument("-f", "--filename", default="-", help="a YAML file of manifests, or -")
     inject.add_argument("--mesh", type=Path, required=True, help="the mesh spec")
-    inject.add_argument("--ca-file", type=Path, required=True, help="as for render")
+    _ca_arguments(inject)
     inject.set_defaults(run=_inject)
     return parser
+
+
+def _ca_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--ca-file",
+        type=Path,
+        required=True,
+        help="the mesh CA's secret seed file (keep out of git)",
+    )
+    parser.add_argument(
+        "--new-ca", action="store_true", help="create a new CA and write it to --ca-file (new path)"
+    )
+
+
+def _with_ca(args: argparse.Namespace, now: datetime) -> ca_file.CaSeed:
+    """The CA seed to use: loaded, or new (saved by `_keep_new_ca` once the run succeeded)."""
+    if args.new_ca:
+        ca_file.check_new(args.ca_file)
+        return ca_file.new_seed(now)
+    return ca_file.load(args.ca_file)
+
+
+def _keep_new_ca(args: argparse.Namespace, seed: ca_file.CaSeed) -> None:
+    if args.new_ca:
+        ca_file.save(args.ca_file, seed)
+        print(
+            f"created a new mesh CA in {args.ca_file}: keep it secret, never commit it",
+            file=sys.stderr,
+        )
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -93,11 +117,10 @@ def _compile(args: argparse.Namespace) -> int:
 def _render(args: argparse.Namespace) -> int:
     spec = read_spec(args.spec)
     now = datetime.now(UTC)
-    ca, created = ca_file.load_or_create(args.ca_file, spec.settings.trust_domain, now)
-    if created:
-        print(f"created a new mesh CA seed in {args.ca_file} (secret: keep it, never commit it)")
-    rendered = render(spec, ca, now)
+    seed = _with_ca(args, now)
+    rendered = render(spec, seed.ca(spec.settings.trust_domain), now)
     write_tree(args.output, manifest_files(rendered.objects))
+    _keep_new_ca(args, seed)
     print(f"wrote {len(rendered.objects)} Kubernetes objects to {args.output}")
     return 0
 
@@ -107,11 +130,10 @@ def _inject(args: argparse.Namespace) -> int:
     manifests = _read_manifests(args.filename)
     spec = read_spec(args.mesh)
     now = datetime.now(UTC)
-    ca, created = ca_file.load_or_create(args.ca_file, spec.settings.trust_domain, now)
-    if created:
-        print(f"created a new mesh CA seed in {args.ca_file}", file=sys.stderr)
-    out = inject_all(manifests, spec, ca, now)
+    seed = _with_ca(args, now)
+    out = inject_all(manifests, spec, seed.ca(spec.settings.trust_domain), now)
     print("---\n".join(manifests_to_yaml(obj) for obj in out), end="")
+    _keep_new_ca(args, seed)
     return 0
 
 

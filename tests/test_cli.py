@@ -142,7 +142,13 @@ def run_with_input(stdin: str, *args: str | Path) -> subprocess.CompletedProcess
 
 def test_render_writes_schema_valid_manifests_in_apply_order(tmp_path: Path) -> None:
     result = run(
-        "render", BOOKSTORE, "-o", tmp_path / "out", "--ca-file", tmp_path / "ca.secret.yaml"
+        "render",
+        BOOKSTORE,
+        "-o",
+        tmp_path / "out",
+        "--ca-file",
+        tmp_path / "ca.secret.yaml",
+        "--new-ca",
     )
     assert result.returncode == 0, result.stderr
     files = sorted(p for p in (tmp_path / "out").rglob("*.yaml"))
@@ -159,7 +165,9 @@ def test_render_twice_with_the_same_ca_file_is_byte_identical_but_for_rotation(
     tmp_path: Path,
 ) -> None:
     ca = tmp_path / "ca.secret.yaml"
-    assert run("render", BOOKSTORE, "-o", tmp_path / "a", "--ca-file", ca).returncode == 0
+    assert (
+        run("render", BOOKSTORE, "-o", tmp_path / "a", "--ca-file", ca, "--new-ca").returncode == 0
+    )
     assert run("render", BOOKSTORE, "-o", tmp_path / "b", "--ca-file", ca).returncode == 0
     assert tree(tmp_path / "a") == tree(tmp_path / "b")
 
@@ -171,7 +179,7 @@ def test_inject_adds_sidecars_to_osm_demo_manifests_as_they_are(tmp_path: Path) 
     names_ = ("apps-bookstore", "apps-bookbuyer", "apps-mysql")
     manifests = "---\n".join((OSM_DEMO / f"{name}.yaml").read_text() for name in names_)
     ca = tmp_path / "ca.secret.yaml"
-    result = run_with_input(manifests, "inject", "--mesh", BOOKSTORE, "--ca-file", ca)
+    result = run_with_input(manifests, "inject", "--mesh", BOOKSTORE, "--ca-file", ca, "--new-ca")
     assert result.returncode == 0, result.stderr
     documents = [d for d in yaml.safe_load_all(result.stdout) if d]
     for document in documents:
@@ -194,8 +202,31 @@ def test_inject_of_a_host_network_pod_fails_and_prints_nothing(tmp_path: Path) -
         "spec: {hostNetwork: true, serviceAccountName: p, containers: [{name: c, image: i}]}\n"
     )
     ca = tmp_path / "ca.secret.yaml"
-    result = run_with_input(pod, "inject", "--mesh", BOOKSTORE, "--ca-file", ca)
+    result = run_with_input(pod, "inject", "--mesh", BOOKSTORE, "--ca-file", ca, "--new-ca")
     assert result.returncode == 2
     assert result.stdout == ""
+    assert not ca.exists(), "a failed run must not leave a new CA behind"
     assert "inject-host-network" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_missing_ca_file_is_an_error_not_a_new_ca(tmp_path: Path) -> None:
+    ca = tmp_path / "typo.secret.yaml"
+    result = run("render", BOOKSTORE, "-o", tmp_path / "out", "--ca-file", ca)
+    assert result.returncode == 2
+    assert "ca-file-missing" in result.stderr
+    assert not ca.exists()
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_broken_ca_file_error_never_quotes_the_seed(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.secret.yaml"
+    assert (
+        run("render", BOOKSTORE, "-o", tmp_path / "a", "--ca-file", ca, "--new-ca").returncode == 0
+    )
+    seed = yaml.safe_load(ca.read_text())["seed"]
+    ca.write_text(ca.read_text().replace(seed, seed + ": x"))
+    result = run("render", BOOKSTORE, "-o", tmp_path / "b", "--ca-file", ca)
+    assert result.returncode == 2
+    assert "ca-file-invalid" in result.stderr
+    assert seed[-16:] not in result.stderr + result.stdout
