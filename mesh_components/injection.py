@@ -12,10 +12,14 @@ import dataclasses
 from collections.abc import Iterator
 from datetime import datetime
 
-from mesh_components import names
 from mesh_components.emit.kubernetes import config_maps, services
-from mesh_components.emit.kubernetes.inject import TEMPLATE_PATHS, inject_manifest, uninjected
-from mesh_components.emit.kubernetes.metadata import Json
+from mesh_components.emit.kubernetes.inject import (
+    TEMPLATE_PATHS,
+    inject_manifest,
+    opted_out,
+    uninjected,
+)
+from mesh_components.emit.kubernetes.metadata import MANAGED_BY, Json
 from mesh_components.emit.kubernetes.probes import read_probes
 from mesh_components.emit.kubernetes.secrets import identity_secret
 from mesh_components.errors import MeshValidationError, Problem
@@ -42,8 +46,16 @@ def inject_all(
     *,
     budget_bytes: int = config_maps.DEFAULT_BUDGET_BYTES,
 ) -> list[Json]:
-    """Every manifest (workloads injected, others untouched), then the mesh objects."""
-    found = {i: _workload(m) for i, m in enumerate(manifests) if m.get("kind") in TEMPLATE_PATHS}
+    """Every manifest (workloads injected, others untouched), then the mesh objects.
+
+    Mesh objects in the input (from an earlier `inject`) are dropped and made anew, so
+    injecting an injected file gives the same file.
+    """
+    manifests = [_with_namespace(m) for m in manifests if not _ours(m)]
+    problems = [p for m in manifests if m["kind"] in TEMPLATE_PATHS for p in _shape_problems(m)]
+    if problems:
+        raise MeshValidationError(problems)
+    found = {i: _workload(m) for i, m in enumerate(manifests) if m["kind"] in TEMPLATE_PATHS}
     workloads = {i: w for i, w in found.items() if w is not None}
     merged = _merged(spec, list(workloads.values()))
     compiled = build(merged)
@@ -97,8 +109,7 @@ def _workload(manifest: Json) -> Workload | None:
         _template(manifest, TEMPLATE_PATHS[kind])
     )  # probes as the user wrote them
     pod_meta, pod_spec = template.get("metadata") or {}, template.get("spec") or {}
-    annotations = {**(meta.get("annotations") or {}), **(pod_meta.get("annotations") or {})}
-    if annotations.get(names.INJECT_ANNOTATION) == "false":
+    if opted_out(meta) or opted_out(pod_meta):
         return None
     probes, _, problems = read_probes(pod_spec)
     if problems:
@@ -136,3 +147,65 @@ def unsupported(manifest: object, index: int) -> Problem | None:
         return None
     expected = "a Kubernetes object (a mapping with apiVersion and kind)"
     return Problem(f"document[{index}]", "manifest-invalid", expected, repr(manifest)[:60])
+
+
+def _ours(manifest: Json) -> bool:
+    labels_ = (manifest.get("metadata") or {}).get("labels") or {}
+    return labels_.get("app.kubernetes.io/managed-by") == MANAGED_BY and manifest["kind"] in (
+        "ConfigMap",
+        "Secret",
+        "Service",
+    )
+
+
+def _with_namespace(manifest: Json) -> Json:
+    """The namespace made explicit: the mesh objects and the certificate name it, so applying
+    the output with another `-n` must fail loudly rather than split the pod from its config."""
+    meta = manifest.get("metadata")
+    if not isinstance(meta, dict) or "namespace" in meta or manifest["kind"] == "Namespace":
+        return manifest
+    return {**manifest, "metadata": {**meta, "namespace": DEFAULT_NAMESPACE}}
+
+
+_PROBE_NUMBERS = ("initialDelaySeconds", "periodSeconds", "timeoutSeconds", "failureThreshold")
+
+
+def _shape_problems(manifest: Json) -> Iterator[Problem]:
+    """The fields injection reads, checked before it reads them: no traceback for a typo."""
+    meta = manifest.get("metadata") or {}
+    kind, path = manifest["kind"], TEMPLATE_PATHS[manifest["kind"]]
+    at = ".".join(
+        (f"{kind}[{meta.get('namespace', DEFAULT_NAMESPACE)}/{meta.get('name', '')}]", *path)
+    )
+    pod_spec = _template(manifest, path).get("spec")
+    if not isinstance(pod_spec, dict):
+        fix = "give the pod template a `spec` with its containers"
+        yield Problem(
+            f"{at}.spec", "manifest-invalid", "a pod spec mapping", repr(pod_spec)[:40], fix
+        )
+        return
+    for key in ("containers", "initContainers"):
+        yield from _containers_shape(
+            f"{at}.spec.{key}", pod_spec.get(key, [] if key != "containers" else None)
+        )
+
+
+def _containers_shape(path: str, containers: object) -> Iterator[Problem]:
+    if not isinstance(containers, list) or not all(isinstance(c, dict) for c in containers):
+        fix = "list the containers as mappings"
+        yield Problem(path, "manifest-invalid", "a list of containers", repr(containers)[:40], fix)
+        return
+    for index, container in enumerate(containers):
+        if not isinstance(container.get("name"), str):
+            found, fix = repr(container.get("name")), "give every container a name"
+            yield Problem(
+                f"{path}[{index}].name", "manifest-invalid", "a container name", found, fix
+            )
+        for field in ("livenessProbe", "readinessProbe", "startupProbe"):
+            probe = container.get(field) or {}
+            for number in _PROBE_NUMBERS:
+                value = probe.get(number, 0) if isinstance(probe, dict) else None
+                if not isinstance(value, int) or isinstance(value, bool):
+                    where = f"{path}[{index}].{field}" + (f".{number}" if probe else "")
+                    fix = "write a whole number"
+                    yield Problem(where, "manifest-invalid", "an integer", repr(value)[:40], fix)

@@ -62,7 +62,7 @@ def inject_manifest(manifest: Json, settings: MeshSettings, binding: ProxyBindin
     at = f"{kind}[{meta.get('namespace', 'default')}/{meta.get('name', '')}]"
     if kind not in TEMPLATE_PATHS:
         raise MeshValidationError([_unsupported_kind(at, kind)])
-    if _opted_out(meta):
+    if opted_out(meta):
         return copy
     if kind in ("Job", "CronJob") and settings.proxy.sidecar_mode is SidecarMode.CLASSIC:
         raise MeshValidationError([_classic_completion(at, f"a {kind}")])
@@ -87,7 +87,7 @@ def inject_pod_template(template: Json, settings: MeshSettings, binding: ProxyBi
     complete, probes the sidecar cannot answer, or bad interception annotations.
     """
     copy = _copied(template)
-    if _opted_out(copy.get("metadata") or {}):
+    if opted_out(copy.get("metadata") or {}):
         return copy
     base = uninjected(copy)
     spec, annotations = base.get("spec") or {}, _annotations(base)
@@ -271,7 +271,7 @@ def _copied(value: Json) -> Json:
     return copied
 
 
-def _opted_out(metadata: Json) -> bool:
+def opted_out(metadata: Json) -> bool:
     value = (metadata.get("annotations") or {}).get(names.INJECT_ANNOTATION, "")
     return str(value).strip().lower() == "false"
 
