@@ -19,7 +19,7 @@ from mesh_components.emit.kubernetes.metadata import Json
 from mesh_components.emit.kubernetes.secrets import identity_secret
 from mesh_components.emit.kubernetes.workloads import workload_manifest
 from mesh_components.errors import MeshValidationError, Problem
-from mesh_components.model import MeshSpec, Service, Workload, WorkloadRef
+from mesh_components.model import MeshSpec, Service, Workload, WorkloadKind, WorkloadRef
 from mesh_components.pipeline import CompiledMesh, build
 from mesh_components.pki import MeshCA
 
@@ -84,7 +84,7 @@ def _workloads(spec: MeshSpec, files_of: dict[WorkloadRef, dict[str, str]]) -> I
     for workload in spec.workloads:
         files = files_of[workload.ref]
         yield config_maps.proxy_config_map(spec.settings.name, workload.ref, files)
-        manifest = workload_manifest(workload, _governing(index, workload))
+        manifest = workload_manifest(workload, _governing(index, workload), spec.settings.name)
         yield inject_manifest(manifest, spec.settings, proxy_binding(workload, files))
 
 
@@ -116,6 +116,9 @@ def _render_problems(workload: Workload) -> Iterator[Problem]:
     if not workload.app.image:
         fix = "add `image:` to the workload (render writes its manifest)"
         yield Problem(f"{path}.image", "render-image-missing", "a container image", "none", fix)
+    if workload.kind is WorkloadKind.CRON_JOB and not workload.app.schedule:
+        fix = "add `schedule:` (a cron expression) to the workload"
+        yield Problem(f"{path}.schedule", "render-schedule-missing", "a cron schedule", "none", fix)
     containers = sorted({p.container for p in workload.probes})
     if len(containers) > 1:
         expected = "probes of the one app container render writes"

@@ -100,7 +100,9 @@ _WORKLOAD = (
     "image",
     "command",
     "args",
+    "env",
     "replicas",
+    "schedule",
 )
 _CONTAINER_PORT = ("containerPort", "name")
 _PROBE = (
@@ -395,7 +397,9 @@ def _app(node: _Node) -> AppContainer:
         image=_or(node.text("image"), ""),
         command=tuple(node.items("command", str, "string")),
         args=tuple(node.items("args", str, "string")),
+        env=tuple(node.string_map("env").items()),
         replicas=_or(node.number("replicas"), 1),
+        schedule=_or(node.text("schedule"), ""),
     )
 
 

@@ -67,7 +67,10 @@ class AppContainer:
     image: str = ""
     command: tuple[str, ...] = ()
     args: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
     replicas: int = 1
+    schedule: str = ""
+    """A CronJob's cron schedule (required for that kind)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,10 +10,18 @@ from mesh_components import names
 from mesh_components.emit.kubernetes.metadata import Json, mesh_labels, metadata
 from mesh_components.model import Service, ServicePort
 
+# The sidecar listens on IPv4 only and meshed pods refuse IPv6, so Services stay IPv4: on a
+# dual-stack cluster an IPv6 ClusterIP or AAAA answer would lead clients to a closed door.
+_IPV4_ONLY = {"ipFamilyPolicy": "SingleStack", "ipFamilies": ["IPv4"]}
+
 
 def service(mesh: str, declared: Service) -> Json:
     """The Service clients call, as the spec declares it (headless when declared so)."""
-    spec: Json = {"selector": dict(declared.selector), "ports": [_port(p) for p in declared.ports]}
+    spec: Json = {
+        "selector": dict(declared.selector),
+        "ports": [_port(p) for p in declared.ports],
+        **_IPV4_ONLY,
+    }
     if declared.headless:
         spec["clusterIP"] = "None"
     labels = mesh_labels(mesh, "service", declared.name)
@@ -27,6 +35,7 @@ def companion(mesh: str, declared: Service) -> Json:
         "publishNotReadyAddresses": False,
         "selector": dict(declared.selector),
         "ports": [_port(p) for p in declared.ports],
+        **_IPV4_ONLY,
     }
     name = names.companion_service(declared.name)
     labels = mesh_labels(mesh, "endpoints", declared.name)

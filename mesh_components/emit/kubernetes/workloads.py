@@ -7,7 +7,7 @@ adds the mesh; this module only writes what the user declared.
 from __future__ import annotations
 
 from mesh_components import names
-from mesh_components.emit.kubernetes.metadata import Json, metadata
+from mesh_components.emit.kubernetes.metadata import Json, mesh_labels, metadata
 from mesh_components.model import (
     Probe,
     ProbeAction,
@@ -25,21 +25,26 @@ _API_VERSIONS = {
     WorkloadKind.CRON_JOB: "batch/v1",
     WorkloadKind.POD: "v1",
 }
-_NIGHTLY = "0 3 * * *"
 
 
-def workload_manifest(workload: Workload, governing: Service | None) -> Json:
+def workload_labels(workload: Workload, mesh: str) -> dict[str, str]:
+    """The workload object's labels: the user's, plus the mesh's (never in the selector)."""
+    standard = mesh_labels(mesh, "workload", workload.name)
+    return {**standard, **dict(workload.labels)}
+
+
+def workload_manifest(workload: Workload, governing: Service | None, mesh: str) -> Json:
     """The manifest of `workload`. A StatefulSet is governed by `governing` (a headless one)."""
-    meta = metadata(workload.name, workload.namespace, dict(workload.labels))
+    meta = metadata(workload.name, workload.namespace, {**workload_labels(workload, mesh)})
     kind = workload.kind
     manifest: Json = {"apiVersion": _API_VERSIONS[kind], "kind": kind.value, "metadata": meta}
     template = pod_template(workload)
     if kind is WorkloadKind.POD:
-        manifest["metadata"] = {**meta, **template["metadata"], "name": workload.name}
+        manifest["metadata"] = {**meta, **template["metadata"], "labels": meta["labels"]}
         manifest["spec"] = template["spec"]
     elif kind is WorkloadKind.CRON_JOB:
         job = {"template": _never_restart(template)}
-        manifest["spec"] = {"schedule": _NIGHTLY, "jobTemplate": {"spec": job}}
+        manifest["spec"] = {"schedule": workload.app.schedule, "jobTemplate": {"spec": job}}
     elif kind is WorkloadKind.JOB:
         manifest["spec"] = {"template": _never_restart(template)}
     else:
@@ -81,6 +86,8 @@ def _container(workload: Workload) -> Json:
         container["command"] = list(workload.app.command)
     if workload.app.args:
         container["args"] = list(workload.app.args)
+    if workload.app.env:
+        container["env"] = [{"name": name, "value": value} for name, value in workload.app.env]
     ports = [
         {"containerPort": p.port, **({"name": p.name} if p.name else {})} for p in workload.ports
     ]
