@@ -16,7 +16,6 @@ INBOUND_LISTENER = "inbound"
 PROMETHEUS_LISTENER = "prometheus"
 ADMIN_CLUSTER = "envoy-admin"
 DENY_CLUSTER = "deny"
-PASSTHROUGH_CLUSTER = "passthrough"
 IDENTITY_CERT_SECRET = "identity-cert"
 MESH_CA_SECRET = "mesh-ca"
 

@@ -49,7 +49,8 @@ def _unique_names(config: EnvoyConfig) -> list[str]:
     ]
 
 
-def _chains(listener: Json) -> list[Json]:
+def all_chains(listener: Json) -> list[Json]:
+    """A listener's filter chains, its default chain included."""
     default = listener.get("default_filter_chain")
     return [*listener.get("filter_chains", []), *([default] if default else [])]
 
@@ -61,7 +62,7 @@ def _listener_shapes(config: EnvoyConfig) -> list[str]:
         if not listener.get("filter_chains"):
             problems.append(f"listener {name!r} has no filter chains")
         problems += [
-            f"listener {name!r}: {p}" for p in _duplicates("filter chain", _chains(listener))
+            f"listener {name!r}: {p}" for p in _duplicates("filter chain", all_chains(listener))
         ]
         problems += [f"listener {name!r}: {p}" for p in _duplicate_matches(listener)]
     return problems

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from mesh_components import names
 from mesh_components.emit.envoy import rbac, routes
-from mesh_components.emit.envoy.consistency import InconsistentConfigError
+from mesh_components.emit.envoy.consistency import InconsistentConfigError, all_chains
 from mesh_components.emit.envoy.secrets import downstream_tls
 from mesh_components.emit.envoy.types import (
     HEALTH_CHECK,
@@ -47,17 +47,12 @@ def embedded_route_configs(listeners: Sequence[Json]) -> tuple[Json, ...]:
     (a permissive plaintext chain shares its route config with the TLS chain)."""
     found: dict[str, Json] = {}
     for listener in listeners:
-        for chain in _chains(listener):
+        for chain in all_chains(listener):
             for network_filter in chain["filters"]:
                 route_config = network_filter["typed_config"].get("route_config")
                 if route_config is not None:
                     found.setdefault(route_config["name"], route_config)
     return tuple(found.values())
-
-
-def _chains(listener: Json) -> list[Json]:
-    default = listener.get("default_filter_chain")
-    return [*listener["filter_chains"], *([default] if default else [])]
 
 
 def _listener(name: str, port: int, direction: str, chains: list[Json]) -> Json:

@@ -16,7 +16,6 @@ _PREFIX = "type.googleapis.com/"
 
 # xDS resources, as they appear in a DiscoveryResponse.
 LISTENER = f"{_PREFIX}envoy.config.listener.v3.Listener"
-ROUTE_CONFIGURATION = f"{_PREFIX}envoy.config.route.v3.RouteConfiguration"
 CLUSTER = f"{_PREFIX}envoy.config.cluster.v3.Cluster"
 SECRET = f"{_PREFIX}envoy.extensions.transport_sockets.tls.v3.Secret"
 
