@@ -9,12 +9,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import yaml
 
 from mesh_components import ca_file, envoy_check, names
+from mesh_components.certs_status import DEFAULT_WINDOW, Health, identity_secrets, statuses
 from mesh_components.emit.kubernetes.metadata import Json
 from mesh_components.errors import MeshError, MeshValidationError, Problem
 from mesh_components.injection import inject_all, unsupported
@@ -68,6 +69,19 @@ def _parser() -> argparse.ArgumentParser:
     inject.add_argument("--mesh", type=Path, required=True, help="the mesh spec")
     _ca_arguments(inject)
     inject.set_defaults(run=_inject)
+    certs = commands.add_parser("certs", help="certificate tools")
+    certs_commands = certs.add_subparsers(required=True, metavar="COMMAND")
+    status = certs_commands.add_parser(
+        "status", help="one line per identity certificate; fails inside the renewal window"
+    )
+    status.add_argument("path", type=Path, help="a render directory or a file of manifests")
+    status.add_argument(
+        "--renewal-window-days",
+        type=float,
+        default=DEFAULT_WINDOW.days,
+        help="default: %(default)s",
+    )
+    status.set_defaults(run=_certs_status)
     return parser
 
 
@@ -135,6 +149,21 @@ def _inject(args: argparse.Namespace) -> int:
     print("---\n".join(manifests_to_yaml(obj) for obj in out), end="")
     _keep_new_ca(args, seed)
     return 0
+
+
+def _certs_status(args: argparse.Namespace) -> int:
+    """Exit 1 when any certificate is inside its renewal window or expired, 2 when none found."""
+    found = statuses(
+        identity_secrets(args.path),
+        datetime.now(UTC),
+        timedelta(days=args.renewal_window_days),
+    )
+    if not found:
+        print(f"error: no mesh identity Secrets under {args.path}", file=sys.stderr)
+        return EXIT_INVALID
+    for status in found:
+        print(status.line())
+    return 1 if any(s.health is not Health.OK for s in found) else 0
 
 
 def _read_manifests(source: str) -> list[Json]:
