@@ -49,21 +49,20 @@ def _domain(path: str, code: str, value: str) -> Iterator[Problem]:
 
 
 def proxy_image(spec: MeshSpec) -> Iterator[Problem]:
-    image = spec.settings.proxy.image
-    if image and not any(c.isspace() for c in image):
-        return
     expected = "a container image reference such as 'envoyproxy/envoy:v1.40.0'"
-    fix = "set mesh.proxy.image to an Envoy image, or leave it out for the default"
-    yield Problem("mesh.proxy.image", "proxy-image-invalid", expected, repr(image), fix)
+    yield from _image("image", spec.settings.proxy.image, expected, "an Envoy image")
 
 
 def init_image(spec: MeshSpec) -> Iterator[Problem]:
-    image = spec.settings.proxy.init_image
+    expected = "a container image that ships sh, iptables-restore and ip6tables-restore"
+    yield from _image("initImage", spec.settings.proxy.init_image, expected, "such an image")
+
+
+def _image(key: str, image: str, expected: str, what: str) -> Iterator[Problem]:
     if image and not any(c.isspace() for c in image):
         return
-    expected = "a container image that ships iptables-restore and sh"
-    fix = "set mesh.proxy.initImage, or leave it out for the default"
-    yield Problem("mesh.proxy.initImage", "proxy-image-invalid", expected, repr(image), fix)
+    fix = f"set mesh.proxy.{key} to {what}, or leave it out for the default"
+    yield Problem(f"mesh.proxy.{key}", "proxy-image-invalid", expected, repr(image), fix)
 
 
 def drain_seconds(spec: MeshSpec) -> Iterator[Problem]:
