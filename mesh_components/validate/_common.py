@@ -202,3 +202,20 @@ def selected(service: Service, by_namespace: dict[str, tuple[Workload, ...]]) ->
 def listed(workloads: Iterable[Workload]) -> str:
     """`workloads[shop/a], workloads[shop/b]`, sorted and without repeats."""
     return ", ".join(sorted({workload_path(w) for w in workloads}))
+
+
+def duplicates(collection: str, noun: str, refs: Iterable[tuple[str, str]]) -> Iterator[Problem]:
+    """`<noun>-duplicate` once per (namespace, name) declared more than once in `collection`."""
+    for (namespace, name), count in counted_twice(refs).items():
+        expected = f"one {noun} per namespace and name"
+        fix = "remove the extra declarations, or rename all but one"
+        path = object_path(collection, namespace, name)
+        yield Problem(path, f"{noun}-duplicate", expected, f"{count} of them", fix)
+
+
+def namespaced_names(collection: str, items: Iterable[tuple[str, str]]) -> Iterator[Problem]:
+    """`name-invalid` for each (namespace, name) pair that is not a pair of DNS labels."""
+    for namespace, name in items:
+        path = object_path(collection, namespace, name)
+        yield from invalid_name(f"{path}.namespace", namespace)
+        yield from invalid_name(f"{path}.name", name)

@@ -15,10 +15,16 @@ from mesh_components.model import MeshSpec, MtlsMode, Workload
 from mesh_components.validate._common import Check, service_path, workload_path
 
 
-def outbound_ports(spec: MeshSpec) -> Iterator[Problem]:
-    """Two services a client may reach on one port, which no chain match can tell apart."""
+def graph_problems(spec: MeshSpec) -> Iterator[Problem]:
+    """Every graph problem, resolving the mesh once."""
     index = MeshIndex.of(spec)
-    for workload in spec.workloads:
+    yield from outbound_ports(index)
+    yield from inbound_ports(index)
+
+
+def outbound_ports(index: MeshIndex) -> Iterator[Problem]:
+    """Two services a client may reach on one port, which no chain match can tell apart."""
+    for workload in index.spec.workloads:
         for port, services in port_conflicts(index, workload).items():
             found = ", ".join(service_path(s) for s in services)
             yield Problem(
@@ -31,10 +37,9 @@ def outbound_ports(spec: MeshSpec) -> Iterator[Problem]:
             )
 
 
-def inbound_ports(spec: MeshSpec) -> Iterator[Problem]:
+def inbound_ports(index: MeshIndex) -> Iterator[Problem]:
     """Each pod port must be one (service, port) per SNI, and one protocol in permissive mode."""
-    index = MeshIndex.of(spec)
-    for workload in spec.workloads:
+    for workload in index.spec.workloads:
         yield from _inbound_problems(index, workload)
 
 
@@ -74,4 +79,4 @@ def _mixed_protocols(workload: Workload, target: int, paths: list[str]) -> Probl
 
 CODES = ("inbound-protocol-conflict", "outbound-port-conflict", "service-target-port-shared")
 
-CHECKS: tuple[Check, ...] = (outbound_ports, inbound_ports)
+CHECKS: tuple[Check, ...] = (graph_problems,)

@@ -21,9 +21,9 @@ from mesh_components.model import (
 from mesh_components.validate._common import (
     PORT_RANGE_RULE,
     Check,
-    counted_twice,
+    duplicates,
     in_port_range,
-    invalid_name,
+    namespaced_names,
     object_path,
     service_path,
     services_by_ref,
@@ -39,17 +39,11 @@ def policy_path(policy: AccessPolicy) -> str:
 
 
 def policy_names(spec: MeshSpec) -> Iterator[Problem]:
-    for policy in spec.policies:
-        yield from invalid_name(f"{policy_path(policy)}.namespace", policy.namespace)
-        yield from invalid_name(f"{policy_path(policy)}.name", policy.name)
+    yield from namespaced_names("policies", ((p.namespace, p.name) for p in spec.policies))
 
 
 def policy_duplicates(spec: MeshSpec) -> Iterator[Problem]:
-    refs = ((policy.namespace, policy.name) for policy in spec.policies)
-    for (namespace, name), count in counted_twice(refs).items():
-        path = object_path("policies", namespace, name)
-        expected, fix = "one policy per namespace and name", "remove or rename the extra policies"
-        yield Problem(path, "policy-duplicate", expected, f"{count} of them", fix)
+    yield from duplicates("policies", "policy", ((p.namespace, p.name) for p in spec.policies))
 
 
 def open_mode(spec: MeshSpec) -> Iterator[Problem]:

@@ -16,7 +16,7 @@ from mesh_components.validate._common import (
     PORT_NAME_RULE,
     Check,
     app_port_problems,
-    counted_twice,
+    duplicates,
     invalid_name,
     is_dns_label,
     is_port_name,
@@ -40,10 +40,7 @@ def service_names(spec: MeshSpec) -> Iterator[Problem]:
 
 
 def service_duplicates(spec: MeshSpec) -> Iterator[Problem]:
-    for ref, count in counted_twice(service.ref for service in spec.services).items():
-        expected = "one service per namespace and name"
-        fix = "remove the extra declarations, or rename all but one"
-        yield Problem(service_path(ref), "service-duplicate", expected, f"{count} of them", fix)
+    yield from duplicates("services", "service", ((s.namespace, s.name) for s in spec.services))
 
 
 def companion_collisions(spec: MeshSpec) -> Iterator[Problem]:

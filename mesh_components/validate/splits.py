@@ -14,9 +14,9 @@ from mesh_components.errors import Problem
 from mesh_components.model import MeshSpec, Service, ServiceRef, TrafficSplit
 from mesh_components.validate._common import (
     Check,
-    counted_twice,
-    invalid_name,
+    duplicates,
     listed,
+    namespaced_names,
     object_path,
     repeated,
     selected,
@@ -37,17 +37,11 @@ def _backend_path(split: TrafficSplit, index: int) -> str:
 
 
 def split_names(spec: MeshSpec) -> Iterator[Problem]:
-    for split in spec.splits:
-        yield from invalid_name(f"{split_path(split)}.namespace", split.namespace)
-        yield from invalid_name(f"{split_path(split)}.name", split.name)
+    yield from namespaced_names("splits", ((s.namespace, s.name) for s in spec.splits))
 
 
 def split_duplicates(spec: MeshSpec) -> Iterator[Problem]:
-    refs = ((split.namespace, split.name) for split in spec.splits)
-    for (namespace, name), count in counted_twice(refs).items():
-        path = object_path("splits", namespace, name)
-        expected, fix = "one split per namespace and name", "remove or rename the extra splits"
-        yield Problem(path, "split-duplicate", expected, f"{count} of them", fix)
+    yield from duplicates("splits", "split", ((s.namespace, s.name) for s in spec.splits))
 
 
 def roots_exist(spec: MeshSpec) -> Iterator[Problem]:

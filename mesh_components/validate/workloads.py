@@ -14,11 +14,10 @@ from mesh_components.validate._common import (
     PORT_NAME_RULE,
     Check,
     app_port_problems,
-    counted_twice,
+    duplicates,
     invalid_name,
     is_port_name,
     label_problems,
-    object_path,
     port_name_fix,
     repeated,
     reserved_ports,
@@ -38,11 +37,8 @@ def workload_names(spec: MeshSpec) -> Iterator[Problem]:
 
 
 def workload_duplicates(spec: MeshSpec) -> Iterator[Problem]:
-    for ref, count in counted_twice(workload.ref for workload in spec.workloads).items():
-        path = object_path("workloads", ref.namespace, ref.name)
-        fix = "remove the extra declarations, or rename all but one"
-        expected = "one workload per namespace and name"
-        yield Problem(path, "workload-duplicate", expected, f"{count} of them", fix)
+    refs = ((w.namespace, w.name) for w in spec.workloads)
+    yield from duplicates("workloads", "workload", refs)
 
 
 def service_accounts(spec: MeshSpec) -> Iterator[Problem]:
