@@ -1,46 +1,110 @@
-"""The CA file `render` and `inject` read: the mesh CA's secret seed and its start time.
+"""The CA file `render` and `inject` read: the mesh CA's key material, and any rollover under way.
 
-Both must stay the same for certificates to stay byte-identical, so they live in a file the
-user keeps (mode 0600, never in git). A new one is made only when asked (`--new-ca`), and
-written only after the run succeeded, so a mistyped path never mints a second CA.
+A CA is a secret seed and its start time (the built-in CA), or a certificate and key the user
+imported. Either must stay the same for certificates to stay byte-identical, so it lives in a
+file the user keeps (mode 0600, never in git). During a rollover the file also holds the next
+CA (stage 1), or the previous one and when it stops being trusted (stage 2); see
+`mesh_components.pki.rollover`. Writes are atomic: a crash leaves the old file or the new one.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from mesh_components.errors import MeshValidationError, Problem
-from mesh_components.pki import MeshCA
+from mesh_components.pki import MeshCA, MeshTrust
+from mesh_components.pki.imported import load_ca
 
 SEED_BYTES = 32
-HEADER = "# SECRET: the mesh CA's seed. Anyone holding it can mint mesh identities. Never commit.\n"
-_EXPECTED = "a CA file with `seed` (hex) and `notBefore` (ISO 8601 time)"
+HEADER = "# SECRET: the mesh CA's key material. Anyone holding it can mint mesh identities.\n"
+_EXPECTED = (
+    "a CA file with `seed` (hex) and `notBefore` (ISO 8601 time), or `certificate` and `key` "
+    "(PEM), optionally with `next`, or `previous` and `previousTrustedUntil`"
+)
 
 
 @dataclass(frozen=True, slots=True)
-class CaSeed:
-    """What the file holds. The repr never shows the seed."""
+class SeededCa:
+    """A built-in CA: its secret seed and start time. The repr never shows the seed."""
 
     seed: bytes
     not_before: datetime
 
-    def __repr__(self) -> str:
-        return f"CaSeed(seed=<redacted>, not_before={self.not_before.isoformat()})"
-
     def ca(self, trust_domain: str) -> MeshCA:
         return MeshCA.from_seed(self.seed, trust_domain=trust_domain, not_before=self.not_before)
 
+    def body(self) -> dict[str, str]:
+        return {"seed": self.seed.hex(), "notBefore": self.not_before.isoformat()}
 
-def new_seed(now: datetime) -> CaSeed:
+    def __repr__(self) -> str:
+        return f"SeededCa(seed=<redacted>, not_before={self.not_before.isoformat()})"
+
+
+@dataclass(frozen=True, slots=True)
+class ImportedCa:
+    """A CA the user brings, as PEM. The repr never shows the key."""
+
+    certificate_pem: bytes
+    key_pem: bytes
+
+    def ca(self, trust_domain: str) -> MeshCA:
+        return MeshCA.imported(self.certificate_pem, self.key_pem, trust_domain=trust_domain)
+
+    def check(self) -> ImportedCa:
+        """Itself, once its certificate is a CA that may sign and its key matches."""
+        load_ca(self.certificate_pem, self.key_pem)
+        return self
+
+    def body(self) -> dict[str, str]:
+        return {"certificate": self.certificate_pem.decode(), "key": self.key_pem.decode()}
+
+    def __repr__(self) -> str:
+        return "ImportedCa(certificate=<pem>, key=<redacted>)"
+
+
+CaSource = SeededCa | ImportedCa
+
+
+@dataclass(frozen=True, slots=True)
+class CaFile:
+    """The issuing CA, and the CA rolling in (`next`) or out (`previous`) beside it."""
+
+    current: CaSource
+    next: CaSource | None = None
+    previous: CaSource | None = None
+    previous_trusted_until: datetime | None = None
+
+    def trust(self, trust_domain: str) -> MeshTrust:
+        """The CAs as the PKI uses them; MeshTrust checks the rollover is consistent."""
+        return MeshTrust(
+            issuer=self.current.ca(trust_domain),
+            next=None if self.next is None else self.next.ca(trust_domain),
+            previous=None if self.previous is None else self.previous.ca(trust_domain),
+            previous_trusted_until=self.previous_trusted_until,
+        )
+
+    def body(self) -> dict[str, Any]:
+        found: dict[str, Any] = dict(self.current.body())
+        if self.next is not None:
+            found["next"] = self.next.body()
+        if self.previous is not None and self.previous_trusted_until is not None:
+            found["previous"] = self.previous.body()
+            found["previousTrustedUntil"] = self.previous_trusted_until.isoformat()
+        return found
+
+
+def new_seed(now: datetime) -> SeededCa:
     """A fresh random seed, starting now (whole seconds: X.509 has no less)."""
     start = now.astimezone(UTC).replace(microsecond=0)
-    return CaSeed(secrets.token_bytes(SEED_BYTES), start)
+    return SeededCa(secrets.token_bytes(SEED_BYTES), start)
 
 
 def check_new(path: Path) -> None:
@@ -50,17 +114,24 @@ def check_new(path: Path) -> None:
         raise MeshValidationError([Problem(str(path), "ca-file-exists", "no file", "a file", fix)])
 
 
-def save(path: Path, seed: CaSeed) -> None:
-    """Write `seed` to a new file only its owner can read."""
-    body = {"seed": seed.seed.hex(), "notBefore": seed.not_before.isoformat()}
+def save(path: Path, state: CaFile) -> None:
+    """Write `state` to `path` atomically, readable by its owner only."""
+    text = HEADER + yaml.safe_dump(state.body(), sort_keys=True)
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(HEADER + yaml.safe_dump(body, sort_keys=True))
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(descriptor, "w") as handle:  # mkstemp creates it with mode 0600
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
-def load(path: Path) -> CaSeed:
-    """The seed in `path`. Errors never quote the file: it is a secret."""
+def load(path: Path) -> CaFile:
+    """The CAs in `path`. Errors never quote the file: it is a secret."""
     if not path.exists():
         fix = "pass the CA file your mesh uses, or --new-ca to create one at this path"
         raise MeshValidationError(
@@ -68,9 +139,24 @@ def load(path: Path) -> CaSeed:
         )
     try:
         body = yaml.safe_load(path.read_text())
-        return CaSeed(bytes.fromhex(body["seed"]), datetime.fromisoformat(body["notBefore"]))
+        return CaFile(
+            current=_source(body),
+            next=_source(body["next"]) if "next" in body else None,
+            previous=_source(body["previous"]) if "previous" in body else None,
+            previous_trusted_until=_time(body.get("previousTrustedUntil")),
+        )
     except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError, AttributeError) as error:
         raise MeshValidationError([_invalid(path, error)]) from None
+
+
+def _source(body: dict[str, Any]) -> CaSource:
+    if "certificate" in body:
+        return ImportedCa(body["certificate"].encode(), body["key"].encode())
+    return SeededCa(bytes.fromhex(body["seed"]), datetime.fromisoformat(body["notBefore"]))
+
+
+def _time(value: object) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(str(value))
 
 
 def _invalid(path: Path, error: Exception) -> Problem:

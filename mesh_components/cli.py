@@ -1,4 +1,5 @@
-"""The command line: `validate`, `compile` and `render` a mesh spec; `inject` manifests.
+"""The command line: `validate`, `compile` and `render` a mesh spec; `inject` manifests;
+`certs status` and `ca rotate|status` for the PKI.
 
 Exit codes: 0 success, 2 invalid input (every problem listed), 1 when a real Envoy rejects
 what we emitted (a bug in this library: please report it).
@@ -14,15 +15,18 @@ from pathlib import Path
 
 import yaml
 
-from mesh_components import ca_file, envoy_check, names
+from mesh_components import ca_file, ca_rotation, envoy_check, names
 from mesh_components.certs_status import DEFAULT_WINDOW, Health, identity_secrets, statuses
 from mesh_components.emit.kubernetes.metadata import Json
 from mesh_components.errors import MeshError, MeshValidationError, Problem
+from mesh_components.identities import needs_authority
 from mesh_components.injection import inject_all, unsupported
 from mesh_components.manifests import manifest_files
 from mesh_components.manifests import to_yaml as manifests_to_yaml
+from mesh_components.model import MeshSettings
 from mesh_components.output import write_tree
 from mesh_components.pipeline import CompiledMesh, build
+from mesh_components.pki import MeshTrust
 from mesh_components.render import render
 from mesh_components.specfile import read_spec
 from mesh_components.summary import summarize
@@ -82,32 +86,66 @@ def _parser() -> argparse.ArgumentParser:
         help="default: %(default)s",
     )
     status.set_defaults(run=_certs_status)
+    _ca_commands(commands)
     return parser
+
+
+def _ca_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    ca = commands.add_parser("ca", help="the mesh CA: rollover and status")
+    ca_commands = ca.add_subparsers(required=True, metavar="COMMAND")
+    rotate = ca_commands.add_parser(
+        "rotate", help="advance a CA rollover by one stage (run, apply, run again, apply)"
+    )
+    rotate.add_argument("--ca-file", type=Path, required=True, help="the mesh's CA file")
+    rotate.add_argument(
+        "--overlap-hours",
+        type=float,
+        default=ca_rotation.DEFAULT_OVERLAP.total_seconds() / 3600,
+        help="how long the previous CA stays trusted after stage 2 (default: %(default)s)",
+    )
+    rotate.add_argument("--certificate", type=Path, help="roll to this CA certificate (PEM)")
+    rotate.add_argument("--key", type=Path, help="and its private key (PEM, unencrypted)")
+    rotate.set_defaults(run=_ca_rotate)
+    status = ca_commands.add_parser("status", help="the rollover stage and every CA in the file")
+    status.add_argument("--ca-file", type=Path, required=True, help="the mesh's CA file")
+    status.add_argument("--mesh", type=Path, required=True, help="the mesh spec (trust domain)")
+    status.set_defaults(run=_ca_status)
 
 
 def _ca_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--ca-file",
         type=Path,
-        required=True,
-        help="the mesh CA's secret seed file (keep out of git)",
+        help="the mesh CA's file (keep out of git); not needed in cert-manager mode",
     )
     parser.add_argument(
         "--new-ca", action="store_true", help="create a new CA and write it to --ca-file (new path)"
     )
 
 
-def _with_ca(args: argparse.Namespace, now: datetime) -> ca_file.CaSeed:
-    """The CA seed to use: loaded, or new (saved by `_keep_new_ca` once the run succeeded)."""
+def _with_ca(args: argparse.Namespace, settings: MeshSettings, now: datetime) -> CaChoice:
+    """The CA file to use: none in cert-manager mode, loaded, or new (saved by `_keep_new_ca`
+    once the run succeeded)."""
+    if not needs_authority(settings):
+        return None, None
+    if args.ca_file is None:
+        fix = "pass --ca-file (add --new-ca the first time), or use cert-manager mode"
+        expected = "the mesh CA file"
+        raise MeshValidationError([Problem("--ca-file", "ca-file-missing", expected, "none", fix)])
     if args.new_ca:
         ca_file.check_new(args.ca_file)
-        return ca_file.new_seed(now)
-    return ca_file.load(args.ca_file)
+        state = ca_file.CaFile(current=ca_file.new_seed(now))
+    else:
+        state = ca_file.load(args.ca_file)
+    return state, state.trust(settings.trust_domain)
 
 
-def _keep_new_ca(args: argparse.Namespace, seed: ca_file.CaSeed) -> None:
-    if args.new_ca:
-        ca_file.save(args.ca_file, seed)
+CaChoice = tuple[ca_file.CaFile | None, MeshTrust | None]
+
+
+def _keep_new_ca(args: argparse.Namespace, state: ca_file.CaFile | None) -> None:
+    if args.new_ca and state is not None:
+        ca_file.save(args.ca_file, state)
         print(
             f"created a new mesh CA in {args.ca_file}: keep it secret, never commit it",
             file=sys.stderr,
@@ -131,10 +169,10 @@ def _compile(args: argparse.Namespace) -> int:
 def _render(args: argparse.Namespace) -> int:
     spec = read_spec(args.spec)
     now = datetime.now(UTC)
-    seed = _with_ca(args, now)
-    rendered = render(spec, seed.ca(spec.settings.trust_domain), now)
+    state, trust = _with_ca(args, spec.settings, now)
+    rendered = render(spec, trust, now)
     write_tree(args.output, manifest_files(rendered.objects))
-    _keep_new_ca(args, seed)
+    _keep_new_ca(args, state)
     print(f"wrote {len(rendered.objects)} Kubernetes objects to {args.output}")
     return 0
 
@@ -144,10 +182,10 @@ def _inject(args: argparse.Namespace) -> int:
     manifests = _read_manifests(args.filename)
     spec = read_spec(args.mesh)
     now = datetime.now(UTC)
-    seed = _with_ca(args, now)
-    out = inject_all(manifests, spec, seed.ca(spec.settings.trust_domain), now)
+    state, trust = _with_ca(args, spec.settings, now)
+    out = inject_all(manifests, spec, trust, now)
     print("---\n".join(manifests_to_yaml(obj) for obj in out), end="")
-    _keep_new_ca(args, seed)
+    _keep_new_ca(args, state)
     return 0
 
 
@@ -164,6 +202,35 @@ def _certs_status(args: argparse.Namespace) -> int:
     for status in found:
         print(status.line())
     return 1 if any(s.health is not Health.OK for s in found) else 0
+
+
+def _ca_rotate(args: argparse.Namespace) -> int:
+    """Nothing is written unless the new state is a valid rollover."""
+    now = datetime.now(UTC)
+    state = ca_file.load(args.ca_file)
+    incoming = _incoming_ca(args, now)
+    overlap = timedelta(hours=args.overlap_hours)
+    rotated = ca_rotation.rotate(state, now, incoming, overlap)
+    ca_file.save(args.ca_file, rotated.state)
+    print(rotated.message)
+    return 0
+
+
+def _incoming_ca(args: argparse.Namespace, now: datetime) -> ca_file.CaSource:
+    if (args.certificate is None) != (args.key is None):
+        fix = "pass both --certificate and --key, or neither for a new built-in CA"
+        found = "only one of them"
+        problem = Problem("--certificate/--key", "ca-import-incomplete", "both", found, fix)
+        raise MeshValidationError([problem])
+    if args.certificate is None:
+        return ca_file.new_seed(now)
+    return ca_file.ImportedCa(args.certificate.read_bytes(), args.key.read_bytes()).check()
+
+
+def _ca_status(args: argparse.Namespace) -> int:
+    trust = ca_file.load(args.ca_file).trust(read_spec(args.mesh).settings.trust_domain)
+    print("\n".join(ca_rotation.status_lines(trust, datetime.now(UTC))))
+    return 0
 
 
 def _read_manifests(source: str) -> list[Json]:

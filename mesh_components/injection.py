@@ -21,8 +21,8 @@ from mesh_components.emit.kubernetes.inject import (
 )
 from mesh_components.emit.kubernetes.metadata import MANAGED_BY, Json
 from mesh_components.emit.kubernetes.probes import read_probes
-from mesh_components.emit.kubernetes.secrets import identity_secret
 from mesh_components.errors import MeshValidationError, Problem
+from mesh_components.identities import Authority, identity_object, issuing_trust
 from mesh_components.model import (
     ContainerPort,
     MeshSpec,
@@ -32,7 +32,7 @@ from mesh_components.model import (
     labels,
 )
 from mesh_components.pipeline import build
-from mesh_components.pki import MeshCA
+from mesh_components.pki import MeshTrust
 from mesh_components.render import budget_problems, proxy_binding
 
 DEFAULT_NAMESPACE = "default"
@@ -41,7 +41,7 @@ DEFAULT_NAMESPACE = "default"
 def inject_all(
     manifests: list[Json],
     spec: MeshSpec,
-    ca: MeshCA,
+    ca: Authority | None,
     now: datetime,
     *,
     budget_bytes: int = config_maps.DEFAULT_BUDGET_BYTES,
@@ -49,8 +49,9 @@ def inject_all(
     """Every manifest (workloads injected, others untouched), then the mesh objects.
 
     Mesh objects in the input (from an earlier `inject`) are dropped and made anew, so
-    injecting an injected file gives the same file.
+    injecting an injected file gives the same file. `ca` may be None in cert-manager mode.
     """
+    trust = issuing_trust(spec.settings, ca)
     manifests = [_with_namespace(m) for m in manifests if not _ours(m)]
     problems = [p for m in manifests if m["kind"] in TEMPLATE_PATHS for p in _shape_problems(m)]
     if problems:
@@ -64,7 +65,7 @@ def inject_all(
     if problems:
         raise MeshValidationError(problems)
     out = [_injected(m, workloads.get(i), merged, files) for i, m in enumerate(manifests)]
-    return out + list(_mesh_objects(merged, list(workloads.values()), files, ca, now))
+    return out + list(_mesh_objects(merged, list(workloads.values()), files, trust, now))
 
 
 def _injected(
@@ -82,14 +83,14 @@ def _mesh_objects(
     spec: MeshSpec,
     workloads: list[Workload],
     files: dict[WorkloadRef, dict[str, str]],
-    ca: MeshCA,
+    trust: MeshTrust | None,
     now: datetime,
 ) -> Iterator[Json]:
     mesh = spec.settings.name
     for workload in workloads:
         yield config_maps.proxy_config_map(mesh, workload.ref, files[workload.ref])
     for identity in sorted({w.identity for w in workloads}):
-        yield identity_secret(mesh, identity, ca.issue(identity, now).files())
+        yield identity_object(spec.settings, identity, trust, now)
     for service in spec.services:
         if not service.headless:
             yield services.companion(mesh, service)
@@ -152,6 +153,7 @@ def unsupported(manifest: object, index: int) -> Problem | None:
 def _ours(manifest: Json) -> bool:
     labels_ = (manifest.get("metadata") or {}).get("labels") or {}
     return labels_.get("app.kubernetes.io/managed-by") == MANAGED_BY and manifest["kind"] in (
+        "Certificate",
         "ConfigMap",
         "Secret",
         "Service",

@@ -1,7 +1,8 @@
 """Every Kubernetes object of a mesh, from a spec: what `render` writes and `pulumi up` creates.
 
 Namespaces, ServiceAccounts, Services and their headless companions, one proxy ConfigMap per
-workload, one identity Secret per ServiceAccount, and the workloads with their sidecars.
+workload, one identity Secret (or cert-manager Certificate) per ServiceAccount, and the
+workloads with their sidecars.
 Objects come out sorted, so the same spec, CA and clock give byte-identical manifests.
 """
 
@@ -16,14 +17,14 @@ from mesh_components.compiler import MeshIndex
 from mesh_components.emit.kubernetes import accounts, config_maps, services
 from mesh_components.emit.kubernetes.inject import ProxyBinding, inject_manifest
 from mesh_components.emit.kubernetes.metadata import Json
-from mesh_components.emit.kubernetes.secrets import identity_secret
 from mesh_components.emit.kubernetes.workloads import workload_manifest
 from mesh_components.errors import MeshValidationError, Problem
+from mesh_components.identities import Authority, identity_object, issuing_trust
 from mesh_components.model import MeshSpec, Service, Workload, WorkloadKind, WorkloadRef
 from mesh_components.pipeline import CompiledMesh, build
-from mesh_components.pki import MeshCA
+from mesh_components.pki import MeshTrust
 
-KIND_ORDER = ("Namespace", "ServiceAccount", "Secret", "ConfigMap", "Service")
+KIND_ORDER = ("Namespace", "ServiceAccount", "Secret", "Certificate", "ConfigMap", "Service")
 """Objects a workload depends on come first, so `kubectl apply` in file order works."""
 
 
@@ -37,30 +38,33 @@ class RenderedMesh:
 
 def render(
     spec: MeshSpec,
-    ca: MeshCA,
+    ca: Authority | None,
     now: datetime,
     *,
     budget_bytes: int = config_maps.DEFAULT_BUDGET_BYTES,
 ) -> RenderedMesh:
-    """Validate, compile and emit every object, or raise MeshValidationError listing all."""
+    """Validate, compile and emit every object, or raise MeshValidationError listing all.
+
+    `ca` signs the identity Secrets; it may be None when cert-manager issues them.
+    """
     compiled = build(spec)
+    trust = issuing_trust(spec.settings, ca)
     files = {item.plan.workload: item.envoy.files() for item in compiled.workloads}
     _check_renderable(spec, files, budget_bytes)
     mesh = spec.settings.name
     objects = [
         *(accounts.namespace(mesh, ns) for ns in sorted({w.namespace for w in spec.workloads})),
-        *_identities(spec, ca, now),
+        *_identities(spec, trust, now),
         *_services(mesh, spec.services),
         *_workloads(spec, files),
     ]
     return RenderedMesh(compiled, tuple(sorted(objects, key=_apply_order)))
 
 
-def _identities(spec: MeshSpec, ca: MeshCA, now: datetime) -> Iterator[Json]:
-    mesh = spec.settings.name
+def _identities(spec: MeshSpec, trust: MeshTrust | None, now: datetime) -> Iterator[Json]:
     for identity in sorted({w.identity for w in spec.workloads}):
-        yield accounts.service_account(mesh, identity)
-        yield identity_secret(mesh, identity, ca.issue(identity, now).files())
+        yield accounts.service_account(spec.settings.name, identity)
+        yield identity_object(spec.settings, identity, trust, now)
 
 
 def _services(mesh: str, declared: Iterable[Service]) -> Iterator[Json]:

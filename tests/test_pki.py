@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import ssl
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from mesh_components.emit.envoy.types import DOWNSTREAM_TLS, TCP_PROXY
 from mesh_components.errors import MeshValidationError
 from mesh_components.model import Identity
 from mesh_components.pki import CertificatePolicy, KeyType, MeshCA, TrustBundle
+from tests.tls import handshake, tls_context, write_files
 
 UTC = datetime.UTC
 SEED = bytes(range(32))
@@ -432,13 +432,6 @@ def test_an_rsa_3072_key_has_exactly_3072_bits() -> None:
 # Real TLS: Envoy loads the files, and two identities complete a mutual handshake.
 
 
-def write_files(directory: Path, issued: pki.IdentityCertificate) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    for name, data in issued.files().items():
-        (directory / name).write_bytes(data)
-    return directory
-
-
 def tls_listener_bootstrap(certs: Path) -> str:
     """A static bootstrap whose one listener terminates mTLS with the files in `certs`."""
     tls = DOWNSTREAM_TLS.config(
@@ -492,34 +485,6 @@ def test_envoy_rejects_a_key_that_is_not_the_certificates(
     assert not verdict.accepted
 
 
-def tls_context(certs: Path, *, server_side: bool) -> ssl.SSLContext:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER if server_side else ssl.PROTOCOL_TLS_CLIENT)
-    context.load_cert_chain(certs / names.CERT_CHAIN_FILE, certs / names.PRIVATE_KEY_FILE)
-    context.load_verify_locations(certs / names.CA_BUNDLE_FILE)
-    context.verify_mode = ssl.CERT_REQUIRED
-    context.check_hostname = False
-    return context
-
-
-def handshake(client: ssl.SSLObject, server: ssl.SSLObject, wires: list[ssl.MemoryBIO]) -> None:
-    """Drive both ends over memory BIOs until both finish the handshake."""
-    client_out, server_in, server_out, client_in = wires
-    done = {client: False, server: False}
-    for _ in range(10):
-        for end in (client, server):
-            if not done[end]:
-                try:
-                    end.do_handshake()
-                    done[end] = True
-                except ssl.SSLWantReadError:
-                    pass
-        server_in.write(client_out.read())
-        client_in.write(server_out.read())
-        if all(done.values()):
-            return
-    raise AssertionError("the handshake did not finish")
-
-
 def test_two_identities_complete_a_mutual_tls_handshake(tmp_path: Path) -> None:
     # OpenSSL checks validity against the real clock, so issue for the real now.
     ca, now = make_ca(), datetime.datetime.now(UTC)
@@ -529,10 +494,7 @@ def test_two_identities_complete_a_mutual_tls_handshake(tmp_path: Path) -> None:
     server_ctx = tls_context(
         write_files(tmp_path / "s", ca.issue(BOOKSTORE, now)), server_side=True
     )
-    wires = [ssl.MemoryBIO() for _ in range(4)]
-    client = client_ctx.wrap_bio(wires[3], wires[0], server_side=False)
-    server = server_ctx.wrap_bio(wires[1], wires[2], server_side=True)
-    handshake(client, server, wires)
+    server = handshake(client_ctx, server_ctx)
     peer = server.getpeercert()
     assert peer is not None
     assert ("URI", "spiffe://cluster.local/ns/shop/sa/bookbuyer") in peer["subjectAltName"]

@@ -20,6 +20,9 @@ from mesh_components.errors import MeshValidationError, Problem
 from mesh_components.model import (
     AccessMode,
     AccessPolicy,
+    CertificateIssuer,
+    CertificateSettings,
+    CertManagerIssuer,
     ContainerPort,
     HeaderMatch,
     HttpRule,
@@ -89,7 +92,43 @@ def row(case: str, mutate: Mutation, code: str, path: str) -> object:
     return pytest.param(mutate, code, path, id=case)
 
 
+def _certificates(**changes: object) -> Mutation:
+    return lambda s: change_settings(s, certificates=CertificateSettings(**changes))  # type: ignore[arg-type]
+
+
+CERT_MANAGER = CertificateIssuer.CERT_MANAGER
+
 SETTINGS_ROWS = [
+    row(
+        "certificates valid for zero hours",
+        _certificates(validity_hours=0, renew_before_hours=0),
+        "certificates-duration-invalid",
+        "mesh.certificates.validityHours",
+    ),
+    row(
+        "a renewal window as long as the validity",
+        _certificates(validity_hours=24, renew_before_hours=24),
+        "certificates-renewal-window-too-long",
+        "mesh.certificates.renewBeforeHours",
+    ),
+    row(
+        "cert-manager mode without an issuer",
+        _certificates(issuer=CERT_MANAGER),
+        "certificates-issuer-ref-missing",
+        "mesh.certificates.issuerRef",
+    ),
+    row(
+        "an issuer the built-in CA would ignore",
+        _certificates(issuer_ref=CertManagerIssuer("mesh-ca")),
+        "certificates-issuer-ref-unused",
+        "mesh.certificates.issuerRef",
+    ),
+    row(
+        "a cert-manager issuer name that is not a DNS name",
+        _certificates(issuer=CERT_MANAGER, issuer_ref=CertManagerIssuer("Mesh CA")),
+        "name-invalid",
+        "mesh.certificates.issuerRef.name",
+    ),
     row(
         "a negative drain time",
         lambda s: change_proxy(s, drain_seconds=-1),

@@ -26,7 +26,12 @@ from mesh_components.model.refs import Identity, ServiceRef
 from mesh_components.model.service import Protocol, Service, ServicePort, infer_protocol, labels
 from mesh_components.model.settings import (
     AccessMode,
+    CertificateIssuer,
+    CertificateSettings,
+    CertManagerIssuer,
     Interception,
+    IssuerKind,
+    KeyType,
     LogLevel,
     MeshSettings,
     MtlsMode,
@@ -51,7 +56,9 @@ E = TypeVar("E", bound=enum.StrEnum)
 
 # The keys each mapping of the format may hold. Anything else is `spec-unknown-key`.
 _TOP_LEVEL = ("mesh", "services", "workloads", "splits", "policies")
-_MESH = ("name", "trustDomain", "clusterDomain", "mtls", "access", "proxy")
+_MESH = ("name", "trustDomain", "clusterDomain", "mtls", "access", "proxy", "certificates")
+_CERTIFICATES = ("issuer", "validityHours", "renewBeforeHours", "keyType", "issuerRef")
+_ISSUER_REF = ("name", "kind", "group")
 _PROXY = (
     "image",
     "initImage",
@@ -127,6 +134,7 @@ _TCP = ("ports",)
 
 _MESH_DEFAULTS = MeshSettings(name="")
 _PROXY_DEFAULTS = ProxySettings()
+_CERTIFICATE_DEFAULTS = CertificateSettings()
 
 
 def load_spec(data: object) -> MeshSpec:
@@ -311,6 +319,7 @@ def _spec(data: object, problems: list[Problem]) -> MeshSpec | None:
 def _settings(node: _Node) -> MeshSettings | None:
     name = node.text("name", required=True)
     proxy = node.child("proxy", _PROXY)
+    certificates = node.child("certificates", _CERTIFICATES)
     settings = MeshSettings(
         name=name or "",
         trust_domain=_or(node.text("trustDomain"), _MESH_DEFAULTS.trust_domain),
@@ -318,8 +327,28 @@ def _settings(node: _Node) -> MeshSettings | None:
         mtls=_or(node.choice("mtls", MtlsMode), _MESH_DEFAULTS.mtls),
         access=_or(node.choice("access", AccessMode), _MESH_DEFAULTS.access),
         proxy=_PROXY_DEFAULTS if proxy is None else _proxy(proxy),
+        certificates=_CERTIFICATE_DEFAULTS if certificates is None else _certificates(certificates),
     )
     return None if name is None else settings
+
+
+def _certificates(node: _Node) -> CertificateSettings:
+    defaults = _CERTIFICATE_DEFAULTS
+    issuer_ref = node.child("issuerRef", _ISSUER_REF)
+    return CertificateSettings(
+        issuer=_or(node.choice("issuer", CertificateIssuer), defaults.issuer),
+        validity_hours=_or(node.number("validityHours"), defaults.validity_hours),
+        renew_before_hours=_or(node.number("renewBeforeHours"), defaults.renew_before_hours),
+        key_type=_or(node.choice("keyType", KeyType), defaults.key_type),
+        issuer_ref=None if issuer_ref is None else _issuer_ref(issuer_ref),
+    )
+
+
+def _issuer_ref(node: _Node) -> CertManagerIssuer | None:
+    name = node.text("name", required=True)
+    kind = _or(node.choice("kind", IssuerKind), IssuerKind.CLUSTER_ISSUER)
+    group = _or(node.text("group"), "cert-manager.io")
+    return None if name is None else CertManagerIssuer(name, kind, group)
 
 
 def _proxy(node: _Node) -> ProxySettings:

@@ -30,6 +30,10 @@ class Identity:
         """The URI SAN that certificates for this identity carry."""
         return f"spiffe://{trust_domain}/ns/{self.namespace}/sa/{self.service_account}"
 
+    def dns_name(self, trust_domain: str) -> str:
+        """OSM's name for an identity, `<sa>.<ns>.<trust domain>`, kept as a DNS SAN."""
+        return f"{self.service_account}.{self.namespace}.{trust_domain}"
+
     def __str__(self) -> str:
         return f"{self.namespace}/{self.service_account}"
 

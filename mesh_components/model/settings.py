@@ -1,4 +1,4 @@
-"""Mesh-wide settings: identity, mTLS and access modes, and the proxy's ports, UID and image.
+"""Mesh-wide settings: identity, mTLS and access modes, certificates, and the proxy.
 
 Defaults are Open Service Mesh's, so a migration keeps the same ports and UID.
 """
@@ -120,6 +120,63 @@ class ProxySettings:
     interception: Interception = field(default_factory=Interception)
 
 
+class KeyType(enum.StrEnum):
+    """The key algorithms of the mesh's certificates."""
+
+    ECDSA_P256 = "ecdsa-p256"
+    RSA_2048 = "rsa-2048"
+    RSA_3072 = "rsa-3072"
+
+    @property
+    def is_rsa(self) -> bool:
+        return self is not KeyType.ECDSA_P256
+
+
+class CertificateIssuer(enum.StrEnum):
+    """Who issues identity certificates.
+
+    `builtin`: the mesh's own CA, at render time (deterministic, rotated on each run once the
+    renewal window opens). `cert-manager`: a cert-manager Certificate per identity, issued and
+    rotated in the cluster by a user-named Issuer or ClusterIssuer.
+    """
+
+    BUILTIN = "builtin"
+    CERT_MANAGER = "cert-manager"
+
+
+class IssuerKind(enum.StrEnum):
+    """cert-manager's two issuer kinds."""
+
+    ISSUER = "Issuer"
+    CLUSTER_ISSUER = "ClusterIssuer"
+
+
+@dataclass(frozen=True, slots=True)
+class CertManagerIssuer:
+    """The cert-manager issuer that signs the mesh's certificates.
+
+    An `Issuer` is namespaced: one of this name must exist in every meshed namespace.
+    """
+
+    name: str
+    kind: IssuerKind = IssuerKind.CLUSTER_ISSUER
+    group: str = "cert-manager.io"
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateSettings:
+    """Identity certificates: who issues them, how long they live, when they are renewed.
+
+    The defaults, 90 days renewed in the last 30, re-issue every certificate every 60 days.
+    """
+
+    issuer: CertificateIssuer = CertificateIssuer.BUILTIN
+    validity_hours: int = 90 * 24
+    renew_before_hours: int = 30 * 24
+    key_type: KeyType = KeyType.ECDSA_P256
+    issuer_ref: CertManagerIssuer | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class MeshSettings:
     """The mesh as a whole."""
@@ -130,3 +187,4 @@ class MeshSettings:
     mtls: MtlsMode = MtlsMode.STRICT
     access: AccessMode = AccessMode.POLICY
     proxy: ProxySettings = field(default_factory=ProxySettings)
+    certificates: CertificateSettings = field(default_factory=CertificateSettings)

@@ -14,12 +14,12 @@ from dataclasses import dataclass, replace
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from mesh_components.model import Identity
+from mesh_components.model import Identity, KeyType
 from mesh_components.pki.bundle import TrustBundle
 from mesh_components.pki.certificates import leaf_certificate, root_certificate
-from mesh_components.pki.identity import IdentityCertificate, dns_name
+from mesh_components.pki.identity import IdentityCertificate
 from mesh_components.pki.imported import load_ca
-from mesh_components.pki.keys import KeyType, PrivateKey, derive_private_key, hkdf, private_key_der
+from mesh_components.pki.keys import PrivateKey, derive_private_key, hkdf, private_key_der
 from mesh_components.pki.policy import CertificatePolicy
 from mesh_components.pki.problems import check_seed, invalid, utc
 
@@ -119,7 +119,7 @@ class MeshCA:
             key,
             issuer=(self.certificate, self._key),
             spiffe_id=spiffe_id,
-            dns_name=dns_name(identity, self.trust_domain),
+            dns_name=identity.dns_name(self.trust_domain),
             validity=(issued, min(issued + self.policy.validity, self.not_after)),
         )
         renews_at = issued + self.policy.renew_every

@@ -18,11 +18,6 @@ from mesh_components.pki.bundle import TrustBundle
 from mesh_components.pki.keys import PrivateKey, private_key_pem
 
 
-def dns_name(identity: Identity, trust_domain: str) -> str:
-    """OSM's name for an identity, `<sa>.<ns>.<trust domain>`, kept as a DNS SAN for migration."""
-    return f"{identity.service_account}.{identity.namespace}.{trust_domain}"
-
-
 @dataclass(frozen=True, slots=True, repr=False)
 class IdentityCertificate:
     """A leaf certificate for one identity, its private key and the trust bundle, all PEM.

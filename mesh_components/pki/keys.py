@@ -6,12 +6,11 @@ independent keys. Labels are length-prefixed, so two different label lists never
 
 from __future__ import annotations
 
-import enum
-
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from mesh_components.model import KeyType
 from mesh_components.pki.primes import ByteStream, rsa_private_key
 
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
@@ -22,18 +21,6 @@ _P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 # 128 bits beyond the order, so reducing mod n-1 is biased by at most 2^-128 (FIPS 186-5 A.2.1).
 _P256_DERIVATION_BYTES = 48
 _STREAM_KEY_BYTES = 32
-
-
-class KeyType(enum.StrEnum):
-    """The key algorithms the mesh can derive."""
-
-    ECDSA_P256 = "ecdsa-p256"
-    RSA_2048 = "rsa-2048"
-    RSA_3072 = "rsa-3072"
-
-    @property
-    def is_rsa(self) -> bool:
-        return self is not KeyType.ECDSA_P256
 
 
 def hkdf(secret: bytes, length: int, *labels: str) -> bytes:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from mesh_components.errors import MeshValidationError, Problem
-from mesh_components.pki.keys import KeyType
+from mesh_components.model import CertificateSettings, KeyType
 
 _ZERO = datetime.timedelta(0)
 
@@ -33,6 +33,15 @@ class CertificatePolicy:
         problems = list(_problems(self))
         if problems:
             raise MeshValidationError(problems)
+
+    @classmethod
+    def of(cls, settings: CertificateSettings) -> CertificatePolicy:
+        """The policy a spec's `mesh.certificates` declares."""
+        return cls(
+            validity=datetime.timedelta(hours=settings.validity_hours),
+            renewal_window=datetime.timedelta(hours=settings.renew_before_hours),
+            key_type=settings.key_type,
+        )
 
     @property
     def renew_every(self) -> datetime.timedelta:
