@@ -138,29 +138,54 @@ def load(path: Path) -> CaFile:
             [Problem(str(path), "ca-file-missing", _EXPECTED, "no file", fix)]
         )
     try:
-        body = yaml.safe_load(path.read_text())
+        text = path.read_text()
+    except OSError as error:
+        raise MeshValidationError([_invalid(str(path), error)]) from None
+    return parse(text, str(path))
+
+
+def parse(text: str, where: str) -> CaFile:
+    """The CAs in a CA file's text (`where` names it in errors, which never quote it)."""
+    try:
+        body = yaml.safe_load(text)
         return CaFile(
             current=_source(body),
             next=_source(body["next"]) if "next" in body else None,
             previous=_source(body["previous"]) if "previous" in body else None,
             previous_trusted_until=_time(body.get("previousTrustedUntil")),
         )
-    except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError, AttributeError) as error:
-        raise MeshValidationError([_invalid(path, error)]) from None
+    except (yaml.YAMLError, KeyError, TypeError, ValueError, AttributeError) as error:
+        raise MeshValidationError([_invalid(where, error)]) from None
+
+
+class _NotTextError(ValueError):
+    """A field YAML read as something other than text; the message names only the field."""
 
 
 def _source(body: dict[str, Any]) -> CaSource:
     if "certificate" in body:
-        return ImportedCa(body["certificate"].encode(), body["key"].encode())
-    return SeededCa(bytes.fromhex(body["seed"]), datetime.fromisoformat(body["notBefore"]))
+        return ImportedCa(_text(body, "certificate").encode(), _text(body, "key").encode())
+    seed, start = _text(body, "seed"), _text(body, "notBefore")
+    return SeededCa(bytes.fromhex(seed), datetime.fromisoformat(start))
+
+
+def _text(body: dict[str, Any], key: str) -> str:
+    value = body[key]
+    if isinstance(value, datetime):  # an unquoted timestamp
+        return value.isoformat()
+    if not isinstance(value, str):
+        raise _NotTextError(f"`{key}` read as {type(value).__name__}, not text: write it in quotes")
+    return value
 
 
 def _time(value: object) -> datetime | None:
     return None if value is None else datetime.fromisoformat(str(value))
 
 
-def _invalid(path: Path, error: Exception) -> Problem:
+def _invalid(where: str, error: Exception) -> Problem:
     mark = getattr(error, "problem_mark", None)
-    where = f"unreadable YAML at line {mark.line + 1}" if mark else f"a {type(error).__name__}"
+    found = f"unreadable YAML at line {mark.line + 1}" if mark else f"a {type(error).__name__}"
+    if isinstance(error, _NotTextError):
+        found = str(error)
     fix = "restore the file from your secret store, or pass --new-ca with a new path"
-    return Problem(str(path), "ca-file-invalid", _EXPECTED, where, fix)
+    return Problem(where, "ca-file-invalid", _EXPECTED, found, fix)

@@ -52,11 +52,11 @@ def inject_all(
     injecting an injected file gives the same file. `ca` may be None in cert-manager mode.
     """
     trust = issuing_trust(spec.settings, ca)
-    manifests = [_with_namespace(m) for m in manifests if not _ours(m)]
-    problems = [p for m in manifests if m["kind"] in TEMPLATE_PATHS for p in _shape_problems(m)]
+    manifests = [with_namespace(m) for m in manifests if not _ours(m)]
+    problems = [p for m in manifests if m["kind"] in TEMPLATE_PATHS for p in shape_problems(m)]
     if problems:
         raise MeshValidationError(problems)
-    found = {i: _workload(m) for i, m in enumerate(manifests) if m["kind"] in TEMPLATE_PATHS}
+    found = {i: workload_of(m) for i, m in enumerate(manifests) if m["kind"] in TEMPLATE_PATHS}
     workloads = {i: w for i, w in found.items() if w is not None}
     merged = _merged(spec, list(workloads.values()))
     compiled = build(merged)
@@ -103,7 +103,7 @@ def _merged(spec: MeshSpec, from_manifests: list[Workload]) -> MeshSpec:
     return dataclasses.replace(spec, workloads=(*kept, *from_manifests))
 
 
-def _workload(manifest: Json) -> Workload | None:
+def workload_of(manifest: Json) -> Workload | None:
     """The mesh's view of a workload manifest; None when it opts out (inject leaves it)."""
     kind, meta = str(manifest["kind"]), manifest.get("metadata") or {}
     template = uninjected(
@@ -160,7 +160,7 @@ def _ours(manifest: Json) -> bool:
     )
 
 
-def _with_namespace(manifest: Json) -> Json:
+def with_namespace(manifest: Json) -> Json:
     """The namespace made explicit: the mesh objects and the certificate name it, so applying
     the output with another `-n` must fail loudly rather than split the pod from its config."""
     meta = manifest.get("metadata")
@@ -172,7 +172,7 @@ def _with_namespace(manifest: Json) -> Json:
 _PROBE_NUMBERS = ("initialDelaySeconds", "periodSeconds", "timeoutSeconds", "failureThreshold")
 
 
-def _shape_problems(manifest: Json) -> Iterator[Problem]:
+def shape_problems(manifest: Json) -> Iterator[Problem]:
     """The fields injection reads, checked before it reads them: no traceback for a typo."""
     meta = manifest.get("metadata") or {}
     kind, path = manifest["kind"], TEMPLATE_PATHS[manifest["kind"]]

@@ -47,11 +47,12 @@ _RUN_TO_COMPLETION = ("Never", "OnFailure")
 @dataclass(frozen=True, slots=True)
 class ProxyBinding:
     """The objects a workload's sidecar reads: its config ConfigMap and identity Secret, and
-    the hash of its config, which rolls the pods when the config changes."""
+    the hash of its config, which rolls the pods when the config changes (None where config
+    changes reload in place and must not roll the pods)."""
 
     config_map: str
     secret: str
-    config_hash: str
+    config_hash: str | None
 
 
 def inject_manifest(manifest: Json, settings: MeshSettings, binding: ProxyBinding) -> Json:
@@ -159,7 +160,9 @@ def _mesh_annotations(
     spec: Json, new_spec: Json, probes: tuple[Probe, ...], binding: ProxyBinding
 ) -> dict[str, str]:
     """The config hash, and each rewritten probe as written and as rewritten."""
-    found = {names.CONFIG_HASH_ANNOTATION: binding.config_hash}
+    found = (
+        {} if binding.config_hash is None else {names.CONFIG_HASH_ANNOTATION: binding.config_hash}
+    )
     records: dict[str, dict[str, list[Json]]] = {}
     before = {c["name"]: c for c in spec.get("containers", [])}
     after = {c["name"]: c for c in new_spec.get("containers", [])}

@@ -1,0 +1,220 @@
+"""The components' arguments: TypedDicts with one docstring per field, mirroring the spec format.
+
+Every field has the meaning of the spec key of the same name in camelCase (`docs/spec-format.md`),
+so a spec and a program describe a mesh the same way and are validated by the same checks.
+Topology fields are plain values, never Outputs: the proxy configs depend on them, and
+`pulumi preview --diff` can only show the routes that change if they are known at preview.
+
+No `from __future__ import annotations` here: Pulumi's component provider reads these
+annotations at run time to publish the schema other languages use.
+"""
+
+from typing import NotRequired, TypedDict
+
+import pulumi
+
+
+class ProxyPortsArgs(TypedDict):
+    """Ports the sidecar owns in every pod (OSM's defaults)."""
+
+    admin: NotRequired[int]
+    """Envoy's admin port, bound to 127.0.0.1 (15000)."""
+    outbound: NotRequired[int]
+    """Where outbound traffic is redirected (15001)."""
+    inbound: NotRequired[int]
+    """Where inbound traffic is redirected (15003)."""
+    prometheus: NotRequired[int]
+    """Prometheus stats (15010)."""
+
+
+class ProxyArgs(TypedDict):
+    """How every sidecar runs."""
+
+    image: NotRequired[str]
+    """The Envoy image (envoyproxy/envoy:v1.40.0)."""
+    init_image: NotRequired[str]
+    """The init container's image: needs sh, iptables-restore and ip6tables-restore."""
+    uid: NotRequired[int]
+    """The proxy's UID, exempted from traffic redirection (1500)."""
+    log_level: NotRequired[str]
+    """Envoy's log level: trace, debug, info, warning, error, critical or off."""
+    concurrency: NotRequired[int]
+    """Envoy worker threads (2)."""
+    sidecar_mode: NotRequired[str]
+    """`native` (an init container with restartPolicy Always, Kubernetes 1.29+) or `classic`."""
+    drain_seconds: NotRequired[int]
+    """How long the sidecar drains connections on shutdown (10)."""
+    ports: NotRequired[ProxyPortsArgs]
+    """The proxy's ports."""
+
+
+class IssuerRefArgs(TypedDict):
+    """A cert-manager issuer."""
+
+    name: str
+    """The Issuer's or ClusterIssuer's name."""
+    kind: NotRequired[str]
+    """`ClusterIssuer` (default) or `Issuer` (one per meshed namespace)."""
+    group: NotRequired[str]
+    """The issuer's API group (cert-manager.io)."""
+
+
+class CertificatesArgs(TypedDict):
+    """Identity certificates: who issues them, and their lifetimes."""
+
+    issuer: NotRequired[str]
+    """`builtin` (the mesh's CA, at deploy time) or `cert-manager`."""
+    validity_hours: NotRequired[int]
+    """Leaf validity (2160 hours, 90 days)."""
+    renew_before_hours: NotRequired[int]
+    """Re-issue this long before expiry (720 hours, 30 days)."""
+    key_type: NotRequired[str]
+    """`ecdsa-p256`, `rsa-2048` or `rsa-3072`."""
+    issuer_ref: NotRequired[IssuerRefArgs]
+    """cert-manager mode: the issuer that signs."""
+
+
+class MeshArgs(TypedDict):
+    """A mesh: its settings, its CA and the namespaces it manages."""
+
+    name: NotRequired[str]
+    """The mesh's name (default: the component's name)."""
+    namespaces: NotRequired[list[str]]
+    """Namespaces the mesh creates and labels; auto-injection covers their workloads."""
+    trust_domain: NotRequired[str]
+    """SPIFFE trust domain of every identity (cluster.local)."""
+    cluster_domain: NotRequired[str]
+    """The cluster's DNS domain (cluster.local)."""
+    mtls: NotRequired[str]
+    """`strict` (default) or `permissive`."""
+    access: NotRequired[str]
+    """`policy` (default: deny unless allowed) or `open`."""
+    proxy: NotRequired[ProxyArgs]
+    """How every sidecar runs."""
+    certificates: NotRequired[CertificatesArgs]
+    """Who issues identity certificates, and their lifetimes."""
+    ca: NotRequired[pulumi.Input[str]]
+    """The CA file's text (a Pulumi secret), as `render --ca-file` reads it. Required unless
+    cert-manager issues the certificates."""
+    config_updates: NotRequired[str]
+    """`rollout` (default: a changed config replaces its ConfigMap and rolls the pods) or
+    `hot-reload` (ConfigMaps and Secrets updated in place; the provider must set
+    enableConfigMapMutable and enableSecretMutable)."""
+
+
+class ServicePortArgs(TypedDict):
+    """One port of a service."""
+
+    name: str
+    """The port's name."""
+    port: int
+    """The port clients call."""
+    target_port: NotRequired[int]
+    """The pod's port (default: `port`)."""
+    target_port_name: NotRequired[str]
+    """Or the name of a container port."""
+    protocol: NotRequired[str]
+    """`http`, `http2`, `grpc` or `tcp` (default: from appProtocol or the name, else http)."""
+    app_protocol: NotRequired[str]
+    """Kubernetes' appProtocol, a protocol hint."""
+
+
+class MeshServiceArgs(TypedDict):
+    """A service in the mesh."""
+
+    namespace: str
+    """Its namespace."""
+    ports: list[ServicePortArgs]
+    """Its ports."""
+    name: NotRequired[str]
+    """The Service's name (default: the component's name)."""
+    selector: NotRequired[dict[str, str]]
+    """Pod labels it selects."""
+    headless: NotRequired[bool]
+    """`clusterIP: None`: clients dial pod IPs (StatefulSets, databases)."""
+
+
+class BackendArgs(TypedDict):
+    """One backend of a split."""
+
+    service: str
+    """A service in the split's namespace."""
+    weight: int
+    """Its share of the traffic (0 keeps it idle)."""
+
+
+class TrafficSplitArgs(TypedDict):
+    """Weighted traffic from a root service to its backends."""
+
+    namespace: str
+    """The namespace of the root service and the backends."""
+    service: str
+    """The root service clients call."""
+    backends: list[BackendArgs]
+    """The backends and their weights."""
+    name: NotRequired[str]
+    """The split's name (default: the component's name)."""
+
+
+class DestinationArgs(TypedDict):
+    """Exactly one of `service` or `service_account`."""
+
+    service: NotRequired[str]
+    """That Service's ports."""
+    service_account: NotRequired[str]
+    """Every service port on the pods of that identity."""
+
+
+class SourceArgs(TypedDict):
+    """An identity allowed to call."""
+
+    service_account: str
+    """The caller's ServiceAccount."""
+    namespace: NotRequired[str]
+    """Its namespace (default: the policy's)."""
+
+
+class PathArgs(TypedDict):
+    """Exactly one of `exact`, `prefix` or `regex`."""
+
+    exact: NotRequired[str]
+    """The whole path."""
+    prefix: NotRequired[str]
+    """A path prefix, at a segment boundary."""
+    regex: NotRequired[str]
+    """An RE2 regex on the whole path."""
+
+
+class HttpRuleArgs(TypedDict):
+    """Allowed HTTP requests: every field given must match."""
+
+    path: NotRequired[PathArgs]
+    """The path."""
+    methods: NotRequired[list[str]]
+    """One of these methods."""
+    headers: NotRequired[dict[str, str]]
+    """Header name to a regex on its whole value."""
+
+
+class TcpArgs(TypedDict):
+    """Allowed TCP ports."""
+
+    ports: NotRequired[list[int]]
+    """These ports (default: every TCP port of the destination)."""
+
+
+class AccessPolicyArgs(TypedDict):
+    """Who may call a destination, and which requests."""
+
+    namespace: str
+    """The policy's namespace, which is the destination's."""
+    destination: DestinationArgs
+    """A service, or an identity."""
+    sources: list[SourceArgs]
+    """The identities allowed."""
+    name: NotRequired[str]
+    """The policy's name (default: the component's name)."""
+    http: NotRequired[list[HttpRuleArgs]]
+    """Allowed HTTP requests (default: all, on HTTP ports)."""
+    tcp: NotRequired[TcpArgs]
+    """Allowed TCP ports."""

@@ -1,0 +1,52 @@
+"""TrafficSplit and AccessPolicy: declarations that live in the proxies' configs, not in
+Kubernetes objects of their own. `pulumi preview --diff` shows them as changed routes, weights
+and RBAC rules in the ConfigMaps of exactly the workloads they affect."""
+
+import pulumi
+
+from mesh_components.pulumi import lifecycle
+from mesh_components.pulumi.args import AccessPolicyArgs, TrafficSplitArgs
+from mesh_components.pulumi.declarations import args_document
+
+SPLIT_TYPE = "mesh-components:index:TrafficSplit"
+POLICY_TYPE = "mesh-components:index:AccessPolicy"
+
+
+class TrafficSplit(pulumi.ComponentResource):
+    """Weighted traffic from a root service to its backends."""
+
+    split_name: pulumi.Output[str]
+    """The split's name."""
+
+    def __init__(
+        self,
+        name: str,
+        args: TrafficSplitArgs,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        mesh: str | None = None,
+    ) -> None:
+        super().__init__(SPLIT_TYPE, name, None, opts)
+        split = lifecycle.find(mesh).declare_split({"name": name, **args_document(args)})
+        self.split_name = pulumi.Output.from_input(split.name)
+        self.register_outputs({"split_name": self.split_name})
+
+
+class AccessPolicy(pulumi.ComponentResource):
+    """Which identities may call a destination, and which requests they may make."""
+
+    policy_name: pulumi.Output[str]
+    """The policy's name."""
+
+    def __init__(
+        self,
+        name: str,
+        args: AccessPolicyArgs,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        mesh: str | None = None,
+    ) -> None:
+        super().__init__(POLICY_TYPE, name, None, opts)
+        policy = lifecycle.find(mesh).declare_policy({"name": name, **args_document(args)})
+        self.policy_name = pulumi.Output.from_input(policy.name)
+        self.register_outputs({"policy_name": self.policy_name})
