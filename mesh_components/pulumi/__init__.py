@@ -14,6 +14,7 @@ emit what `render` emits. See docs/pulumi.md.
 from mesh_components.pulumi.args import (
     AccessPolicyArgs,
     MeshArgs,
+    MeshFromSpecArgs,
     MeshServiceArgs,
     TrafficSplitArgs,
 )
@@ -22,6 +23,7 @@ from mesh_components.pulumi.errors import MeshProgramError
 from mesh_components.pulumi.mesh import Mesh
 from mesh_components.pulumi.service import MeshService
 from mesh_components.pulumi.traffic import AccessPolicy, TrafficSplit
+from mesh_components.pulumi.whole_mesh import MeshFromSpec
 
 __all__ = [
     "AccessPolicy",
@@ -29,6 +31,8 @@ __all__ = [
     "ConfigUpdates",
     "Mesh",
     "MeshArgs",
+    "MeshFromSpec",
+    "MeshFromSpecArgs",
     "MeshProgramError",
     "MeshService",
     "MeshServiceArgs",

@@ -80,7 +80,9 @@ class MeshArgs(TypedDict):
     name: NotRequired[str]
     """The mesh's name (default: the component's name)."""
     namespaces: NotRequired[list[str]]
-    """Namespaces the mesh creates and labels; auto-injection covers their workloads."""
+    """Namespaces the mesh manages: auto-injection covers their workloads."""
+    create_namespaces: NotRequired[bool]
+    """Whether the mesh creates those namespaces (true); false when another stack owns them."""
     trust_domain: NotRequired[str]
     """SPIFFE trust domain of every identity (cluster.local)."""
     cluster_domain: NotRequired[str]
@@ -218,3 +220,75 @@ class AccessPolicyArgs(TypedDict):
     """Allowed HTTP requests (default: all, on HTTP ports)."""
     tcp: NotRequired[TcpArgs]
     """Allowed TCP ports."""
+
+
+class ContainerPortArgs(TypedDict):
+    """A port the workload's container listens on."""
+
+    container_port: int
+    """The port number."""
+    name: NotRequired[str]
+    """Its name, which a service's targetPort may use."""
+
+
+class ProbeArgs(TypedDict):
+    """A kubelet probe the sidecar rewrites (docs/sidecar.md)."""
+
+    kind: str
+    """`liveness`, `readiness` or `startup`."""
+    container: str
+    """The container it belongs to."""
+    action: str
+    """`http`, `tcp` or `grpc`."""
+    port: int
+    """The port probed."""
+    path: NotRequired[str]
+    """The HTTP path (`/`)."""
+    https: NotRequired[bool]
+    """Whether the HTTP probe uses HTTPS."""
+
+
+class WorkloadArgs(TypedDict):
+    """A workload the mesh writes in full: its pods run `image` with the sidecar."""
+
+    name: str
+    """The workload's name."""
+    namespace: str
+    """Its namespace."""
+    service_account: str
+    """The pods' ServiceAccount: their mesh identity."""
+    image: str
+    """The application's container image."""
+    kind: NotRequired[str]
+    """Deployment (default), StatefulSet, DaemonSet, ReplicaSet, Job, CronJob or Pod."""
+    labels: NotRequired[dict[str, str]]
+    """The pods' labels, which services select."""
+    ports: NotRequired[list[ContainerPortArgs]]
+    """The container's ports."""
+    probes: NotRequired[list[ProbeArgs]]
+    """The container's probes."""
+    command: NotRequired[list[str]]
+    """The container's command."""
+    args: NotRequired[list[str]]
+    """The container's arguments."""
+    env: NotRequired[dict[str, str]]
+    """The container's environment."""
+    replicas: NotRequired[int]
+    """How many pods (1)."""
+    schedule: NotRequired[str]
+    """A CronJob's schedule."""
+
+
+class MeshFromSpecArgs(TypedDict):
+    """A whole mesh in one declaration, as a spec file holds it: for programs in any language."""
+
+    mesh: MeshArgs
+    """The mesh's settings, CA and namespaces (`name` required)."""
+    services: NotRequired[list[MeshServiceArgs]]
+    """The services (`name` required in each)."""
+    workloads: NotRequired[list[WorkloadArgs]]
+    """The workloads, written in full with their sidecars."""
+    splits: NotRequired[list[TrafficSplitArgs]]
+    """The traffic splits (`name` required in each)."""
+    policies: NotRequired[list[AccessPolicyArgs]]
+    """The access policies (`name` required in each)."""

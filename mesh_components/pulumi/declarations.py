@@ -23,7 +23,7 @@ from mesh_components.model.writer import Document, camel, settings_document, spe
 
 _KEYS = {"target_port_name": "targetPort"}
 _FREE_FORM = frozenset({"selector", "headers", "labels", "annotations", "env"})
-_NOT_SPEC = frozenset({"mesh", "namespaces", "ca", "config_updates"})
+_NOT_SPEC = frozenset({"mesh", "namespaces", "create_namespaces", "ca", "config_updates"})
 
 
 def args_document(args: Mapping[str, Any]) -> Document:

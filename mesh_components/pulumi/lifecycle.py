@@ -20,12 +20,14 @@ if TYPE_CHECKING:
 _state: dict[str, Any] = {"root": None, "meshes": {}, "hooked": False}
 
 
-def remember(mesh: "Mesh") -> None:
+def remember(mesh: "Mesh", *, finalize_at_end: bool = True) -> None:
     """Record `mesh` for the components that name it, and for finalization at the end."""
     meshes = _meshes()
     if mesh.settings.name in meshes:
         raise MeshProgramError(MeshValidationError([_duplicate(mesh.settings.name)]))
     meshes[mesh.settings.name] = mesh
+    if not finalize_at_end:
+        return
     if not _state["hooked"]:
         _state["hooked"] = _hook()
     if not _state["hooked"]:

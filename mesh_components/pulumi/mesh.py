@@ -95,7 +95,12 @@ class Mesh(pulumi.ComponentResource):
         *,
         imports: Sequence[pulumi.Input[Document]] = (),
         now: datetime | None = None,
+        finalize_at_end: bool = True,
     ) -> None:
+        """`imports`: other stacks' `declarations` outputs, compiled together with this
+        stack's. `now`: the instant certificates are issued for (the clock by default).
+        `finalize_at_end=False`: the caller finalizes (a component that declares a whole
+        mesh at once)."""
         super().__init__(TYPE, name, None, opts)
         with reported():
             self._declarations = Declarations({"name": name, **args_document(args)})
@@ -110,12 +115,13 @@ class Mesh(pulumi.ComponentResource):
         for key, deferred in self._outputs.items():
             setattr(self, key, deferred.output)
         self.finalized = False
+        created = self._namespaces if args.get("create_namespaces", True) else ()
         self.namespace_resources = {
             namespace: register(accounts.namespace(self.settings.name, namespace), self._child())
-            for namespace in self._namespaces
+            for namespace in created
         }
-        """The Namespaces this mesh manages: depend on one to create things inside it."""
-        lifecycle.remember(self)
+        """The Namespaces this mesh created: depend on one to create things inside it."""
+        lifecycle.remember(self, finalize_at_end=finalize_at_end)
 
     @property
     def settings(self) -> MeshSettings:

@@ -69,3 +69,26 @@ def name_of(resource: k8s.core.v1.ConfigMap | k8s.core.v1.Secret) -> pulumi.Outp
     """The object's final name, carrying the dependency on it: whatever uses the name waits
     until the object exists."""
     return resource.metadata.apply(lambda meta: str(meta["name"]) if meta else "")
+
+
+WORKLOAD_CLASSES: dict[str, Any] = {
+    "Deployment": k8s.apps.v1.Deployment,
+    "StatefulSet": k8s.apps.v1.StatefulSet,
+    "DaemonSet": k8s.apps.v1.DaemonSet,
+    "ReplicaSet": k8s.apps.v1.ReplicaSet,
+    "Job": k8s.batch.v1.Job,
+    "CronJob": k8s.batch.v1.CronJob,
+    "Pod": k8s.core.v1.Pod,
+}
+
+
+def workload(obj: Json, spec: Any, opts: Options) -> pulumi.CustomResource:
+    """A workload manifest as a resource, with `spec` (an injected Output, say) as its spec."""
+    resource: pulumi.CustomResource = WORKLOAD_CLASSES[obj["kind"]](
+        logical_name(obj), metadata=obj["metadata"], spec=spec, opts=opts
+    )
+    return resource
+
+
+def service_account(obj: Json, opts: Options) -> k8s.core.v1.ServiceAccount:
+    return k8s.core.v1.ServiceAccount(logical_name(obj), metadata=obj["metadata"], opts=opts)

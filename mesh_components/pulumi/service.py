@@ -34,6 +34,8 @@ class MeshService(pulumi.ComponentResource):
         super().__init__(TYPE, name, None, opts)
         owner = lifecycle.find(mesh)
         declared = owner.declare_service({"name": name, **args_document(args)})
+        self.declared = declared
+        """The service as the mesh's model holds it."""
         child = owner.in_namespace(declared.namespace, parent=self)
         service = register(services.service(owner.settings.name, declared), child)
         if not declared.headless:

@@ -1,0 +1,109 @@
+"""MeshFromSpec: a whole mesh in one component, as a spec file declares it.
+
+Programs in other languages use the components through Pulumi's component provider, where each
+component is constructed on its own and nothing marks the end of the program: a Mesh there could
+never know that its declarations are complete. This component takes them all at once, writes
+the workloads in full (as `render` does) with their sidecars, and finalizes before it returns.
+"""
+
+from datetime import datetime
+from typing import Any
+
+import pulumi
+
+from mesh_components.emit.kubernetes import accounts
+from mesh_components.emit.kubernetes.workloads import workload_manifest
+from mesh_components.model import Identity, Service, Workload
+from mesh_components.model.loader import load_spec
+from mesh_components.pulumi import resources
+from mesh_components.pulumi.args import MeshFromSpecArgs
+from mesh_components.pulumi.declarations import args_document
+from mesh_components.pulumi.errors import reported
+from mesh_components.pulumi.mesh import Mesh
+from mesh_components.pulumi.service import MeshService
+from mesh_components.pulumi.traffic import AccessPolicy, TrafficSplit
+
+TYPE = "mesh-components:index:MeshFromSpec"
+
+
+class MeshFromSpec(pulumi.ComponentResource):
+    """A whole mesh (settings, services, workloads, splits and policies) in one declaration."""
+
+    mesh_name: pulumi.Output[str]
+    """The mesh's name."""
+    identities: pulumi.Output[list[str]]
+    """Every identity (`<namespace>/<service account>`)."""
+    ca_bundle: pulumi.Output[str]
+    """The CA certificates sidecars trust (PEM)."""
+    config_hashes: pulumi.Output[dict[str, str]]
+    """Per workload, the digest of its proxy config."""
+    certificate_expiry: pulumi.Output[dict[str, str]]
+    """Per identity, when its certificate expires."""
+
+    def __init__(
+        self,
+        name: str,
+        args: MeshFromSpecArgs,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        now: datetime | None = None,
+    ) -> None:
+        """`now`: the instant certificates are issued for (the clock by default)."""
+        super().__init__(TYPE, name, None, opts)
+        settings = args["mesh"]
+        mesh_name = settings.get("name", name)
+        child = pulumi.ResourceOptions(parent=self)
+        mesh = Mesh(mesh_name, settings, child, now=now, finalize_at_end=False)
+        services = [
+            MeshService(s.get("name", ""), s, child, mesh=mesh_name).declared
+            for s in args.get("services", [])
+        ]
+        for split in args.get("splits", []):
+            TrafficSplit(split.get("name", ""), split, child, mesh=mesh_name)
+        for policy in args.get("policies", []):
+            AccessPolicy(policy.get("name", ""), policy, child, mesh=mesh_name)
+        identities: set[Identity] = set()
+        for workload in _workloads(mesh_name, args.get("workloads", [])):
+            if workload.identity not in identities:
+                identities.add(workload.identity)
+                account = accounts.service_account(mesh_name, workload.identity)
+                resources.service_account(
+                    account, mesh.in_namespace(workload.namespace, parent=self)
+                )
+            self._workload(mesh, workload, services)
+        mesh.finalize()
+        self.mesh_name = mesh.mesh_name
+        self.identities = mesh.identities
+        self.ca_bundle = mesh.ca_bundle
+        self.config_hashes = mesh.config_hashes
+        self.certificate_expiry = mesh.certificate_expiry
+        self.register_outputs({key: getattr(self, key) for key in _OUTPUTS})
+
+    def _workload(self, mesh: Mesh, workload: Workload, services: list[Service]) -> None:
+        options = mesh.in_namespace(workload.namespace, parent=self)
+        manifest = workload_manifest(workload, _governing(services, workload), mesh.settings.name)
+        injected = mesh.inject(
+            workload.name, manifest["kind"], manifest["metadata"], manifest["spec"]
+        )
+        resources.workload(
+            {**manifest, "metadata": injected["metadata"]}, injected["spec"], options
+        )
+
+
+_OUTPUTS = ("mesh_name", "identities", "ca_bundle", "config_hashes", "certificate_expiry")
+
+
+def _workloads(mesh: str, declared: list[Any]) -> tuple[Workload, ...]:
+    documents = [args_document(workload) for workload in declared]
+    with reported():
+        return load_spec({"mesh": {"name": mesh}, "workloads": documents}).workloads
+
+
+def _governing(services: list[Service], workload: Workload) -> Service | None:
+    """A StatefulSet's governing Service: a headless one that selects it, else the first."""
+    selecting = [
+        s for s in services if s.namespace == workload.namespace and s.selects(workload.labels)
+    ]
+    headless = [s for s in selecting if s.headless]
+    candidates = headless or selecting
+    return candidates[0] if candidates else None
