@@ -11,13 +11,20 @@ import asyncio
 import contextvars
 import gc
 import ipaddress
+import runpy
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pulumi
+from pulumi.runtime import config as pulumi_config
 from pulumi.runtime.rpc import unwrap_rpc_secret
 from pulumi.runtime.stack import wait_for_rpcs
+
+from mesh_components.pulumi import Mesh
 
 _SERVICE_NET = ipaddress.ip_network("10.96.0.0/16")
 
@@ -33,6 +40,7 @@ class Registered:
 @dataclass
 class Recorder(pulumi.runtime.Mocks):
     preview: bool = False
+    stack_references: dict[str, dict[str, Any]] = field(default_factory=dict)
     resources: list[Registered] = field(default_factory=list)
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
@@ -40,6 +48,9 @@ class Recorder(pulumi.runtime.Mocks):
         inputs = {k: _plain(unwrap_rpc_secret(v)) for k, v in args.inputs.items()}
         self.resources.append(Registered(args.typ, args.name, inputs, secrets))
         outputs = dict(args.inputs)
+        if args.typ == "pulumi:pulumi:StackReference":
+            name = args.inputs.get("name", args.name)
+            return f"{name}-id", {"name": name, "outputs": self.stack_references[name]}
         if args.typ == "kubernetes:core/v1:Service" and not self.preview:
             spec = dict(outputs.get("spec") or {})
             if spec.get("clusterIP") != "None":
@@ -54,9 +65,15 @@ class Recorder(pulumi.runtime.Mocks):
         return {r.name: r for r in self.resources if r.type_ == type_}
 
 
-def run(program: Callable[[], Any], *, preview: bool = False) -> Recorder:
-    """Run `program` under mocks; re-raise what it raised."""
-    recorder = Recorder(preview=preview)
+def run(
+    program: Callable[[], Any],
+    *,
+    preview: bool = False,
+    stack_references: dict[str, dict[str, Any]] | None = None,
+) -> Recorder:
+    """Run `program` under mocks; re-raise what it raised. `stack_references` gives the
+    outputs of the stacks the program references, by stack name."""
+    recorder = Recorder(preview=preview, stack_references=stack_references or {})
 
     def body() -> None:
         loop = asyncio.new_event_loop()
@@ -66,6 +83,10 @@ def run(program: Callable[[], Any], *, preview: bool = False) -> Recorder:
             program()
             loop.run_until_complete(wait_for_rpcs())
         finally:
+            pending = asyncio.all_tasks(loop)  # left by a program that raised
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             loop.run_until_complete(loop.shutdown_default_executor())
             loop.close()
             asyncio.set_event_loop(None)
@@ -94,3 +115,36 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list):
         return [_plain(v) for v in value]
     return value
+
+
+def project_program(
+    directory: Path,
+    *,
+    config: dict[str, str] | None = None,
+    secret: tuple[str, ...] = ("ca",),
+    now: datetime | None = None,
+) -> Callable[[], None]:
+    """A Pulumi project's `__main__.py` as a program function, with stack config (`secret`
+    keys are Pulumi secrets) and, when given, the instant its meshes issue certificates for."""
+
+    def program() -> None:
+        values = {f"project:{key}": value for key, value in (config or {}).items()}
+        pulumi_config.set_all_config(values, [f"project:{key}" for key in secret])
+        original = Mesh.__init__
+
+        def at_now(self: Mesh, *args: Any, **kwargs: Any) -> None:
+            original(self, *args, **{**kwargs, "now": now or kwargs.get("now")})
+
+        before = set(sys.modules)
+        sys.path.insert(0, str(directory))
+        Mesh.__init__ = at_now  # type: ignore[method-assign]
+        try:
+            runpy.run_path(str(directory / "__main__.py"), run_name="__main__")
+        finally:
+            Mesh.__init__ = original  # type: ignore[method-assign]
+            sys.path.remove(str(directory))
+            for name in set(sys.modules) - before:  # the project's own modules
+                if str(getattr(sys.modules[name], "__file__", "")).startswith(str(directory)):
+                    del sys.modules[name]
+
+    return program

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-import runpy
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,13 +14,12 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 import pytest
-from pulumi.runtime import config as pulumi_config
 
 from mesh_components import names, read_spec
 from mesh_components.emit.kubernetes.metadata import Json
 from mesh_components.pulumi import AccessPolicy, Mesh, MeshProgramError, MeshService, TrafficSplit
 from mesh_components.render import render
-from tests.pulumi_mocks import Recorder, run
+from tests.pulumi_mocks import Recorder, project_program, run
 from tests.test_render import CA_START, TEST_SEED, make_ca
 
 ROOT = Path(__file__).parents[1]
@@ -34,22 +32,7 @@ DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 
 def root_program(**config: str) -> Callable[[], None]:
     """The repository's __main__.py with stack config, its certificates issued at NOW."""
-
-    def program() -> None:
-        values = {"project:ca": CA_TEXT, **{f"project:{k}": v for k, v in config.items()}}
-        pulumi_config.set_all_config(values, ["project:ca"])
-        original = Mesh.__init__
-
-        def at_now(self: Mesh, *args: Any, **kwargs: Any) -> None:
-            original(self, *args, **{**kwargs, "now": NOW})
-
-        Mesh.__init__ = at_now  # type: ignore[method-assign]
-        try:
-            runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
-        finally:
-            Mesh.__init__ = original  # type: ignore[method-assign]
-
-    return program
+    return project_program(ROOT, config={"ca": CA_TEXT, **config}, now=NOW)
 
 
 def config_maps(recorder: Recorder) -> dict[str, Json]:
@@ -201,6 +184,32 @@ def test_hot_reload_mode_keeps_fixed_names_and_does_not_roll_pods() -> None:
     assert not config_map.inputs.get("immutable")
     template = recorder.of_type(DEPLOYMENT)["web"].inputs["spec"]["template"]
     assert names.CONFIG_HASH_ANNOTATION not in (template["metadata"].get("annotations") or {})
+
+
+def test_two_workloads_of_one_identity_share_one_secret() -> None:
+    def shared(_: Mesh) -> None:
+        deployment("web")
+        k8s.apps.v1.Deployment(
+            "web-canary",
+            metadata={"name": "web-canary", "namespace": "shop"},
+            spec={
+                "selector": {"matchLabels": {"app": "web", "track": "canary"}},
+                "template": {
+                    "metadata": {"labels": {"app": "web", "track": "canary"}},
+                    "spec": {
+                        "serviceAccountName": "web",
+                        "containers": [{"name": "web", "image": "nginx:2"}],
+                    },
+                },
+            },
+        )
+
+    recorder = run(shop(shared))
+    (secret,) = recorder.of_type(SECRET).values()
+    pods = [d.inputs["spec"]["template"]["spec"] for d in recorder.of_type(DEPLOYMENT).values()]
+    mounted = {v["secret"]["secretName"] for pod in pods for v in pod["volumes"] if "secret" in v}
+    assert mounted == {secret.inputs["metadata"]["name"]}
+    assert len(recorder.of_type(CONFIG_MAP)) == 2
 
 
 def test_a_workload_that_opts_out_is_left_alone() -> None:

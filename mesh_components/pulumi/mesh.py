@@ -46,7 +46,8 @@ T = TypeVar("T")
 
 
 class _Deferred:
-    """An Output whose value is set later, when the mesh is finalized."""
+    """An Output whose value is set later, when the mesh is finalized. Pulumi waits for every
+    Output a program made, so each one must be resolved or the program never ends."""
 
     def __init__(self) -> None:
         pair: tuple[pulumi.Output[Any], Callable[[pulumi.Output[Any]], None]]
@@ -168,7 +169,9 @@ class Mesh(pulumi.ComponentResource):
     def declare_workload(self, workload: Workload) -> PendingBinding:
         """Add a workload; what its sidecar mounts is known once the mesh is finalized."""
         self._declare(lambda: self._declarations.add_workload(workload))
-        secret = self._secret_names.setdefault(workload.identity, _Deferred())
+        if workload.identity not in self._secret_names:  # an unresolved Output would hang
+            self._secret_names[workload.identity] = _Deferred()
+        secret = self._secret_names[workload.identity]
         binding = PendingBinding(self._updates is ConfigUpdates.HOT_RELOAD, secret)
         self._bindings[workload.ref] = binding
         return binding
