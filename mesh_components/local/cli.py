@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mesh_components.local import cleanup, system, traffic
+from mesh_components.local import cleanup, processes, system, traffic
 from mesh_components.local.layout import Layout, check_name
 from mesh_components.local.manifests import read_dir
 from mesh_components.local.system import LocalRunnerError
@@ -96,8 +96,11 @@ def _update(args: argparse.Namespace) -> int:
 def _down(args: argparse.Namespace) -> int:
     system.require()
     layout = Layout(check_name(args.name))
+    runner = processes.recorded(layout.state / cleanup.DAEMON_PIDFILE)
     with contextlib.suppress(LocalRunnerError):  # No runner: remove what is left by name.
         _ask(layout, {"op": "down"}, timeout=120)
+    if runner is not None:
+        processes.wait_gone(runner, 10)
     removed = cleanup.remove(layout)
     left = cleanup.leftovers(layout)
     if left:

@@ -1,8 +1,9 @@
 """kube-proxy's iptables mode, in the node namespace: ClusterIP:port → a Ready pod, at random.
 
 Pod traffic to a ClusterIP leaves the pod by its default route and is DNATed on the node. The
-node then masquerades it (like kube-proxy's --masquerade-all): both pods sit on one bridge, so
-without SNAT the reply would bypass the node and never be un-DNATed. A port with no Ready
+node then masquerades it (marked as kube-proxy's KUBE-MARK-MASQ does, for every ClusterIP
+connection like --masquerade-all): both pods sit on one bridge, so without SNAT the reply would
+bypass the node and never be un-DNATed. A port with no Ready
 endpoint is rejected with a TCP reset, as kube-proxy does. The whole table is replaced at once.
 """
 
@@ -12,6 +13,8 @@ from collections.abc import Iterable
 
 from mesh_components.local import system
 from mesh_components.local.services import PodEndpoint, ServiceView, endpoints, target_port
+
+MASQUERADE_MARK = "0x4000"  # kube-proxy's KUBE-MARK-MASQ bit
 
 
 def rules(services: Iterable[ServiceView], pods: list[PodEndpoint]) -> str:
@@ -40,7 +43,7 @@ def rules(services: Iterable[ServiceView], pods: list[PodEndpoint]) -> str:
     nat += [
         "-A PREROUTING -j MLC-SERVICES",
         "-A OUTPUT -j MLC-SERVICES",
-        "-A POSTROUTING -m conntrack --ctstate DNAT -j MASQUERADE",
+        f"-A POSTROUTING -m mark --mark {MASQUERADE_MARK}/{MASQUERADE_MARK} -j MASQUERADE",
         *jumps,
         *chains,
         "COMMIT",
@@ -59,7 +62,7 @@ def rules(services: Iterable[ServiceView], pods: list[PodEndpoint]) -> str:
 
 def _spread(chain: str, targets: list[tuple[str, int]], protocol: str) -> list[str]:
     """Pick the n-th of the remaining targets with probability 1/remaining (kube-proxy's way)."""
-    lines = []
+    lines = [f"-A {chain} -j MARK --set-xmark {MASQUERADE_MARK}/{MASQUERADE_MARK}"]
     for index, (ip, port) in enumerate(targets):
         remaining = len(targets) - index
         chance = (

@@ -65,6 +65,10 @@ class NodeNetwork:
             f"net.ipv4.conf.{BRIDGE}.send_redirects=0",
         ]
         system.run(["ip", "netns", "exec", self.netns, "sysctl", "-q", "-w", *sysctls])
+        # With br_netfilter loaded on the host, bridged frames would meet iptables (and DNAT)
+        # on the bridge path instead of being routed by the node: keep one path, the routed one.
+        system.run_quietly(["ip", "netns", "exec", self.netns, "sysctl", "-q", "-w",
+                            "net.bridge.bridge-nf-call-iptables=0"])  # fmt: skip
 
     def add_pod(self) -> PodLink:
         """A new pod namespace wired to the bridge, with loopback and a default route."""
@@ -88,6 +92,8 @@ class NodeNetwork:
             [
                 f"link add {link.veth} type veth peer name eth0 netns {link.netns}",
                 f"link set {link.veth} master {BRIDGE} up",
+                # The kubelet's hairpin-veth mode: a pod may reach itself through a ClusterIP.
+                f"link set dev {link.veth} type bridge_slave hairpin on",
             ],
         )
         system.ip_batch(

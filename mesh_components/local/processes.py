@@ -16,12 +16,24 @@ from pathlib import Path
 
 
 def start_time(pid: int) -> str | None:
-    """The kernel's start time of `pid` (field 22 of /proc/PID/stat), or None when gone."""
+    """The kernel's start time of `pid` (field 22 of /proc/PID/stat), or None when it is gone
+    (a zombie counts as gone: it runs nothing and holds nothing but its exit status)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return stat.rsplit(")", 1)[1].split()[19]
+    fields = stat.rsplit(")", 1)[1].split()
+    return None if fields[0] in ("Z", "X") else fields[19]
+
+
+def wait_gone(pid: int, timeout: float) -> bool:
+    """Wait until `pid` is gone; whether it is."""
+    deadline = time.monotonic() + timeout
+    while start_time(pid) is not None:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 def spawn(argv: Sequence[str], log: Path, pidfile: Path) -> subprocess.Popen[bytes]:
@@ -82,7 +94,5 @@ def kill_recorded(pidfile: Path) -> bool:
     if pid is None:
         return False
     signal_group(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 5
-    while start_time(pid) is not None and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_gone(pid, 5)
     return True

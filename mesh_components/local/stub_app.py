@@ -23,7 +23,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-SHUTDOWN_DELAY = 6.0
+SHUTDOWN_DELAY = 8.0
 
 
 def identity(xfcc: str) -> str:

@@ -1,0 +1,111 @@
+"""`local up`, `status`, `curl` and `down` through the CLI, and what a cluster leaves behind:
+nothing after `down`, nothing after a failed `up`. Root and Envoy needed (CI fails without).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mesh_components.emit.kubernetes.metadata import Json
+from mesh_components.local import LocalCluster, LocalRunnerError, cleanup
+from mesh_components.local.layout import Layout
+from mesh_components.local.processes import start_time
+from tests.local_bookstore import BUYER_HEADERS, Bookstore, why_not
+
+pytestmark = [pytest.mark.root, pytest.mark.envoy]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _requirements() -> None:
+    reason = why_not()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason} (CI must run the local-runner tests)")
+        pytest.skip(reason)
+
+
+def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "mesh_components", "local", *args]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def links() -> set[str]:
+    out = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True)
+    return {line.split(":")[1].strip() for line in out.stdout.splitlines()}
+
+
+def test_up_curl_status_and_down_through_the_cli_leave_nothing_behind(tmp_path: Path) -> None:
+    rendered = tmp_path / "rendered"
+    rendered.mkdir()
+    objects = Bookstore.new(tmp_path / "specs").objects()
+    (rendered / "all.yaml").write_text(yaml.safe_dump_all(objects))
+    name = f"c{os.getpid() % 10**6}"
+    host_links, mounts = links(), Path("/proc/self/mountinfo").read_text()
+    up = cli("up", str(rendered), "--name", name)
+    assert up.returncode == 0, up.stderr
+    try:
+        assert up.stdout.count(" Ready ") == 8, up.stdout
+        layout = Layout(name)
+        pids = [int(f.read_text().split()[0]) for f in layout.pids.glob("*.pid")]
+        pids.append(int((layout.state / cleanup.DAEMON_PIDFILE).read_text().split()[0]))
+        assert len(pids) == 8 + 7 + 1  # 8 apps, 7 sidecars, the runner
+        headers = [f"-H{k}: {v}" for k, v in BUYER_HEADERS.items()]
+        url = "http://bookstore.bookstore:14001/books-bought"
+        curl = cli(
+            "curl", "--name", name, "--from", "bookbuyer/bookbuyer", url, "-n", "40", *headers
+        )
+        assert curl.returncode == 0, curl.stderr
+        assert "status 200: 40" in curl.stdout and "backend bookstore-v2:" in curl.stdout
+        assert "identity seen spiffe://cluster.local/ns/bookbuyer/sa/bookbuyer: 40" in curl.stdout
+        assert "latency ms: p50" in curl.stdout
+        denied = cli("curl", "--name", name, "--from", "bookthief/bookthief", url, "-n", "3")
+        assert denied.returncode == 1 and "ConnectionRefusedError: 3" in denied.stdout
+    finally:
+        down = cli("down", "--name", name)
+    assert down.returncode == 0, down.stderr
+    assert cleanup.leftovers(layout) == []
+    assert [pid for pid in pids if start_time(pid) is not None] == []
+    assert links() == host_links
+    assert Path("/proc/self/mountinfo").read_text().count("\n") == mounts.count("\n")
+    again = cli("down", "--name", name)
+    assert again.returncode == 0 and "removed 0 processes, 0 network namespaces" in again.stdout
+
+
+def test_a_failed_up_says_why_and_leaves_nothing_behind() -> None:
+    container = {
+        "name": "setup",
+        "image": "busybox",
+        "command": ["/bin/sh", "-c", "echo broken >&2; exit 3"],
+    }
+    spec = {"initContainers": [container], "containers": [{"name": "app", "image": "x"}]}
+    meta = {"name": "doomed", "namespace": "x"}
+    pod: Json = {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
+    cluster = LocalCluster(f"f{os.getpid() % 10**6}")
+    with pytest.raises(LocalRunnerError) as raised:
+        cluster.start([pod], timeout=30)
+    assert "init container setup exited 3" in str(raised.value)
+    assert "broken" in str(raised.value)
+    assert cleanup.leftovers(cluster.layout) == []
+
+
+def test_unsupported_objects_are_refused_before_anything_is_created(tmp_path: Path) -> None:
+    (tmp_path / "x.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "networking.k8s.io/v1",
+                "kind": "Ingress",
+                "metadata": {"name": "web", "namespace": "shop"},
+            }
+        )
+    )
+    result = cli("up", str(tmp_path), "--name", "refused")
+    assert result.returncode == 2
+    assert "Ingress[shop/web]: [local-kind-unsupported]" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not Layout("refused").state.exists()
