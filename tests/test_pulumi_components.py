@@ -320,3 +320,32 @@ def test_policies_and_splits_name_their_mesh_when_there_are_two() -> None:
         AccessPolicy("p", {"namespace": "shop", "destination": {"service": "web"}, "sources": []})
 
     assert failure(program).codes == ("mesh-unknown",)
+
+
+def test_the_mesh_outputs_hold_certificates_and_hashes_but_no_private_key() -> None:
+    found: dict[str, Any] = {}
+
+    def program() -> None:
+        with Mesh("shop", {"namespaces": ["shop"], "ca": CA_TEXT}, now=NOW) as mesh:
+            mesh.auto_inject()
+            MeshService(
+                "web", {"namespace": "shop", "selector": {"app": "web"}, "ports": WEB_PORTS}
+            )
+            deployment("web")
+        outputs = {
+            "ca_bundle": mesh.ca_bundle,
+            "identities": mesh.identities,
+            "config_hashes": mesh.config_hashes,
+            "certificate_expiry": mesh.certificate_expiry,
+            "declarations": mesh.declarations,
+        }
+        pulumi.Output.all(**outputs).apply(found.update)
+
+    run(program)
+    assert found["identities"] == ["shop/web"]
+    assert found["ca_bundle"].startswith("-----BEGIN CERTIFICATE-----")
+    assert set(found["config_hashes"]) == {"shop/web"}
+    assert found["certificate_expiry"] == {
+        "shop/web": "2027-01-26T00:00:00+00:00"
+    }  # 2026-10-28 + 90d
+    assert "PRIVATE KEY" not in json.dumps(found)
