@@ -22,6 +22,7 @@ from typing import Any
 import pulumi
 from pulumi.runtime import config as pulumi_config
 from pulumi.runtime.rpc import unwrap_rpc_secret
+from pulumi.runtime.settings import SETTINGS
 from pulumi.runtime.stack import wait_for_rpcs
 
 from mesh_components.pulumi import Mesh
@@ -88,6 +89,8 @@ def run(
                 task.cancel()
             loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             loop.run_until_complete(loop.shutdown_default_executor())
+            with SETTINGS.lock:  # tracked Outputs of this run must not reach the next one
+                SETTINGS.outputs.clear()
             loop.close()
             asyncio.set_event_loop(None)
             _close_worker_loops()
