@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from mesh_components import envoy_check
 from mesh_components.emit.kubernetes.metadata import Json
 from mesh_components.local import LocalCluster, Request, Traffic, cleanup
 from mesh_components.local.pod import Pod
@@ -83,10 +84,13 @@ def test_every_pod_is_ready_with_the_real_envoy_as_the_proxy_uid(cluster: LocalC
     ]  # fmt: skip
     assert all(p.ready for p in pods)
     meshed = [p for p in pods if p.id.namespace != "outside"]
+    envoy = envoy_check.find_envoy()
+    assert envoy is not None
+    envoy = envoy.resolve()
     for pod in meshed:
         proxy = only([c for c in pod.sidecars if c.name == "mesh-proxy"])
         assert proxy.pid is not None
-        assert Path(f"/proc/{proxy.pid}/exe").resolve() == cluster._node.envoy.resolve()  # type: ignore[union-attr]
+        assert Path(f"/proc/{proxy.pid}/exe").resolve() == envoy
         status = Path(f"/proc/{proxy.pid}/status").read_text()
         assert "\nUid:\t1500\t1500\t1500\t1500\n" in status
         app = pod.app_container()

@@ -35,11 +35,11 @@ from mesh_components.local.services import (
     PodEndpoint,
     ServiceAllocator,
     ServiceView,
-    endpoints,
     is_tcp_port,
+    resolve,
     selects,
     target_port,
-)  # fmt: skip
+)
 from mesh_components.local.traffic import Exec, Request, Traffic
 
 READY_TIMEOUT = 120.0
@@ -168,7 +168,7 @@ class LocalCluster:
         if self._controller.is_alive():
             self._controller.join(timeout=10)
         with self._lock:
-            pods, self._pods = list(self._pods), []
+            pods, self._pods = list(self._pods) + self._terminating, []
         threads = [threading.Thread(target=pod.kill) for pod in pods]
         for thread in threads:
             thread.start()
@@ -255,29 +255,8 @@ class LocalCluster:
         return frozenset(ports)
 
     def lookup(self, name: str) -> list[str] | None:
-        """The cluster DNS's view: a Service, a pod of a headless Service, or None."""
-        suffix = f".svc.{self.domain}"
-        if not name.endswith(suffix):
-            return None
-        parts = name[: -len(suffix)].split(".")
-        pods = self._endpoints()
-        for service in self._services:
-            if parts == [service.name, service.namespace]:
-                if service.cluster_ip is not None:
-                    return [service.cluster_ip]
-                return [p.ip for p in endpoints(service, pods)]
-            if len(parts) == 3 and parts[1:] == [service.name, service.namespace]:
-                found = [
-                    p.ip
-                    for p in pods
-                    if p.ready
-                    and p.hostname == parts[0]
-                    and p.subdomain == service.name
-                    and selects(service, p)
-                ]
-                if found:
-                    return found
-        return None
+        """The cluster DNS's view of `name` (see `services.resolve`)."""
+        return resolve(name, self.domain, self._services, self._endpoints())
 
     # -- pods -------------------------------------------------------------------------------
 

@@ -51,6 +51,9 @@ def handle(cluster: LocalCluster, request: dict[str, Any]) -> tuple[dict[str, An
             return {"ok": True, "status": cluster.status()}, False
     except MeshError as error:
         return {"ok": False, "error": str(error)}, False
+    except Exception as error:  # The cluster stays up; the caller learns what failed.
+        traceback.print_exc()
+        return {"ok": False, "error": f"{type(error).__name__}: {error}"}, False
     return {"ok": False, "error": f"unknown request {op!r}"}, False
 
 

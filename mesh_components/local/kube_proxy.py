@@ -33,7 +33,8 @@ def rules(services: Iterable[ServiceView], pods: list[PodEndpoint]) -> str:
             comment = f'-m comment --comment "{service.namespace}/{service.name}:{port.port}"'
             targets = [(pod.ip, t) for pod in ready if (t := target_port(port, pod)) is not None]
             if not targets:
-                rejects.append(f"-A MLC-REJECT {match} {comment} -j REJECT --reject-with tcp-reset")
+                how = "tcp-reset" if port.protocol.upper() == "TCP" else "icmp-port-unreachable"
+                rejects.append(f"-A MLC-REJECT {match} {comment} -j REJECT --reject-with {how}")
                 continue
             chain = f"MLC-SVC-{number}"
             number += 1

@@ -232,11 +232,15 @@ class Pod:
 
     def _await_exit(self, container: Container) -> None:
         assert container.process is not None
-        try:
-            code = container.process.wait(timeout=INIT_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            container.stop(1)
-            code = -1
+        deadline = time.monotonic() + INIT_TIMEOUT
+        while (code := container.process.poll()) is None:
+            if self._stop.is_set() or time.monotonic() > deadline:
+                container.stop(1)
+                if self._stop.is_set():
+                    return
+                code = -1
+                break
+            time.sleep(TICK / 2)
         container.pidfile.unlink(missing_ok=True)
         if code != 0:
             tail = _tail(container.log)

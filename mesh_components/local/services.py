@@ -159,3 +159,25 @@ def is_tcp_port(port: ServicePort) -> bool:
     """Whether a port carries raw TCP rather than HTTP (the mesh's own rule, by hint)."""
     hint = port.app_protocol.lower() or port.name.lower().split("-", 1)[0]
     return hint in ("tcp", "mysql", "mongo", "redis", "postgres", "postgresql")
+
+
+def resolve(
+    name: str, domain: str, services: Iterable[ServiceView], pods: list[PodEndpoint]
+) -> list[str] | None:
+    """A DNS name's addresses: a Service's ClusterIP, a headless Service's Ready pods, or a
+    pod by hostname and subdomain; None when the name does not exist."""
+    suffix = f".svc.{domain}"
+    if not name.endswith(suffix):
+        return None
+    parts = name[: -len(suffix)].split(".")
+    for service in services:
+        if parts == [service.name, service.namespace]:
+            if service.cluster_ip is not None:
+                return [service.cluster_ip]
+            return [p.ip for p in endpoints(service, pods)]
+        if len(parts) == 3 and parts[1:] == [service.name, service.namespace]:
+            found = [p.ip for p in endpoints(service, pods)
+                     if p.hostname == parts[0] and p.subdomain == service.name]  # fmt: skip
+            if found:
+                return found
+    return None
