@@ -240,13 +240,16 @@ def test_an_invalid_config_is_rejected_by_envoy_and_traffic_keeps_flowing(
     before = _rejected(cluster, buyer)
     report = cluster.update(bad)
     assert report.rolled == [] and any("bookbuyer" in v for v in report.volumes)
+    assert report.rejected == [
+        f"bookbuyer/{buyer.id.name}: listener_manager.lds.update_rejected +1"
+    ]
     deadline = time.monotonic() + 5
     while _rejected(cluster, buyer) == before and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _rejected(cluster, buyer) == before + 1
     result = send(cluster, buyer, BOOKS_BOUGHT, count=50, headers=BUYER_HEADERS)
     assert result.statuses() == {"200": 50}
-    cluster.update(good)
+    assert cluster.update(good).rejected == []
 
 
 def _broken_listener(obj: Json) -> Json:
@@ -335,7 +338,7 @@ def test_losing_a_backend_pod_fails_no_request(cluster: LocalCluster) -> None:
     deleted = time.time()
     cluster.delete_pod(victim)
     result = finish(load)
-    assert result.failures() == []
+    assert result.failures() == [], [(r["time"] - deleted, r) for r in result.failures()]
     assert result.pods()[victim.id.name] > 0
     late = [r["answer"]["pod"] for r in result.results if r["time"] > deleted + 11.0]
     assert late and victim.id.name not in late  # it left the endpoints, then stopped

@@ -94,6 +94,24 @@ def test_a_failed_up_says_why_and_leaves_nothing_behind() -> None:
     assert cleanup.leftovers(cluster.layout) == []
 
 
+def test_a_pod_that_never_becomes_ready_fails_up_naming_it() -> None:
+    probe = {"exec": {"command": ["false"]}, "periodSeconds": 1}
+    container = {"name": "app", "image": "x", "ports": [{"containerPort": 8080}],
+                 "readinessProbe": probe}  # fmt: skip
+    meta = {"name": "never", "namespace": "x"}
+    pod: Json = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": meta,
+        "spec": {"containers": [container]},
+    }
+    cluster = LocalCluster(f"n{os.getpid() % 10**6}")
+    with pytest.raises(LocalRunnerError) as raised:
+        cluster.start([pod], timeout=4)
+    assert "not Ready after 4 s" in str(raised.value) and "x/never" in str(raised.value)
+    assert cleanup.leftovers(cluster.layout) == []
+
+
 def test_unsupported_objects_are_refused_before_anything_is_created(tmp_path: Path) -> None:
     (tmp_path / "x.yaml").write_text(
         yaml.safe_dump(

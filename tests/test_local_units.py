@@ -15,7 +15,7 @@ from mesh_components.errors import MeshValidationError
 from mesh_components.local import dns, kube_proxy, launcher, volumes
 from mesh_components.local.containers import Runs, runs_as
 from mesh_components.local.manifests import index
-from mesh_components.local.services import PodEndpoint, ServiceAllocator
+from mesh_components.local.services import PodEndpoint, ServiceAllocator, resolve
 
 
 def query(name: str, qtype: int = 1) -> bytes:
@@ -65,6 +65,18 @@ def service(name: str, cluster_ip: str | None = None, selector: str = "web") -> 
 
 def pod(ip: str, ready: bool) -> PodEndpoint:
     return PodEndpoint("shop", ip, ip, {"app": "web"}, ready, {"http": 8080}, ip, "")
+
+
+def test_names_resolve_to_cluster_ips_ready_pods_and_stateful_pods() -> None:
+    views = ServiceAllocator().views([service("web"), service("db", "None")])
+    db0 = PodEndpoint("shop", "db-0", "10.244.0.5", {"app": "web"}, True, {}, "db-0", "db")
+    pods = [pod("10.244.0.2", True), pod("10.244.0.3", False), db0]
+    domain = "cluster.local"
+    assert resolve("web.shop.svc.cluster.local", domain, views, pods) == ["10.96.0.1"]
+    assert resolve("db.shop.svc.cluster.local", domain, views, pods) == ["10.244.0.2", "10.244.0.5"]
+    assert resolve("db-0.db.shop.svc.cluster.local", domain, views, pods) == ["10.244.0.5"]
+    assert resolve("web.other.svc.cluster.local", domain, views, pods) is None
+    assert resolve("example.com", domain, views, pods) is None
 
 
 def test_cluster_ips_are_kept_honoured_and_never_shared() -> None:

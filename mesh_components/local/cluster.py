@@ -25,7 +25,16 @@ from pathlib import Path
 
 from mesh_components import envoy_check
 from mesh_components.emit.kubernetes.metadata import Json
-from mesh_components.local import cleanup, dns, kube_proxy, nsthread, processes, system, traffic
+from mesh_components.local import (
+    cleanup,
+    dns,
+    envoy_admin,
+    kube_proxy,
+    nsthread,
+    processes,
+    system,
+    traffic,
+)
 from mesh_components.local.controller import Desired, desired
 from mesh_components.local.layout import Layout, check_name, netns_path
 from mesh_components.local.manifests import Manifests, index
@@ -43,6 +52,7 @@ from mesh_components.local.services import (
 from mesh_components.local.traffic import Exec, Request, Traffic
 
 READY_TIMEOUT = 120.0
+SWAP_SETTLE = 0.5  # Envoy applies a `..data` swap in about 15 ms (FACTS.md); a margin for 2 cores
 SCRIPTS = ("stub_app.py", "client.py")
 
 
@@ -54,6 +64,7 @@ class UpdateReport:
     rolled: list[str] = field(default_factory=list)
     created: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)  # "ns/pod: counter +n", from Envoy
 
     def __str__(self) -> str:
         parts = [
@@ -62,7 +73,9 @@ class UpdateReport:
             f"{len(self.created)} created",
             f"{len(self.deleted)} deleted",
         ]
-        return ", ".join(parts)
+        lines = [", ".join(parts)]
+        lines += [f"envoy rejected the new config: {r}" for r in self.rejected]
+        return "\n".join(lines)
 
 
 class LocalCluster:
@@ -336,6 +349,8 @@ class LocalCluster:
         """Apply new manifests: swap volumes in place first, then roll changed templates."""
         manifests = objects if isinstance(objects, Manifests) else index(objects)
         report = UpdateReport()
+        pods = self.pods()
+        before = {pod.id.name: envoy_admin.rejections(pod) for pod in pods}
         with self._lock:
             self._rolling = True
             self._apply_objects(manifests)
@@ -344,6 +359,11 @@ class LocalCluster:
                     f"{pod.id.namespace}/{pod.id.name}/{v}" for v in pod.refresh_volumes(manifests)
                 ]
         self._changed()
+        if report.volumes:
+            time.sleep(SWAP_SETTLE)
+        for pod in pods:
+            changed = envoy_admin.newly_rejected(before[pod.id.name], envoy_admin.rejections(pod))
+            report.rejected += [f"{pod.id.namespace}/{pod.id.name}: {c}" for c in changed]
         try:
             self._roll(report, timeout)
         finally:

@@ -17,6 +17,7 @@ from mesh_components.local import processes
 from mesh_components.local.probes import Timing
 
 BACKOFF_START, BACKOFF_MAX = 10.0, 300.0
+STUB_SERVING = b": serving ["  # the line the stub app prints once every port listens
 
 
 @dataclass
@@ -48,8 +49,12 @@ class Container:
     restart_at: float | None = None
     exit_code: int | None = None
     probes: dict[str, ProbeState] = field(default_factory=dict)
+    _log_offset: int = 0
+    _serving: bool = True
 
     def start(self) -> None:
+        self._log_offset = self.log.stat().st_size if self.log.exists() else 0
+        self._serving = self.runs != "stub"
         self.process = processes.spawn(self.argv, self.log, self.pidfile)
         self.started_at = time.monotonic()
         self.exit_code = None
@@ -74,7 +79,17 @@ class Container:
     def started(self) -> bool:
         """Running and past its startup probe (the kubelet's `started`)."""
         startup = self.probes.get("startupProbe")
-        return self.running and (startup is None or startup.passed)
+        return self.running and self.serving and (startup is None or startup.passed)
+
+    @property
+    def serving(self) -> bool:
+        """A stub app counts as started once it listens on its ports, as a real app binary
+        would within milliseconds; Python's own start-up (about 100 ms) is not the app's."""
+        if not self._serving:
+            with self.log.open("rb") as log:
+                log.seek(self._log_offset)
+                self._serving = STUB_SERVING in log.read()
+        return self._serving
 
     @property
     def ready(self) -> bool:
