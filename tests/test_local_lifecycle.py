@@ -5,6 +5,7 @@ nothing after `down`, nothing after a failed `up`. Root and Envoy needed (CI fai
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -15,8 +16,8 @@ import yaml
 from mesh_components.emit.kubernetes.metadata import Json
 from mesh_components.local import LocalCluster, LocalRunnerError, cleanup
 from mesh_components.local.layout import Layout
-from mesh_components.local.processes import start_time
-from tests.local_bookstore import BUYER_HEADERS, Bookstore, why_not
+from mesh_components.local.processes import start_time, wait_gone
+from tests.local_bookstore import BUYER_HEADERS, Bookstore, outsider, why_not
 
 pytestmark = [pytest.mark.root, pytest.mark.envoy]
 
@@ -75,6 +76,26 @@ def test_up_curl_status_and_down_through_the_cli_leave_nothing_behind(tmp_path: 
     assert Path("/proc/self/mountinfo").read_text().count("\n") == mounts.count("\n")
     again = cli("down", "--name", name)
     assert again.returncode == 0 and "removed 0 processes, 0 network namespaces" in again.stdout
+
+
+def test_down_removes_everything_even_after_the_runner_was_killed(tmp_path: Path) -> None:
+    (tmp_path / "outsider.yaml").write_text(yaml.safe_dump_all(outsider()))
+    name = f"k{os.getpid() % 10**6}"
+    up = cli("up", str(tmp_path), "--name", name)
+    assert up.returncode == 0, up.stderr
+    layout = Layout(name)
+    runner = int((layout.state / cleanup.DAEMON_PIDFILE).read_text().split()[0])
+    pids = [int(f.read_text().split()[0]) for f in layout.pids.glob("*.pid")]
+    assert len(pids) == 1
+    os.kill(runner, signal.SIGKILL)
+    assert wait_gone(runner, 5)
+    status = cli("status", "--name", name)
+    assert "its runner is not running" in status.stdout
+    down = cli("down", "--name", name)
+    assert down.returncode == 0, down.stderr
+    assert "removed 1 processes, 2 network namespaces, the state dir" in down.stdout
+    assert cleanup.leftovers(layout) == []
+    assert all(start_time(pid) is None for pid in pids)
 
 
 def test_a_failed_up_says_why_and_leaves_nothing_behind() -> None:

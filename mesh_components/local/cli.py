@@ -110,8 +110,11 @@ def _down(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    status = _read_status(Layout(check_name(args.name)))
+    layout = Layout(check_name(args.name))
+    status = _read_status(layout)
     print(f"cluster {status['cluster']}: node namespace {status['node']}, DNS {status['dns']}")
+    if processes.recorded(layout.state / cleanup.DAEMON_PIDFILE) is None:
+        print("  warning: its runner is not running, so this is stale: run `local down`")
     for pod in status["pods"]:
         restarts = sum(c["restarts"] for c in pod["containers"])
         ready = "Ready" if pod["ready"] else pod["phase"]
