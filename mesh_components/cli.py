@@ -21,6 +21,7 @@ from mesh_components.emit.kubernetes.metadata import Json
 from mesh_components.errors import MeshError, MeshValidationError, Problem
 from mesh_components.identities import needs_authority
 from mesh_components.injection import inject_all, unsupported
+from mesh_components.inspect.cli import add_commands as add_inspect_commands
 from mesh_components.local.cli import add_commands as add_local_commands
 from mesh_components.manifests import manifest_files
 from mesh_components.manifests import to_yaml as manifests_to_yaml
@@ -89,6 +90,7 @@ def _parser() -> argparse.ArgumentParser:
     status.set_defaults(run=_certs_status)
     _ca_commands(commands)
     add_local_commands(commands)
+    add_inspect_commands(commands)
     return parser
 
 

@@ -1,0 +1,261 @@
+"""The inspect verbs: `proxy-config`, `explain`, `diff` and `graph`.
+
+`add_commands(commands)` registers them on the main parser. Bad input (an unknown workload, a
+malformed HOST:PORT) raises MeshValidationError, which the main CLI prints as one paragraph
+and turns into exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any, TypeAlias
+
+from mesh_components import yamltext
+from mesh_components.errors import MeshValidationError, Problem
+from mesh_components.inspect import diff_text, explain_text, graph_formats
+from mesh_components.inspect.diff import diff
+from mesh_components.inspect.explain import Request, Verdict, explain
+from mesh_components.inspect.graph import mesh_graph
+from mesh_components.inspect.model import InspectedMesh, Proxy
+from mesh_components.inspect.proxy_config import Section, raw, show
+from mesh_components.inspect.sources import load_mesh
+from mesh_components.model import WorkloadRef
+
+_PATH_HELP = "a spec file, a directory holding mesh.yaml, a render directory, or REV:path in git"
+_FORMATS = ("table", "json", "yaml")
+
+_PROXY_CONFIG_EXAMPLES = """examples:
+  python -m mesh_components proxy-config examples/bookstore --workload bookbuyer/bookbuyer routes
+  python -m mesh_components proxy-config rendered/ --workload bookstore/bookstore-v1 -o yaml
+"""
+_EXPLAIN_EXAMPLES = """examples:
+  python -m mesh_components explain examples/bookstore --from bookbuyer/bookbuyer \\
+      --to bookstore.bookstore:14001 --path /books-bought \\
+      --header client-app=bookbuyer --header user-agent=go-http-client/1.1
+  python -m mesh_components explain examples/bookstore --from bookthief/bookthief \\
+      --to bookstore.bookstore:14001
+
+exit codes: 0 allowed, 1 denied or unroutable, 2 bad input
+"""
+_DIFF_EXAMPLES = """examples:
+  python -m mesh_components diff examples/bookstore new/mesh.yaml
+  python -m mesh_components diff HEAD~1:examples/bookstore examples/bookstore
+  python -m mesh_components diff rendered-before/ rendered-after/   # also shows rotating certs
+
+exit codes: 0 no differences, 1 differences, 2 bad input
+"""
+_GRAPH_EXAMPLES = """examples:
+  python -m mesh_components graph examples/bookstore              # Mermaid on stdout
+  python -m mesh_components graph examples/bookstore -o mesh.dot
+  python -m mesh_components graph examples/bookstore -o mesh.svg  # needs Graphviz `dot`
+"""
+
+Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def add_commands(commands: Commands) -> None:
+    """Register the four verbs on the main CLI's subparsers."""
+    _proxy_config(commands)
+    _explain(commands)
+    _diff(commands)
+    _graph(commands)
+
+
+def _add(commands: Commands, name: str, help_: str, epilog: str) -> argparse.ArgumentParser:
+    return commands.add_parser(
+        name,
+        help=help_,
+        description=help_,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+class _IntermixedParser(argparse.ArgumentParser):
+    """Lets the optional SECTION follow options (`PATH --workload X routes`): Python 3.11's
+    argparse would fill an optional positional, empty, together with PATH and then reject
+    SECTION as unrecognized."""
+
+    _inside = False
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: list[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        if self._inside:
+            return super().parse_known_args(args, namespace)
+        self._inside = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._inside = False
+
+
+def _proxy_config(commands: Commands) -> None:
+    parser = _add(
+        commands,
+        "proxy-config",
+        "show one workload's sidecar config as tables",
+        _PROXY_CONFIG_EXAMPLES,
+    )
+    parser.add_argument("source", metavar="PATH", help=_PATH_HELP)
+    # The main parser's subparsers build plain parsers; this one needs intermixed parsing.
+    parser.__class__ = _IntermixedParser
+    parser.add_argument("--workload", required=True, metavar="NS/NAME", help="the workload")
+    parser.add_argument("section", nargs="?", default="all", choices=[s.value for s in Section])
+    parser.add_argument("-o", "--output", default="table", choices=_FORMATS)
+    parser.set_defaults(run=_run_proxy_config)
+
+
+def _run_proxy_config(args: argparse.Namespace) -> int:
+    mesh = load_mesh(args.source)
+    proxy = _proxy(mesh, args.workload, "--workload")
+    section = Section(args.section)
+    if args.output == "table":
+        print(show(proxy, section))
+    else:
+        _print_data(raw(proxy, section), args.output)
+    return 0
+
+
+def _explain(commands: Commands) -> None:
+    parser = _add(
+        commands,
+        "explain",
+        "follow one request through the proxies and their policies",
+        _EXPLAIN_EXAMPLES,
+    )
+    parser.add_argument("source", metavar="PATH", help=_PATH_HELP)
+    parser.add_argument(
+        "--from", dest="client", required=True, metavar="NS/WORKLOAD", help="the calling workload"
+    )
+    parser.add_argument(
+        "--to",
+        dest="target",
+        required=True,
+        metavar="HOST:PORT",
+        help="what the app dials, as it writes it",
+    )
+    parser.add_argument("--path", default="/", help="HTTP path, query included (default: /)")
+    parser.add_argument("--method", default="GET", help="HTTP method (default: GET)")
+    parser.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a request header; repeat for more (host=... overrides Host)",
+    )
+    parser.add_argument("-o", "--output", default="table", choices=_FORMATS)
+    parser.set_defaults(run=_run_explain)
+
+
+def _run_explain(args: argparse.Namespace) -> int:
+    host, port = _host_port(args.target)
+    request = Request(host, port, args.method.upper(), args.path, _headers(args.header))
+    mesh = load_mesh(args.source)
+    result = explain(mesh, _proxy(mesh, args.client, "--from"), request)
+    if args.output == "table":
+        print(explain_text.render(result))
+    else:
+        _print_data(dataclasses.asdict(result), args.output)
+    return 0 if result.verdict is Verdict.ALLOWED else 1
+
+
+def _diff(commands: Commands) -> None:
+    parser = _add(commands, "diff", "what changes between two meshes, per workload", _DIFF_EXAMPLES)
+    parser.add_argument("old", help=_PATH_HELP)
+    parser.add_argument("new", help=_PATH_HELP)
+    parser.add_argument("-o", "--output", default="table", choices=_FORMATS)
+    parser.set_defaults(run=_run_diff)
+
+
+def _run_diff(args: argparse.Namespace) -> int:
+    result = diff(load_mesh(args.old), load_mesh(args.new))
+    if args.output == "table":
+        print(diff_text.render(result, args.old, args.new))
+    else:
+        _print_data(dataclasses.asdict(result), args.output)
+    return 0 if result.empty else 1
+
+
+def _graph(commands: Commands) -> None:
+    parser = _add(commands, "graph", "draw who may call whom: Mermaid, DOT or SVG", _GRAPH_EXAMPLES)
+    parser.add_argument("source", metavar="PATH", help=_PATH_HELP)
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        metavar="FILE",
+        help="mesh.mmd, mesh.dot or mesh.svg (default: Mermaid on stdout)",
+    )
+    parser.set_defaults(run=_run_graph)
+
+
+def _run_graph(args: argparse.Namespace) -> int:
+    graph = mesh_graph(load_mesh(args.source))
+    if args.output is None:
+        print(graph_formats.mermaid(graph), end="")
+        return 0
+    graph_formats.write(graph, args.output)
+    print(f"wrote {args.output}")
+    return 0
+
+
+def _proxy(mesh: InspectedMesh, given: str, flag: str) -> Proxy:
+    namespace, slash, name = given.partition("/")
+    proxy = mesh.proxy(WorkloadRef(namespace, name)) if slash else None
+    if proxy is None:
+        known = ", ".join(str(w) for w in mesh.workloads()) or "none"
+        fix = f"pass {flag} NAMESPACE/NAME, one of: {known}"
+        raise MeshValidationError(
+            [
+                Problem(
+                    flag,
+                    "inspect-unknown-workload",
+                    f"a workload of {mesh.source}",
+                    repr(given),
+                    fix,
+                )
+            ]
+        )
+    return proxy
+
+
+def _host_port(target: str) -> tuple[str, int]:
+    host, colon, port = target.rpartition(":")
+    if colon and host and port.isdigit() and 0 < int(port) < 65536 and "/" not in host:
+        return host, int(port)
+    fix = "write what the app dials, with its port: --to bookstore.bookstore:14001"
+    raise MeshValidationError(
+        [
+            Problem(
+                "--to",
+                "inspect-bad-target",
+                "HOST:PORT with a port from 1 to 65535",
+                repr(target),
+                fix,
+            )
+        ]
+    )
+
+
+def _headers(given: list[str]) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for item in given:
+        name, equals, value = item.partition("=")
+        if not equals or not name.strip():
+            fix = "write each header as --header NAME=VALUE (--header client-app=bookbuyer)"
+            raise MeshValidationError(
+                [Problem("--header", "inspect-bad-header", "NAME=VALUE", repr(item), fix)]
+            )
+        pairs.append((name.strip().lower(), value))
+    return tuple(sorted(pairs))
+
+
+def _print_data(data: Any, output: str) -> None:
+    if output == "json":
+        print(json.dumps(data, indent=2, sort_keys=True, default=str))
+    else:
+        print(yamltext.dump(json.loads(json.dumps(data, default=str)), sort_keys=True), end="")

@@ -1,0 +1,133 @@
+"""A mesh graph as Mermaid (renders in GitHub and docs), Graphviz DOT, or SVG through `dot`.
+
+Namespaces are subgraphs; services are rounded, workloads are boxes. Allowed calls are solid
+arrows labelled with the port and allowed requests, splits are dashed with their weights,
+denied calls are red crossed arrows, and a service's pods are dotted lines to their workload.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from mesh_components.errors import MeshValidationError, Problem
+from mesh_components.inspect.graph import Edge, EdgeKind, MeshGraph, Node, NodeKind
+
+_MERMAID_ARROWS = {
+    EdgeKind.CALL: "-->",
+    EdgeKind.DENIED: "--x",
+    EdgeKind.SPLIT: "-.->",
+    EdgeKind.ADDRESSES: "-->",
+    EdgeKind.SERVES: "-.-",
+}
+_DOT_STYLES = {
+    EdgeKind.CALL: "color=darkgreen",
+    EdgeKind.DENIED: "color=red, fontcolor=red, style=dashed, arrowhead=tee",
+    EdgeKind.SPLIT: "style=dashed, color=blue, fontcolor=blue",
+    EdgeKind.ADDRESSES: "color=gray30",
+    EdgeKind.SERVES: "style=dotted, arrowhead=none, color=gray50",
+}
+
+
+def _id(key: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", key)
+
+
+def _mermaid_text(text: str) -> str:
+    return text.replace('"', "#quot;").replace("|", "#124;")
+
+
+def mermaid(graph: MeshGraph) -> str:
+    lines = ["flowchart LR"]
+    for namespace in graph.namespaces():
+        lines.append(f'  subgraph {_id("ns:" + namespace)}["namespace {namespace}"]')
+        for node in (n for n in graph.nodes if n.namespace == namespace):
+            lines.append(f"    {_id(node.key)}{_mermaid_shape(node)}")
+        lines.append("  end")
+    for edge in graph.edges:
+        label = f'|"{_mermaid_text(edge.label)}"|' if edge.label else ""
+        arrow = _MERMAID_ARROWS[edge.kind]
+        lines.append(f"  {_id(edge.source)} {arrow}{label} {_id(edge.target)}")
+    denied = [str(i) for i, e in enumerate(graph.edges) if e.kind is EdgeKind.DENIED]
+    if denied:
+        lines.append(f"  linkStyle {','.join(denied)} stroke:red,color:red")
+    return "\n".join(lines) + "\n"
+
+
+def _mermaid_shape(node: Node) -> str:
+    if node.kind is NodeKind.SERVICE:
+        return f'(["{node.name}"])'
+    return f'["{node.name}"]'
+
+
+def dot(graph: MeshGraph) -> str:
+    lines = ["digraph mesh {", "  rankdir=LR;", '  node [fontname="Helvetica"];']
+    lines.append('  edge [fontname="Helvetica", fontsize=10];')
+    for namespace in graph.namespaces():
+        lines.append(f'  subgraph "cluster_{namespace}" {{')
+        lines.append(f'    label="namespace {namespace}"; style=rounded;')
+        for node in (n for n in graph.nodes if n.namespace == namespace):
+            shape = "shape=box, style=rounded" if node.kind is NodeKind.SERVICE else "shape=box"
+            lines.append(f'    "{node.key}" [label="{node.name}", {shape}];')
+        lines.append("  }")
+    lines += [f"  {_dot_edge(edge)}" for edge in graph.edges]
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _dot_edge(edge: Edge) -> str:
+    label = edge.label.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{edge.source}" -> "{edge.target}" [label="{label}", {_DOT_STYLES[edge.kind]}];'
+
+
+def svg(graph: MeshGraph) -> str:
+    """SVG drawn by Graphviz's `dot`, which must be installed."""
+    binary = shutil.which("dot")
+    if binary is None:
+        fix = (
+            "install Graphviz (apt-get install graphviz, brew install graphviz), "
+            "or write -o mesh.dot or -o mesh.mmd"
+        )
+        raise MeshValidationError(
+            [Problem("-o", "graphviz-missing", "Graphviz `dot` on PATH", "no `dot`", fix)]
+        )
+    done = subprocess.run(
+        [binary, "-Tsvg"], input=dot(graph), capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise MeshValidationError(
+            [
+                Problem(
+                    "-o",
+                    "graphviz-failed",
+                    "dot to draw the graph",
+                    done.stderr.strip(),
+                    "report this as a bug",
+                )
+            ]
+        )
+    return done.stdout
+
+
+_WRITERS = {".mmd": mermaid, ".mermaid": mermaid, ".dot": dot, ".gv": dot, ".svg": svg}
+
+
+def write(graph: MeshGraph, path: Path) -> None:
+    """Write the format the file's suffix names."""
+    writer = _WRITERS.get(path.suffix.lower())
+    if writer is None:
+        fix = "name the file mesh.mmd (Mermaid), mesh.dot (Graphviz) or mesh.svg (needs Graphviz)"
+        raise MeshValidationError(
+            [
+                Problem(
+                    "-o",
+                    "graph-unknown-format",
+                    ".mmd, .dot or .svg",
+                    repr(path.suffix or path.name),
+                    fix,
+                )
+            ]
+        )
+    path.write_text(writer(graph), encoding="utf-8")
