@@ -18,6 +18,7 @@ from mesh_components.inspect import reach
 from mesh_components.inspect.matching import (
     Connection,
     full_match,
+    normalized_path,
     select_chain,
     select_route,
     select_virtual_host,
@@ -50,8 +51,10 @@ class Request:
             return given
         return self.host if self.port == 80 else f"{self.host}:{self.port}"
 
-    def subject(self, principal: str | None) -> Subject:
-        pseudo = {":method": self.method, ":path": self.path, ":authority": self.host_header}
+    def subject(self, principal: str | None, path: str | None = None) -> Subject:
+        """What RBAC sees; `path` as the connection manager normalized it."""
+        seen = self.path if path is None else path
+        pseudo = {":method": self.method, ":path": seen, ":authority": self.host_header}
         return Subject(principal, {**dict(self.headers), **pseudo})
 
 
@@ -259,11 +262,18 @@ class _Tracer:
         rules = read.rbac_rules(chain)
         if rules is None:
             return [Step("rbac", "no RBAC filter: any mesh identity may call (access: open)")], True
-        http = read.http_manager(chain) is not None
+        manager = read.http_manager(chain)
         principal = self.client.spiffe_id
-        subject = self.request.subject(principal) if http else Subject(principal)
-        decision = decide(rules, subject)
         steps = []
+        if manager is None:
+            subject = Subject(principal)
+        else:
+            path = normalized_path(self.request.path, manager)
+            if path != self.request.path:
+                steps.append(Step("path", f"normalized to {path} before RBAC sees it"))
+            subject = self.request.subject(principal, path)
+        decision = decide(rules, subject)
+        http = manager is not None
         for verdict in decision.verdicts:
             mark = "matches" if verdict.matched else "does not match"
             steps.append(Step("policy", f"{verdict.policy} {mark}: {'; '.join(verdict.reasons)}"))

@@ -6,6 +6,7 @@ guess, so an explanation cannot silently diverge from Envoy.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -157,3 +158,30 @@ def string_matches(matcher: Json, value: str) -> bool:
 
 def full_match(pattern: str, value: str) -> bool:
     return re2.fullmatch(pattern, value) is not None
+
+
+def normalized_path(path: str, manager: Json) -> str:
+    """The path an HTTP connection manager hands its filters, as configured: `%2F` and `%5C`
+    unescaped, dot segments removed (backslashes become slashes), slashes merged. The query
+    is kept as sent."""
+    bare, question, query = path.partition("?")
+    if manager.get("path_with_escaped_slashes_action") == "UNESCAPE_AND_FORWARD":
+        bare = re.sub("%2[fF]", "/", re.sub("%5[cC]", "\\\\", bare))
+    if manager.get("normalize_path"):
+        bare = _remove_dot_segments(bare.replace("\\", "/"))
+    if manager.get("merge_slashes"):
+        bare = re.sub("/{2,}", "/", bare)
+    return bare + question + query
+
+
+def _remove_dot_segments(path: str) -> str:
+    """RFC 3986 section 5.2.4, which Envoy's normalize_path follows."""
+    out: list[str] = []
+    for segment in path.split("/")[1:]:
+        if segment == "..":
+            if out:
+                out.pop()
+        elif segment != ".":
+            out.append(segment)
+    trailing = "/" if path.endswith(("/.", "/..")) else ""
+    return "/" + "/".join(out) + trailing
