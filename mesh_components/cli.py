@@ -30,6 +30,7 @@ from mesh_components.output import write_tree
 from mesh_components.pipeline import CompiledMesh, build
 from mesh_components.pki import MeshTrust
 from mesh_components.render import render
+from mesh_components.smi.cli import add_commands as add_import_commands
 from mesh_components.specfile import read_spec
 from mesh_components.summary import summarize
 
@@ -90,6 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     status.set_defaults(run=_certs_status)
     _ca_commands(commands)
     add_local_commands(commands)
+    add_import_commands(commands)
     add_inspect_commands(commands)
     return parser
 

@@ -1,0 +1,300 @@
+"""Plain Kubernetes manifests plus SMI resources in, a validated mesh and the manifests out.
+
+    imported = read_manifest_dir("osm-demo/", namespaces=["bookstore", "bookbuyer"])
+    imported.spec                # the MeshSpec: what `import` writes as mesh.yaml
+    imported.meshed_manifests    # the workloads to inject, as they were written
+    imported.other_manifests     # everything else, to apply as it is
+
+Every problem of the whole input is reported at once, in one `MeshValidationError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from mesh_components.errors import MeshValidationError, Problem
+from mesh_components.model import (
+    AccessMode,
+    AccessPolicy,
+    MeshSettings,
+    MeshSpec,
+    Service,
+    TrafficSplit,
+    Workload,
+    labels,
+)
+from mesh_components.smi import meshconfig, routes, splits, targets
+from mesh_components.smi.documents import Document, read_documents
+from mesh_components.smi.imported import ImportedMesh, Note
+from mesh_components.smi.membership import MONITORED_BY, Membership, membership, metadata_problems
+from mesh_components.smi.services import service_of
+from mesh_components.smi.workloads import is_workload, pod_template, read_workload
+from mesh_components.validate import validate
+
+DEFAULT_MESH_NAME = "osm"
+"""OSM's default mesh name (`osm install --mesh-name`)."""
+
+_SMI = {
+    ("split.smi-spec.io", "TrafficSplit"): splits.VERSIONS,
+    ("access.smi-spec.io", "TrafficTarget"): targets.VERSIONS,
+    ("specs.smi-spec.io", "HTTPRouteGroup"): routes.VERSIONS,
+    ("specs.smi-spec.io", "TCPRoute"): routes.VERSIONS,
+    ("config.openservicemesh.io", "MeshConfig"): meshconfig.VERSIONS,
+}
+
+
+@dataclass
+class _Input:
+    """The input's objects, sorted by what the import does with them."""
+
+    manifests: list[Document] = field(default_factory=list)
+    smi: dict[str, list[Document]] = field(default_factory=dict)
+
+    def of_kind(self, kind: str) -> list[Document]:
+        return [doc for doc in self.manifests if doc.kind == kind and doc.api_group == ""]
+
+
+def read_manifest_dir(
+    path: str | Path,
+    namespaces: Iterable[str] | None = None,
+    *,
+    mesh_name: str | None = None,
+    access: AccessMode | None = None,
+) -> ImportedMesh:
+    """Import a directory (recursively), a file, or `-` (stdin). See `import_documents`."""
+    documents = read_documents(path)
+    return import_documents(documents, namespaces, mesh_name=mesh_name, access=access)
+
+
+def import_documents(
+    documents: Sequence[Document],
+    namespaces: Iterable[str] | None = None,
+    *,
+    mesh_name: str | None = None,
+    access: AccessMode | None = None,
+) -> ImportedMesh:
+    """The mesh the documents describe.
+
+    `namespaces`: the namespaces in the mesh, instead of reading the Namespace objects' OSM
+    annotations. `mesh_name`: default, the Namespaces' `openservicemesh.io/monitored-by`, else
+    `osm`. `access`: overrides the MeshConfig's permissive mode, as `kubectl patch meshconfig`
+    would.
+    """
+    problems: list[Problem] = []
+    notes: list[Note] = []
+    found = _sorted(documents, problems)
+    members = membership(found.of_kind("Namespace"), namespaces)
+    for namespace in found.of_kind("Namespace"):
+        problems.extend(
+            metadata_problems(f"{namespace.path}.metadata", namespace.metadata, pod=True)
+        )
+    settings, access_set = _settings(found, mesh_name, problems, notes)
+    read = [read_workload(d, members, problems, notes) for d in found.manifests if is_workload(d)]
+    workloads = tuple(r.workload for r in read if r.workload is not None)
+    services = _services(found, members, workloads, problems, notes)
+    meshed_splits = _splits(found.smi.get("TrafficSplit", []), members, problems, notes)
+    policies = _policies(found, members, problems, notes)
+    settings, policies = _access(
+        settings,
+        policies=policies,
+        access=access,
+        access_set=access_set,
+        problems=problems,
+        notes=notes,
+    )
+    if not members.namespaces:
+        problems.append(_no_namespaces(found))
+    if problems:
+        raise MeshValidationError(problems)
+    spec = validate(MeshSpec(settings, services, workloads, meshed_splits, policies))
+    meshed = {r.doc.origin for r in read if r.workload is not None}
+    return _imported(spec, found, meshed, members, notes)
+
+
+def _sorted(documents: Sequence[Document], problems: list[Problem]) -> _Input:
+    found = _Input()
+    for doc in documents:
+        versions = _SMI.get((doc.api_group, doc.kind))
+        if versions is not None:
+            if doc.api_version in versions:
+                found.smi.setdefault(doc.kind, []).append(doc)
+            else:
+                problems.append(_version_problem(doc, versions))
+        elif doc.api_group.endswith(("smi-spec.io", "openservicemesh.io")):
+            problems.append(_kind_problem(doc))
+        else:
+            found.manifests.append(doc)
+    return found
+
+
+def _settings(
+    found: _Input, mesh_name: str | None, problems: list[Problem], notes: list[Note]
+) -> tuple[MeshSettings, bool]:
+    settings = MeshSettings(name=mesh_name or _monitored_by(found, problems))
+    configs = found.smi.get("MeshConfig", [])
+    for extra in configs[1:]:
+        fix = "keep the MeshConfig the mesh used, and remove the others"
+        found_ = f"a second one ({configs[0].path} came first)"
+        problems.append(
+            Problem(extra.path, "smi-meshconfig-several", "one MeshConfig", found_, fix)
+        )
+    if not configs:
+        return settings, False
+    applied = meshconfig.apply_meshconfig(configs[0], settings, problems, notes)
+    return applied.settings, applied.access_set
+
+
+def _monitored_by(found: _Input, problems: list[Problem]) -> str:
+    """The mesh name the Namespaces are labelled with; OSM's default when none is."""
+    names = sorted(
+        {str(ns.metadata.get("labels", {}).get(MONITORED_BY)) for ns in found.of_kind("Namespace")}
+        - {"None"}
+    )
+    if len(names) > 1:
+        fix = "import one mesh at a time: pass --mesh-name and the namespaces of that mesh"
+        expected = "one mesh name"
+        problems.append(
+            Problem(f"labels[{MONITORED_BY}]", "smi-several-meshes", expected, str(names), fix)
+        )
+    return names[0] if names else DEFAULT_MESH_NAME
+
+
+def _services(
+    found: _Input,
+    members: Membership,
+    workloads: tuple[Workload, ...],
+    problems: list[Problem],
+    notes: list[Note],
+) -> tuple[Service, ...]:
+    """The Services of the mesh's namespaces, except those that select only pods outside it."""
+    meshed = {w.labels for w in workloads}
+    others = {
+        labels((pod_template(d.body).get("metadata") or {}).get("labels") or {})
+        for d in found.manifests
+        if is_workload(d) and d.namespace in members.namespaces
+    } - meshed
+    kept: list[Service] = []
+    for doc in found.of_kind("Service"):
+        if doc.namespace not in members.namespaces:
+            continue
+        service = service_of(doc, problems, notes)
+        if service is None:
+            continue
+        if not any(map(service.selects, meshed)) and any(map(service.selects, others)):
+            notes.append(Note(doc.path, "selects only pods without a sidecar: not a mesh service"))
+            continue
+        kept.append(service)
+    return tuple(kept)
+
+
+def _splits(
+    documents: list[Document], members: Membership, problems: list[Problem], notes: list[Note]
+) -> tuple[TrafficSplit, ...]:
+    meshed = _in_mesh(documents, members, notes)
+    built = [splits.split_of(doc, problems) for doc in meshed]
+    return tuple(split for split in built if split is not None)
+
+
+def _policies(
+    found: _Input, members: Membership, problems: list[Problem], notes: list[Note]
+) -> tuple[AccessPolicy, ...]:
+    index = routes.Routes()
+    for doc in found.smi.get("HTTPRouteGroup", []):
+        routes.add_route_group(doc, index, problems)
+    for doc in found.smi.get("TCPRoute", []):
+        routes.add_tcp_route(doc, index, problems)
+    meshed = _in_mesh(found.smi.get("TrafficTarget", []), members, notes)
+    built = [targets.policy_of(doc, index, problems) for doc in meshed]
+    return tuple(policy for policy in built if policy is not None)
+
+
+def _in_mesh(documents: list[Document], members: Membership, notes: list[Note]) -> list[Document]:
+    """OSM ignored SMI resources outside the namespaces it monitored."""
+    for doc in documents:
+        if doc.namespace not in members.namespaces:
+            notes.append(Note(doc.path, "not imported: its namespace is not in the mesh"))
+    return [doc for doc in documents if doc.namespace in members.namespaces]
+
+
+def _access(
+    settings: MeshSettings,
+    *,
+    policies: tuple[AccessPolicy, ...],
+    access: AccessMode | None,
+    access_set: bool,
+    problems: list[Problem],
+    notes: list[Note],
+) -> tuple[MeshSettings, tuple[AccessPolicy, ...]]:
+    """The access mode, from the caller, else the MeshConfig, else OSM's default."""
+    if access is None and not access_set:
+        access = AccessMode.POLICY if policies else AccessMode.OPEN
+        if not policies:
+            notes.append(Note("mesh.access", _OPEN_BY_DEFAULT))
+    chosen = replace(settings, access=access or settings.access)
+    if chosen.access is AccessMode.POLICY or not policies:
+        return chosen, policies
+    if access is None:
+        problems.append(_permissive_with_targets(len(policies)))
+        return chosen, policies
+    for policy in policies:
+        at = f"TrafficTarget[{policy.namespace}/{policy.name}]"
+        notes.append(Note(at, "not imported: in permissive mode (access: open) OSM ignores it"))
+    return chosen, ()
+
+
+_OPEN_BY_DEFAULT = (
+    "open: no MeshConfig and no TrafficTarget, and OSM's default is permissive traffic policy "
+    "mode (pass --access policy to deny everything no policy allows)"
+)
+
+
+def _permissive_with_targets(count: int) -> Problem:
+    return Problem(
+        "MeshConfig.spec.traffic.enablePermissiveTrafficPolicyMode",
+        "smi-permissive-with-targets",
+        "one access mode for the whole mesh",
+        f"true (permissive), with {count} TrafficTargets that OSM ignores in that mode",
+        "pass --access policy to enforce the TrafficTargets (what OSM's guide does next), or "
+        "--access open to keep permissive mode without them",
+    )
+
+
+def _no_namespaces(found: _Input) -> Problem:
+    seen = sorted({doc.namespace for doc in found.manifests if is_workload(doc)})
+    return Problem(
+        "namespaces",
+        "smi-no-mesh-namespaces",
+        "at least one namespace in the mesh",
+        "none",
+        f"pass --namespaces {','.join(seen) or 'NAME'} (what `osm namespace add` did), or "
+        "annotate the Namespace objects with openservicemesh.io/sidecar-injection: enabled",
+    )
+
+
+def _version_problem(doc: Document, versions: tuple[str, ...]) -> Problem:
+    expected = f"one of {', '.join(f'{doc.api_group}/{v}' for v in versions)}"
+    fix = "write it in a supported version"
+    found = repr(doc.body.get("apiVersion"))
+    return Problem(f"{doc.path}.apiVersion", "smi-version-unsupported", expected, found, fix)
+
+
+def _kind_problem(doc: Document) -> Problem:
+    supported = ", ".join(sorted(kind for _, kind in _SMI))
+    fix = "remove it: this mesh cannot honour it (docs/migrating-from-osm.md says what to do)"
+    found = f"{doc.body.get('apiVersion')} {doc.kind}"
+    return Problem(doc.path, "smi-kind-unsupported", f"one of {supported}", found, fix)
+
+
+def _imported(
+    spec: MeshSpec,
+    found: _Input,
+    meshed: set[str],
+    members: Membership,
+    notes: list[Note],
+) -> ImportedMesh:
+    manifests = tuple(doc.body for doc in found.manifests)
+    indices = frozenset(i for i, doc in enumerate(found.manifests) if doc.origin in meshed)
+    namespaces = tuple(sorted(members.namespaces))
+    return ImportedMesh(spec, manifests, indices, namespaces, tuple(sorted(set(notes))))
