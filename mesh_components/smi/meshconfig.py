@@ -170,7 +170,8 @@ def _settings(
     problems: list[Problem],
     notes: list[Note],
 ) -> MeshSettings:
-    def wrong(key: str, expected: str, fix: str = "") -> None:
+    def wrong(key: str, expected: str) -> None:
+        fix = f"write {expected}, as OSM's MeshConfig schema has it"
         problems.append(Problem(f"{at}.{key}", UNSUPPORTED, expected, repr(leaves[key]), fix))
 
     proxy = settings.proxy

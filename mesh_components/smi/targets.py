@@ -30,7 +30,7 @@ def policy_of(doc: Document, routes: Routes, problems: list[Problem]) -> AccessP
     """The policy for a TrafficTarget, or None when it has problems."""
     before = len(problems)
     spec = _spec(doc, problems)
-    destination = spec.child("destination", (*_SUBJECT, "port"), True, _REASONS)
+    destination = spec.child("destination", _SUBJECT, True, _REASONS)
     target = None if destination is None else _subject(destination, doc.namespace, True)
     sources = [_subject(s, doc.namespace, False) for s in spec.entries("sources", _SUBJECT, True)]
     rules_key = "specs" if doc.api_version == "v1alpha1" else "rules"
