@@ -66,10 +66,17 @@ def _parser() -> argparse.ArgumentParser:
     compile_.add_argument("spec", type=Path, help="a spec file, or a directory holding mesh.yaml")
     compile_.add_argument("-o", "--output", type=Path, required=True, help="output directory")
     compile_.set_defaults(run=_compile)
-    render_ = commands.add_parser("render", help="write every Kubernetes object of the mesh")
-    render_.add_argument("spec", type=Path, help="a spec file, or a directory holding mesh.yaml")
+    render_ = commands.add_parser(
+        "render", help="write every Kubernetes object of a mesh spec or a Pulumi program"
+    )
+    render_.add_argument(
+        "spec",
+        type=Path,
+        help="a spec file, a directory holding mesh.yaml, or a Pulumi project (Pulumi.yaml)",
+    )
     render_.add_argument("-o", "--output", type=Path, required=True, help="output directory")
     _ca_arguments(render_)
+    _program_arguments(render_)
     render_.set_defaults(run=_render)
     inject = commands.add_parser("inject", help="add sidecars to existing manifests")
     inject.add_argument("-f", "--filename", default="-", help="a YAML file of manifests, or -")
@@ -116,6 +123,28 @@ def _ca_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     status.add_argument("--ca-file", type=Path, required=True, help="the mesh's CA file")
     status.add_argument("--mesh", type=Path, required=True, help="the mesh spec (trust domain)")
     status.set_defaults(run=_ca_status)
+
+
+def _program_arguments(parser: argparse.ArgumentParser) -> None:
+    program = parser.add_argument_group("Pulumi projects (see docs/recording.md)")
+    program.add_argument("--stack", help="the stack whose config to use (default: dev)")
+    program.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a config value, over Pulumi.<stack>.yaml (repeatable)",
+    )
+    program.add_argument(
+        "--stack-reference",
+        action="append",
+        default=[],
+        metavar="NAME=FILE",
+        help="the outputs of a stack the program references (repeatable)",
+    )
+    program.add_argument(
+        "--preview", action="store_true", help="record as `pulumi preview` (is_dry_run)"
+    )
 
 
 def _ca_arguments(parser: argparse.ArgumentParser) -> None:
@@ -173,6 +202,12 @@ def _compile(args: argparse.Namespace) -> int:
 
 
 def _render(args: argparse.Namespace) -> int:
+    if (args.spec / "Pulumi.yaml").is_file():
+        # Imported here: it imports pulumi, which the spec commands do not need.
+        from mesh_components.recording.command import render_program  # noqa: PLC0415
+
+        return render_program(args)
+    _no_program_flags(args)
     spec = read_spec(args.spec)
     now = datetime.now(UTC)
     state, trust = _with_ca(args, spec.settings, now)
@@ -181,6 +216,24 @@ def _render(args: argparse.Namespace) -> int:
     _keep_new_ca(args, state)
     print(f"wrote {len(rendered.objects)} Kubernetes objects to {args.output}")
     return 0
+
+
+def _no_program_flags(args: argparse.Namespace) -> None:
+    given = [
+        flag
+        for flag, value in (
+            ("--stack", args.stack),
+            ("--config", args.config),
+            ("--stack-reference", args.stack_reference),
+            ("--preview", args.preview),
+        )
+        if value
+    ]
+    if given:
+        fix = "drop them, or give the directory of a Pulumi project (one holding Pulumi.yaml)"
+        found = f"{', '.join(given)} with a mesh spec"
+        problem = Problem(", ".join(given), "flag-needs-project", "a Pulumi project", found, fix)
+        raise MeshValidationError([problem])
 
 
 def _inject(args: argparse.Namespace) -> int:

@@ -1,0 +1,96 @@
+"""`render PATH` for a Pulumi project: record the program, write its Kubernetes objects as
+manifests and its exports to `stack-outputs.json` (mode 0600: it is the one file that holds
+secret outputs). Nothing secret is printed: only counts and names.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from mesh_components.errors import MeshValidationError, Problem
+from mesh_components.output import write_tree
+from mesh_components.recording import stack_outputs
+from mesh_components.recording.config import parse_overrides
+from mesh_components.recording.engine import record
+from mesh_components.recording.manifests import kubernetes_objects, manifest_tree, unknown_fields
+from mesh_components.recording.recording import Recording, Severity
+
+STACK_OUTPUTS_FILE = "stack-outputs.json"
+DEFAULT_STACK = "dev"
+
+
+def render_program(args: argparse.Namespace) -> int:
+    """Run `render` on the Pulumi project at `args.spec`."""
+    _no_ca_flags(args)
+    recording = record(
+        args.spec,
+        stack=args.stack or DEFAULT_STACK,
+        config=parse_overrides(args.config),
+        preview=args.preview,
+        stack_references=parse_references(args.stack_reference),
+    )
+    failed = _print_log(recording)
+    if failed:
+        return failed
+    objects = kubernetes_objects(recording)
+    files = manifest_tree(objects)
+    files[STACK_OUTPUTS_FILE] = outputs_text(recording)
+    write_tree(args.output, files)
+    (args.output / STACK_OUTPUTS_FILE).chmod(0o600)
+    for line in unknown_fields(objects):
+        print(f"preview: unknown until the update: {line}", file=sys.stderr)
+    secret = len(recording.exports.secret_names())
+    print(
+        f"wrote {len(objects)} Kubernetes objects to {args.output}, and "
+        f"{len(recording.exports.values)} stack outputs ({secret} secret) to "
+        f"{args.output / STACK_OUTPUTS_FILE}"
+    )
+    return 0
+
+
+def outputs_text(recording: Recording) -> str:
+    """The stack outputs file (see `stack_outputs`)."""
+    return json.dumps(stack_outputs.document(recording.exports), indent=2, sort_keys=True) + "\n"
+
+
+def parse_references(pairs: Sequence[str]) -> dict[str, Path]:
+    """`["NAME=FILE", ...]` (the `--stack-reference` flags) as {stack name: file}."""
+    found: dict[str, Path] = {}
+    problems = []
+    for pair in pairs:
+        name, sep, file = pair.partition("=")
+        if not sep or not name or not file:
+            fix = "write --stack-reference ORG/PROJECT/STACK=FILE (the name the program uses)"
+            problems.append(
+                Problem("--stack-reference", "stack-reference-flag", "NAME=FILE", repr(pair), fix)
+            )
+        found[name] = Path(file)
+    if problems:
+        raise MeshValidationError(problems)
+    return found
+
+
+def _no_ca_flags(args: argparse.Namespace) -> None:
+    if args.ca_file is not None or args.new_ca:
+        fix = 'pass the CA as config instead, e.g. --config ca="$(cat mesh-ca.secret.yaml)"'
+        found = "--ca-file/--new-ca with a Pulumi project"
+        problem = Problem("--ca-file", "flag-needs-spec", "a mesh spec", found, fix)
+        raise MeshValidationError([problem])
+
+
+def _print_log(recording: Recording) -> int:
+    """Print what the program logged at warning or error level; 2 if it logged an error."""
+    errors = 0
+    for message in recording.log:
+        if message.severity in (Severity.WARNING, Severity.ERROR):
+            where = f" ({message.urn})" if message.urn else ""
+            print(f"{message.severity.value}: {message.message}{where}", file=sys.stderr)
+            errors += message.severity is Severity.ERROR
+    if errors:
+        print(f"error: the program logged {errors} error(s); nothing written", file=sys.stderr)
+        return 2
+    return 0

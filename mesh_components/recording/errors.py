@@ -1,0 +1,64 @@
+"""How a recorded program's failure is reported: as the program's error, never our traceback.
+
+    MeshError
+    ├── MeshValidationError   config, stack references, or what render cannot emulate
+    └── ProgramError          the program itself raised
+
+A `pulumi.RunError` is a clean failure: its message only. Config errors and mesh problems
+become problems with a fix. Anything else keeps the program's own frames, as `pulumi up` would.
+"""
+
+from __future__ import annotations
+
+import traceback
+from pathlib import Path
+
+import pulumi
+from pulumi.config import ConfigMissingError, ConfigTypeError
+
+from mesh_components.errors import MeshError, MeshValidationError, Problem
+
+
+class ProgramError(MeshError):
+    """The Pulumi program raised. `trace` holds its own frames ("" for a RunError)."""
+
+    def __init__(self, message: str, trace: str = "") -> None:
+        self.message = message
+        self.trace = trace
+        super().__init__(f"the program failed: {message}" + (f"\n{trace}" if trace else ""))
+
+
+def program_error(error: BaseException, program_directory: Path, stack: str) -> MeshError:
+    """What to report for an exception that ended the program."""
+    if isinstance(error, MeshError):
+        return error.with_traceback(None)
+    problems = getattr(error, "problems", None)
+    if isinstance(error, pulumi.RunError) and isinstance(problems, tuple) and problems:
+        return MeshValidationError(p for p in problems if isinstance(p, Problem))
+    if isinstance(error, ConfigMissingError | ConfigTypeError):
+        return MeshValidationError([_config_problem(error, stack)])
+    if isinstance(error, pulumi.RunError):
+        return ProgramError(str(error))
+    if isinstance(error, SystemExit):
+        return ProgramError(f"it called sys.exit({error.code!r})")
+    message = f"{type(error).__name__}: {error}"
+    return ProgramError(message, _program_frames(error, program_directory))
+
+
+def _config_problem(error: ConfigMissingError | ConfigTypeError, stack: str) -> Problem:
+    key = error.key
+    short = key.split(":", 1)[1] if ":" in key else key
+    fix = f"pass --config {short}=VALUE, or set it in Pulumi.{stack}.yaml"
+    if isinstance(error, ConfigMissingError):
+        return Problem(f"config[{key}]", "config-missing", "a value", "none", fix)
+    # The value itself stays out of the message: the key may hold a secret.
+    found = f"a value that is not a valid {error.expect_type}"
+    return Problem(f"config[{key}]", "config-type", f"a {error.expect_type}", found, fix)
+
+
+def _program_frames(error: BaseException, directory: Path) -> str:
+    """The traceback, keeping the frames in the program's own files (all frames when none)."""
+    frames = traceback.extract_tb(error.__traceback__)
+    own = [f for f in frames if Path(f.filename).resolve().is_relative_to(directory)]
+    shown = traceback.StackSummary.from_list(own or frames)
+    return "Traceback (the program's frames):\n" + "".join(shown.format()).rstrip()
