@@ -169,6 +169,15 @@ def test_a_redacted_stack_outputs_file_is_refused(tmp_path: Path) -> None:
     assert raised.value.codes == ("stack-outputs-redacted", "stack-outputs-secrets")
 
 
+def test_only_python_projects_are_recorded(tmp_path: Path) -> None:
+    directory = tmp_path / "yaml"
+    directory.mkdir()
+    (directory / "Pulumi.yaml").write_text("name: y\nruntime: yaml\nresources: {}\n")
+    with pytest.raises(MeshValidationError) as raised:
+        record(directory)
+    assert raised.value.codes == ("project-runtime",)
+
+
 def test_pulumi_run_is_awaited_after_the_module_code(tmp_path: Path) -> None:
     program = """
     import pulumi

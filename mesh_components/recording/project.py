@@ -51,7 +51,7 @@ def load_project(directory: Path) -> Project:
         fix = "render records Python programs only; render a Python project or a mesh spec"
         found = repr(runtime)
         problems.append(Problem(f"{file}: runtime", "project-runtime", "python", found, fix))
-    program = _program(directory, data.get("main"), file, problems)
+    program = _program(directory, data.get("main"), file, problems if not problems else [])
     if problems:
         raise MeshValidationError(problems)
     config = mapping(data.get("config"), f"{file}: config", "a mapping", "fix Pulumi.yaml")

@@ -93,13 +93,13 @@ class Session:
             return Properties()
         found = self._references.get(id_)
         if found is None:
-            known = ", ".join(sorted(self._references)) or "none given"
+            known = ", ".join(sorted(self._references)) or "none"
             self.problem(
                 Problem(
                     f"StackReference[{id_}]",
                     "stack-reference-missing",
                     f"the outputs of stack {id_}",
-                    f"no file for it (given: {known})",
+                    f"no file for it (files were given for: {known})",
                     f"pass --stack-reference {id_}=FILE, FILE being the stack's outputs "
                     "(render writes one as stack-outputs.json; see docs/recording.md)",
                 )
