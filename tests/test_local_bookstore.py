@@ -131,7 +131,8 @@ def test_only_tls_crosses_the_wire_between_sidecars(cluster: LocalCluster, tmp_p
     for dump in dumps.values():
         stop_capture(dump)
     assert tcp.statuses() == {"ok": 5}
-    assert http.statuses() == {"200": 20} and http.workloads()["bookstore-v2"] > 0
+    assert http.statuses() == {"200": 20}, http.results[:2]
+    assert http.workloads()["bookstore-v2"] > 0
     for name in dumps:
         streams = tcp_streams(tmp_path / f"{name}.pcap")
         payloads = {flow: s for flow, s in streams.items() if s.data}

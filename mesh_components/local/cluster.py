@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import threading
 import time
+import traceback
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -52,6 +53,10 @@ from mesh_components.local.services import (
 from mesh_components.local.traffic import Exec, Request, Traffic
 
 READY_TIMEOUT = 120.0
+DNS_SETTLE = 6.0
+"""Envoy re-resolves a DNS cluster after its TTL (1 s here), but one whose last answer was empty
+only after dns_refresh_rate (5 s): measured, a client that started before its backends were
+Ready answered 503 right after they were."""
 SWAP_SETTLE = 0.5  # Envoy applies a `..data` swap in about 15 ms (FACTS.md); a margin for 2 cores
 SCRIPTS = ("stub_app.py", "client.py")
 
@@ -89,6 +94,8 @@ class LocalCluster:
         self._pods: list[Pod] = []
         self._lock = threading.RLock()
         self._proxy_lock = threading.Lock()
+        self._status_lock = threading.Lock()
+        self._changed_at = time.monotonic()
         self._services: list[ServiceView] = []
         self._allocator = ServiceAllocator()
         self._dns: dns.DnsServer | None = None
@@ -129,7 +136,9 @@ class LocalCluster:
         cleanup.remove(self.layout)
         try:
             self._create(manifests, envoy)
-            self.wait_ready(timeout)
+            # Envoys resolved their DNS clusters while their peers were still starting; once
+            # nothing has changed for a refresh period, every one of them has caught up.
+            self.wait_ready(timeout, settle=DNS_SETTLE)
         except BaseException:
             self.down()
             raise
@@ -195,8 +204,9 @@ class LocalCluster:
         self.network.destroy()
         return cleanup.remove(self.layout)
 
-    def wait_ready(self, timeout: float = READY_TIMEOUT) -> None:
-        """Until every current pod is Ready; a failed pod or the timeout raises with its logs."""
+    def wait_ready(self, timeout: float = READY_TIMEOUT, settle: float = 0.0) -> None:
+        """Until every current pod is Ready, and no endpoint has changed for `settle` seconds;
+        a failed pod or the timeout raises with the pods' state and output."""
         deadline = time.monotonic() + timeout
         while True:
             with self._lock:
@@ -205,7 +215,7 @@ class LocalCluster:
             if failed:
                 raise system.LocalRunnerError(_failure("failed", failed))
             waiting = [p for p in current if not p.ready]
-            if not waiting:
+            if not waiting and time.monotonic() - self._changed_at >= settle:
                 self.write_status()
                 return
             if time.monotonic() > deadline:
@@ -241,6 +251,7 @@ class LocalCluster:
 
     def _changed(self) -> None:
         """A pod's readiness changed: re-program kube-proxy (DNS reads live state)."""
+        self._changed_at = time.monotonic()
         if self._node is None:
             return
         with self._proxy_lock:
@@ -316,12 +327,15 @@ class LocalCluster:
         """Replace deleted pods (the ReplicaSet and StatefulSet controllers' job)."""
         ticks = 0
         while not self._stopping.wait(0.2):
-            with self._lock:
-                for want in self._desired():
-                    self._top_up(want)
-            ticks += 1
-            if ticks % 5 == 0:
-                self.write_status()  # Container pids change on restarts.
+            try:
+                with self._lock:
+                    for want in self._desired():
+                        self._top_up(want)
+                ticks += 1
+                if ticks % 5 == 0:
+                    self.write_status()  # Container pids change on restarts.
+            except Exception:  # The controller must outlive one bad turn; the log says why.
+                traceback.print_exc()
 
     def _top_up(self, want: Desired) -> None:
         mine = [
@@ -461,9 +475,11 @@ class LocalCluster:
     def write_status(self) -> None:
         if not self.layout.state.is_dir() or self._stopping.is_set():
             return
-        staged = self.layout.status_file.with_suffix(".tmp")
-        staged.write_text(json.dumps(self.status(), indent=1))
-        staged.replace(self.layout.status_file)
+        text = json.dumps(self.status(), indent=1)
+        with self._status_lock:
+            staged = self.layout.status_file.with_suffix(".tmp")
+            staged.write_text(text)
+            staged.replace(self.layout.status_file)
 
 
 def _key(pod: Pod) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import socket
 import struct
 import threading
+import traceback
 from collections.abc import Callable
 
 TTL_SECONDS = 1
@@ -89,9 +90,12 @@ class DnsServer:
                 continue
             except OSError:
                 return
-            response = answer(query, self._lookup)
-            if response is not None:
-                self._sock.sendto(response, client)
+            try:
+                response = answer(query, self._lookup)
+                if response is not None:
+                    self._sock.sendto(response, client)
+            except Exception:  # One bad query must never stop the cluster's DNS.
+                traceback.print_exc()
 
     def stop(self) -> None:
         self._stopped.set()

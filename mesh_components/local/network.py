@@ -22,6 +22,7 @@ NODE_IP = ipaddress.IPv4Address("10.244.0.1")
 SERVICE_CIDR = ipaddress.IPv4Network("10.96.0.0/16")
 DNS_IP = ipaddress.IPv4Address("10.96.0.10")
 BRIDGE = "br0"
+BRIDGE_MAC = "02:6d:6c:63:00:01"  # locally administered
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +54,9 @@ class NodeNetwork:
             [
                 "link set lo up",
                 f"addr add {DNS_IP}/32 dev lo",
-                f"link add {BRIDGE} type bridge",
+                # A fixed MAC: by default a bridge takes its lowest port's MAC, so adding a pod
+                # could change the node's MAC under every other pod's ARP cache (lost DNS).
+                f"link add {BRIDGE} address {BRIDGE_MAC} type bridge",
                 f"addr add {NODE_IP}/{POD_CIDR.prefixlen} dev {BRIDGE}",
                 f"link set {BRIDGE} up",
             ],

@@ -8,7 +8,8 @@ cluster's state dir: `python3 -I stub_app.py '<json config>'`.
 - TCP ports send a greeting line first (server-first, like MySQL), then echo what they get.
 
 On SIGTERM it keeps serving for SHUTDOWN_DELAY seconds, as a well-behaved app does while its
-pod leaves the endpoints (Envoy re-resolves DNS at most every 5 s), then exits.
+pod leaves the endpoints (Envoy re-resolves after the DNS TTL of 1 s; measured, a deleted pod
+gets its last request within a second), then exits.
 """
 
 from __future__ import annotations
