@@ -19,6 +19,7 @@ import pytest
 
 from mesh_components import envoy_check
 from mesh_components.emit.kubernetes.metadata import Json
+from mesh_components.errors import MeshValidationError
 from mesh_components.local import LocalCluster, Request, Traffic, cleanup
 from mesh_components.local.pod import Pod
 from mesh_components.local.traffic import finish
@@ -232,6 +233,24 @@ def test_plaintext_from_outside_the_mesh_is_rejected(cluster: LocalCluster) -> N
 # -- changes (last: each leaves the cluster as it found it) -----------------------------------
 
 
+def test_an_update_missing_a_mounted_config_map_is_refused_and_changes_nothing(
+    cluster: LocalCluster, bookstore: Bookstore
+) -> None:
+    objects = [o for o in bookstore.objects(weights=(100, 0)) if not _is_buyer_config(o)]
+    pods = {p.id.name for p in cluster.pods()}
+    with pytest.raises(MeshValidationError) as raised:
+        cluster.update(objects)
+    assert raised.value.codes == ("local-volume-source-missing",)
+    assert "ConfigMap bookbuyer/bookbuyer-mesh-proxy" in str(raised.value)
+    assert {p.id.name for p in cluster.pods()} == pods
+    result = send(cluster, "bookbuyer/bookbuyer", BOOKS_BOUGHT, count=100, headers=BUYER_HEADERS)
+    assert set(result.workloads()) == {"bookstore-v1", "bookstore-v2"}  # still the old split
+
+
+def _is_buyer_config(obj: Json) -> bool:
+    return obj["kind"] == "ConfigMap" and obj["metadata"]["name"] == "bookbuyer-mesh-proxy"
+
+
 def test_an_invalid_config_is_rejected_by_envoy_and_traffic_keeps_flowing(
     cluster: LocalCluster, bookstore: Bookstore
 ) -> None:
@@ -254,7 +273,7 @@ def test_an_invalid_config_is_rejected_by_envoy_and_traffic_keeps_flowing(
 
 
 def _broken_listener(obj: Json) -> Json:
-    if obj["kind"] != "ConfigMap" or obj["metadata"]["name"] != "bookbuyer-mesh-proxy":
+    if not _is_buyer_config(obj):
         return obj
     lds = obj["data"]["lds.yaml"]
     assert "port_value: 15001" in lds

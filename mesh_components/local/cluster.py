@@ -366,24 +366,31 @@ class LocalCluster:
         pods = self.pods()
         before = {pod.id.name: envoy_admin.rejections(pod) for pod in pods}
         with self._lock:
-            self._rolling = True
+            # Everything is checked before anything changes: a bad update leaves all as it was.
+            payloads = [(pod, pod.volume_payloads(manifests)) for pod in self._pods]
             self._apply_objects(manifests)
-            for pod in self._pods:
-                report.volumes += [
-                    f"{pod.id.namespace}/{pod.id.name}/{v}" for v in pod.refresh_volumes(manifests)
-                ]
-        self._changed()
-        if report.volumes:
-            time.sleep(SWAP_SETTLE)
-        for pod in pods:
-            changed = envoy_admin.newly_rejected(before[pod.id.name], envoy_admin.rejections(pod))
-            report.rejected += [f"{pod.id.namespace}/{pod.id.name}: {c}" for c in changed]
+            self._rolling = True
         try:
+            for pod, files in payloads:
+                changed = pod.write_volumes(files)
+                report.volumes += [f"{pod.id.namespace}/{pod.id.name}/{v}" for v in changed]
+            self._changed()
+            self._check_rejections(report, pods, before)
             self._roll(report, timeout)
         finally:
             self._rolling = False
         self.write_status()
         return report
+
+    def _check_rejections(
+        self, report: UpdateReport, pods: list[Pod], before: dict[str, dict[str, int]]
+    ) -> None:
+        """Which Envoys refused what the swap gave them (they keep their last good config)."""
+        if report.volumes:
+            time.sleep(SWAP_SETTLE)
+        for pod in pods:
+            changed = envoy_admin.newly_rejected(before[pod.id.name], envoy_admin.rejections(pod))
+            report.rejected += [f"{pod.id.namespace}/{pod.id.name}: {c}" for c in changed]
 
     def _roll(self, report: UpdateReport, timeout: float) -> None:
         wanted = {want.key: want for want in self._desired()}

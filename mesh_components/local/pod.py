@@ -173,16 +173,27 @@ class Pod:
 
     def refresh_volumes(self, objects: Manifests) -> list[str]:
         """Write every volume (atomically); the names of those whose content changed."""
+        return self.write_volumes(self.volume_payloads(objects))
+
+    def volume_payloads(self, objects: Manifests) -> dict[str, volumes.Payload | None]:
+        """Every volume's files from `objects` (None: a plain directory); raises, writing
+        nothing, when a source is missing."""
         facts = self._facts()
+        return {
+            volume["name"]: volumes.payload(
+                volume, objects, facts, f"Pod[{self.id.namespace}/{self.id.name}].spec.volumes[{n}]"
+            )
+            for n, volume in enumerate(self.spec.get("volumes", []))
+        }
+
+    def write_volumes(self, payloads: dict[str, volumes.Payload | None]) -> list[str]:
         changed = []
-        for number, volume in enumerate(self.spec.get("volumes", [])):
-            where = f"Pod[{self.id.namespace}/{self.id.name}].spec.volumes[{number}]"
-            target = self.directory / "volumes" / volume["name"]
-            files = volumes.payload(volume, objects, facts, where)
+        for name, files in payloads.items():
+            target = self.directory / "volumes" / name
             if files is None:
                 volumes.make_empty_dir(target)
             elif volumes.write_atomically(target, files):
-                changed.append(volume["name"])
+                changed.append(name)
         return changed
 
     def _facts(self) -> volumes.PodFacts:

@@ -61,12 +61,15 @@ class ServiceAllocator:
     def __init__(self) -> None:
         self._by_service: dict[tuple[str, str], str] = {}
         self._next = int(SERVICE_CIDR.network_address) + 1
+        self._next_kept = self._next
 
     def views(self, services: Iterable[Json]) -> list[ServiceView]:
         """Every Service with its ClusterIP; a conflict or bad address raises listing all."""
         problems: list[Problem] = []
+        kept, self._next_kept = dict(self._by_service), self._next
         views = [self._view(svc, problems) for svc in services]
         if problems:
+            self._by_service, self._next = kept, self._next_kept
             raise MeshValidationError(problems)
         live = {view.key for view in views}
         self._by_service = {k: v for k, v in self._by_service.items() if k in live}
