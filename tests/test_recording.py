@@ -12,8 +12,9 @@ import kubernetes_validate
 import pytest
 
 from mesh_components import cli
+from mesh_components import recording as recording_api
 from mesh_components.errors import MeshValidationError
-from mesh_components.recording import UNKNOWN, ProgramError, record
+from mesh_components.recording import ProgramError, Unknown, record
 from mesh_components.recording.command import outputs_text
 from mesh_components.recording.manifests import kubernetes_objects, manifest_tree, plain_object
 from tests.recording_projects import READER, WEB, project
@@ -23,6 +24,11 @@ SERVICE = "kubernetes:core/v1:Service"
 NAMESPACE = "kubernetes:core/v1:Namespace"
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
 SECRET = "kubernetes:core/v1:Secret"
+
+
+def test_the_public_surface_is_sorted_and_importable() -> None:
+    assert recording_api.__all__ == sorted(recording_api.__all__)
+    assert all(hasattr(recording_api, name) for name in recording_api.__all__)
 
 
 def test_objects_are_auto_named_namespaced_and_given_cluster_ips(tmp_path: Path) -> None:
@@ -233,7 +239,7 @@ def test_preview_knows_names_but_not_cluster_ips_or_ids(tmp_path: Path) -> None:
     recording = record(project(tmp_path, WEB), preview=True)
     assert recording.preview and recording.exports.values["dryRun"] is True
     service = recording.get(SERVICE, "web")
-    assert service.outputs.values["spec"]["clusterIP"] is UNKNOWN
+    assert service.outputs.values["spec"]["clusterIP"] is Unknown()  # the one UNKNOWN
     assert ("spec", "clusterIP") in service.outputs.unknowns
     assert service.id is None
     assert recording.exports.unknowns == {("clusterIP",), ("serviceId",)}

@@ -2,7 +2,7 @@
 the real one where it matters, and keep every resource, the stack's exports and the log.
 
     recording = record(Path("examples/canary"), stack="dev", config={"ca": ca})
-    objects = kubernetes_objects(recording)
+    files = manifest_tree(kubernetes_objects(recording))   # {path: YAML}
 
 This is the layer `render PATH` uses for Pulumi projects. See docs/recording.md for what it
 emulates and what it does not.
@@ -10,11 +10,12 @@ emulates and what it does not.
 
 from mesh_components.recording.engine import record
 from mesh_components.recording.errors import ProgramError
-from mesh_components.recording.properties import UNKNOWN, Properties, PropertyPath, Unknown
+from mesh_components.recording.manifests import KubernetesObject, kubernetes_objects, manifest_tree
+from mesh_components.recording.properties import Properties, PropertyPath, Unknown
 from mesh_components.recording.recording import LogMessage, RecordedResource, Recording, Severity
 
 __all__ = [
-    "UNKNOWN",
+    "KubernetesObject",
     "LogMessage",
     "ProgramError",
     "Properties",
@@ -23,5 +24,7 @@ __all__ = [
     "Recording",
     "Severity",
     "Unknown",
+    "kubernetes_objects",
+    "manifest_tree",
     "record",
 ]
