@@ -114,9 +114,14 @@ def check_new(path: Path) -> None:
         raise MeshValidationError([Problem(str(path), "ca-file-exists", "no file", "a file", fix)])
 
 
+def text_of(state: CaFile) -> str:
+    """The file's text: what `save` writes, and what a Pulumi stack keeps as its `ca` config."""
+    return HEADER + yaml.safe_dump(state.body(), sort_keys=True)
+
+
 def save(path: Path, state: CaFile) -> None:
     """Write `state` to `path` atomically, readable by its owner only."""
-    text = HEADER + yaml.safe_dump(state.body(), sort_keys=True)
+    text = text_of(state)
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:

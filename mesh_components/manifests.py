@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from mesh_components import yamltext
 from mesh_components.emit.kubernetes.metadata import Json
 
-SECRET_HEADER = "# SECRET: holds a private key. Keep it out of git and logs.\n"
+SECRET_HEADER = "# SECRET: secret data (an identity Secret: a private key). Keep it out of git.\n"
 
 
 def manifest_files(objects: Iterable[Json]) -> dict[str, str]:

@@ -9,8 +9,10 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
+from mesh_components import ca_file
 from mesh_components.errors import MeshValidationError, Problem
 from mesh_components.output import write_tree
 from mesh_components.recording import stack_outputs
@@ -20,16 +22,18 @@ from mesh_components.recording.manifests import kubernetes_objects, manifest_tre
 from mesh_components.recording.recording import Recording, Severity
 
 STACK_OUTPUTS_FILE = "stack-outputs.json"
+CA_CONFIG_KEY = "ca"
+"""The config key `--ca-file` fills: the one the root program and the examples read."""
 DEFAULT_STACK = "dev"
 
 
 def render_program(args: argparse.Namespace) -> int:
     """Run `render` on the Pulumi project at `args.spec`."""
-    _no_ca_flags(args)
+    new_ca, config = _with_ca_config(args, parse_overrides(args.config))
     recording = record(
         args.spec,
         stack=args.stack or DEFAULT_STACK,
-        config=parse_overrides(args.config),
+        config=config,
         preview=args.preview,
         stack_references=parse_references(args.stack_reference),
     )
@@ -41,6 +45,9 @@ def render_program(args: argparse.Namespace) -> int:
     files[STACK_OUTPUTS_FILE] = outputs_text(recording)
     write_tree(args.output, files)
     (args.output / STACK_OUTPUTS_FILE).chmod(0o600)
+    if new_ca is not None:
+        ca_file.save(args.ca_file, new_ca)
+        print(f"created a new mesh CA in {args.ca_file}: keep it secret, never commit it")
     for line in unknown_fields(objects):
         print(f"preview: unknown until the update: {line}", file=sys.stderr)
     secret = len(recording.exports.secret_names())
@@ -74,12 +81,28 @@ def parse_references(pairs: Sequence[str]) -> dict[str, Path]:
     return found
 
 
-def _no_ca_flags(args: argparse.Namespace) -> None:
-    if args.ca_file is not None or args.new_ca:
-        fix = 'pass the CA as config instead, e.g. --config ca="$(cat mesh-ca.secret.yaml)"'
-        found = "--ca-file/--new-ca with a Pulumi project"
-        problem = Problem("--ca-file", "flag-needs-spec", "a mesh spec", found, fix)
+def _with_ca_config(
+    args: argparse.Namespace, config: dict[str, str]
+) -> tuple[ca_file.CaFile | None, dict[str, str]]:
+    """`--ca-file` gives the program its `ca` config (the CA file's text), as
+    `pulumi config set --secret ca "$(cat FILE)"` does for `pulumi up`. With `--new-ca` the
+    file is created, and written only once the render succeeded."""
+    if args.ca_file is None:
+        if args.new_ca:
+            fix = "pass --ca-file PATH with --new-ca: the new CA is written there"
+            problem = Problem("--new-ca", "ca-file-missing", "--ca-file PATH", "none", fix)
+            raise MeshValidationError([problem])
+        return None, config
+    if CA_CONFIG_KEY in config:
+        fix = "pass the CA once: either --ca-file or --config ca=..."
+        problem = Problem("--ca-file", "ca-given-twice", "one CA", "--ca-file and --config ca", fix)
         raise MeshValidationError([problem])
+    if args.new_ca:
+        ca_file.check_new(args.ca_file)
+        state = ca_file.CaFile(current=ca_file.new_seed(datetime.now(UTC)))
+        return state, {**config, CA_CONFIG_KEY: ca_file.text_of(state)}
+    text = ca_file.text_of(ca_file.load(args.ca_file))
+    return None, {**config, CA_CONFIG_KEY: text}
 
 
 def _print_log(recording: Recording) -> int:
