@@ -44,8 +44,11 @@ def links() -> set[str]:
 def test_up_curl_status_and_down_through_the_cli_leave_nothing_behind(tmp_path: Path) -> None:
     rendered = tmp_path / "rendered"
     rendered.mkdir()
-    objects = Bookstore.new(tmp_path / "specs").objects()
-    (rendered / "all.yaml").write_text(yaml.safe_dump_all(objects))
+    bookstore = Bookstore.new(tmp_path / "specs")
+    (rendered / "all.yaml").write_text(yaml.safe_dump_all(bookstore.objects()))
+    changed = tmp_path / "changed"
+    changed.mkdir()
+    (changed / "all.yaml").write_text(yaml.safe_dump_all(bookstore.objects(weights=(0, 100))))
     name = f"c{os.getpid() % 10**6}"
     host_links, mounts = links(), Path("/proc/self/mountinfo").read_text()
     up = cli("up", str(rendered), "--name", name)
@@ -67,6 +70,13 @@ def test_up_curl_status_and_down_through_the_cli_leave_nothing_behind(tmp_path: 
         assert "latency ms: p50" in curl.stdout
         denied = cli("curl", "--name", name, "--from", "bookthief/bookthief", url, "-n", "3")
         assert denied.returncode == 1 and "ConnectionRefusedError: 3" in denied.stdout
+        update = cli("update", "--name", name, str(changed))
+        assert update.returncode == 0, update.stderr
+        assert "1 volumes swapped, 1 workloads rolled" in update.stdout, update.stdout
+        after = cli(
+            "curl", "--name", name, "--from", "bookbuyer/bookbuyer", url, "-n", "20", *headers
+        )
+        assert "backend bookstore-v2: 20" in after.stdout, after.stdout
     finally:
         down = cli("down", "--name", name)
     assert down.returncode == 0, down.stderr
