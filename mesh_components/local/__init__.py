@@ -6,7 +6,8 @@
 Linux and root only: pods are network and mount namespaces on a bridge in a node namespace.
 """
 
-from mesh_components.local.cluster import LocalCluster, UpdateReport
+from mesh_components.local.cluster import LocalCluster
+from mesh_components.local.controller import UpdateReport
 from mesh_components.local.system import LocalRunnerError, missing_requirements
 from mesh_components.local.traffic import Request, Traffic
 

@@ -21,7 +21,6 @@ import traceback
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from mesh_components import envoy_check
@@ -36,11 +35,11 @@ from mesh_components.local import (
     system,
     traffic,
 )
-from mesh_components.local.controller import Desired, desired
+from mesh_components.local.controller import Desired, UpdateReport, desired, owner_key, owns
 from mesh_components.local.layout import Layout, check_name, netns_path
 from mesh_components.local.manifests import Manifests, index
 from mesh_components.local.network import DNS_IP, NodeNetwork
-from mesh_components.local.pod import Node, Pod, PodIdentity
+from mesh_components.local.pod import Node, Pod, PodIdentity, describe_failures
 from mesh_components.local.services import (
     PodEndpoint,
     ServiceAllocator,
@@ -59,28 +58,6 @@ only after dns_refresh_rate (5 s): measured, a client that started before its ba
 Ready answered 503 right after they were."""
 SWAP_SETTLE = 0.5  # Envoy applies a `..data` swap in about 15 ms (FACTS.md); a margin for 2 cores
 SCRIPTS = ("stub_app.py", "client.py")
-
-
-@dataclass
-class UpdateReport:
-    """What an update changed."""
-
-    volumes: list[str] = field(default_factory=list)
-    rolled: list[str] = field(default_factory=list)
-    created: list[str] = field(default_factory=list)
-    deleted: list[str] = field(default_factory=list)
-    rejected: list[str] = field(default_factory=list)  # "ns/pod: counter +n", from Envoy
-
-    def __str__(self) -> str:
-        parts = [
-            f"{len(self.volumes)} volumes swapped",
-            f"{len(self.rolled)} workloads rolled",
-            f"{len(self.created)} created",
-            f"{len(self.deleted)} deleted",
-        ]
-        lines = [", ".join(parts)]
-        lines += [f"envoy rejected the new config: {r}" for r in self.rejected]
-        return "\n".join(lines)
 
 
 class LocalCluster:
@@ -213,13 +190,15 @@ class LocalCluster:
                 current = [p for p in self._pods if not p.terminating]
             failed = [p for p in current if p.phase == "Failed"]
             if failed:
-                raise system.LocalRunnerError(_failure("failed", failed))
+                raise system.LocalRunnerError(describe_failures("failed", failed))
             waiting = [p for p in current if not p.ready]
             if not waiting and time.monotonic() - self._changed_at >= settle:
                 self.write_status()
                 return
             if time.monotonic() > deadline:
-                raise system.LocalRunnerError(_failure(f"not Ready after {timeout:.0f} s", waiting))
+                raise system.LocalRunnerError(
+                    describe_failures(f"not Ready after {timeout:.0f} s", waiting)
+                )
             time.sleep(0.1)
 
     # -- objects, services, endpoints ------------------------------------------------------
@@ -338,13 +317,11 @@ class LocalCluster:
                 traceback.print_exc()
 
     def _top_up(self, want: Desired) -> None:
-        mine = [
-            p for p in self._pods if _owned(p, want) and p.id.template_hash == want.template_hash
-        ]
-        if want.kind in ("Pod", "Job") and any(_owned(p, want) for p in self._terminating):
+        mine = [p for p in self._pods if owns(p, want) and p.id.template_hash == want.template_hash]
+        if want.kind in ("Pod", "Job") and any(owns(p, want) for p in self._terminating):
             return
         if want.kind == "StatefulSet":
-            names = {p.id.name for p in self._pods + self._terminating if _owned(p, want)}
+            names = {p.id.name for p in self._pods + self._terminating if owns(p, want)}
             for ordinal in range(want.replicas):
                 if want.pod_name(ordinal) not in names:
                     self._create_pod(want, ordinal)
@@ -395,18 +372,19 @@ class LocalCluster:
     def _roll(self, report: UpdateReport, timeout: float) -> None:
         wanted = {want.key: want for want in self._desired()}
         with self._lock:
-            gone = [p for p in self._pods if _key(p) not in wanted]
+            gone = [p for p in self._pods if owner_key(p) not in wanted]
             stale = [
                 p
                 for p in self._pods
-                if _key(p) in wanted and p.id.template_hash != wanted[_key(p)].template_hash
+                if owner_key(p) in wanted
+                and p.id.template_hash != wanted[owner_key(p)].template_hash
             ]
         for pod in gone:
             report.deleted.append(pod.id.name)
             self.delete_pod(pod)
         for key, want in sorted(wanted.items()):
-            old = [p for p in stale if _key(p) == key]
-            current = [p for p in self.pods() if _key(p) == key]
+            old = [p for p in stale if owner_key(p) == key]
+            current = [p for p in self.pods() if owner_key(p) == key]
             if not current:
                 report.created.append(key)
             if old:
@@ -423,9 +401,7 @@ class LocalCluster:
             return
         with self._lock:
             mine = [
-                p
-                for p in self._pods
-                if _owned(p, want) and p.id.template_hash == want.template_hash
+                p for p in self._pods if owns(p, want) and p.id.template_hash == want.template_hash
             ]
             for ordinal in range(len(mine), want.replicas):
                 self._create_pod(want, ordinal)
@@ -487,23 +463,6 @@ class LocalCluster:
             staged = self.layout.status_file.with_suffix(".tmp")
             staged.write_text(text)
             staged.replace(self.layout.status_file)
-
-
-def _key(pod: Pod) -> str:
-    kind, name = pod.id.workload.split("/", 1)
-    return f"{pod.id.namespace}/{kind}/{name}"
-
-
-def _owned(pod: Pod, want: Desired) -> bool:
-    return _key(pod) == want.key
-
-
-def _failure(what: str, pods: list[Pod]) -> str:
-    lines = [f"pods {what}:"]
-    for pod in pods:
-        lines.append(f"  {pod.id.namespace}/{pod.id.name} ({pod.phase}):")
-        lines += ["    " + line for line in (pod.error or pod.waiting_for()).splitlines()]
-    return "\n".join(lines)
 
 
 def _own_start_time() -> str:

@@ -3,7 +3,7 @@ see it on one node: which pods a workload wants, their names, and what a rollout
 
 A pod belongs to its workload's template by a hash of the template, so a changed template
 (the mesh's config-hash annotation included) means new pods, while a changed ConfigMap alone
-does not.
+does not. `UpdateReport` says what an update did.
 """
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mesh_components.emit.kubernetes.metadata import Json
 from mesh_components.local.manifests import namespace_of, pod_template, replicas
+from mesh_components.local.pod import Pod
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,3 +67,36 @@ def desired(workload: Json) -> Desired:
         replicas=replicas(workload),
         service_name=str((workload.get("spec") or {}).get("serviceName", "")),
     )
+
+
+@dataclass
+class UpdateReport:
+    """What an update changed."""
+
+    volumes: list[str] = field(default_factory=list)
+    rolled: list[str] = field(default_factory=list)
+    created: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)  # "ns/pod: counter +n", from Envoy
+
+    def __str__(self) -> str:
+        parts = [
+            f"{len(self.volumes)} volumes swapped",
+            f"{len(self.rolled)} workloads rolled",
+            f"{len(self.created)} created",
+            f"{len(self.deleted)} deleted",
+        ]
+        lines = [", ".join(parts)]
+        lines += [f"envoy rejected the new config: {r}" for r in self.rejected]
+        return "\n".join(lines)
+
+
+def owner_key(pod: Pod) -> str:
+    """The `Desired.key` of the workload that owns `pod`."""
+    kind, name = pod.id.workload.split("/", 1)
+    return f"{pod.id.namespace}/{kind}/{name}"
+
+
+def owns(pod: Pod, want: Desired) -> bool:
+    """Whether `want`'s workload owns `pod`."""
+    return owner_key(pod) == want.key

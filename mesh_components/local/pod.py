@@ -388,6 +388,15 @@ class Pod:
         return "\n".join(f"--- {log.name}\n{_tail(log, 30)}" for log in logs)
 
 
+def describe_failures(what: str, pods: list[Pod]) -> str:
+    """Why `pods` are failed or not Ready: their errors, or the containers still waiting."""
+    lines = [f"pods {what}:"]
+    for pod in pods:
+        lines.append(f"  {pod.id.namespace}/{pod.id.name} ({pod.phase}):")
+        lines += ["    " + line for line in (pod.error or pod.waiting_for()).splitlines()]
+    return "\n".join(lines)
+
+
 class PodStartError(Exception):
     """A pod could not start (shown in its status and in `up`'s error)."""
 
