@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m mesh_components validate examples/bookstore
+	$(BIN)/python -m mesh_components demo
 
 test: lint typecheck unit
 

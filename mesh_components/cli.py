@@ -58,6 +58,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mesh_components", description=__doc__)
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    demo = commands.add_parser(
+        "demo",
+        help="render the root Pulumi program (the bookstore), summarise it, check it with Envoy",
+    )
+    demo.add_argument("project", type=Path, nargs="?", default=Path("."), help="default: .")
+    demo.set_defaults(run=_demo)
     validate = commands.add_parser("validate", help="validate, compile and check with Envoy")
     validate.add_argument("spec", type=Path, help="a spec file, or a directory holding mesh.yaml")
     validate.add_argument("-q", "--quiet", action="store_true", help="print no summary")
@@ -106,6 +112,9 @@ def _parser() -> argparse.ArgumentParser:
 def _ca_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ca = commands.add_parser("ca", help="the mesh CA: rollover and status")
     ca_commands = ca.add_subparsers(required=True, metavar="COMMAND")
+    init = ca_commands.add_parser("init", help="create a new mesh CA file (never over one)")
+    init.add_argument("--ca-file", type=Path, required=True, help="where to write it")
+    init.set_defaults(run=_ca_init)
     rotate = ca_commands.add_parser(
         "rotate", help="advance a CA rollover by one stage (run, apply, run again, apply)"
     )
@@ -187,6 +196,18 @@ def _keep_new_ca(args: argparse.Namespace, state: ca_file.CaFile | None) -> None
         )
 
 
+def _demo(args: argparse.Namespace) -> int:
+    # Imported here: it imports pulumi, which the other commands do not need.
+    from mesh_components import demo  # noqa: PLC0415
+
+    print(f"rendering the Pulumi program in {args.project.resolve()} (a throwaway CA)")
+    objects = demo.rendered_objects(args.project)
+    print("\n".join(demo.summary(objects)) + "\n")
+    lines, accepted = demo.envoy_lines(objects)
+    print("\n".join(lines))
+    return 0 if accepted else EXIT_ENVOY_REJECTED
+
+
 def _validate(args: argparse.Namespace) -> int:
     mesh = build(read_spec(args.spec))
     if not args.quiet:
@@ -261,6 +282,13 @@ def _certs_status(args: argparse.Namespace) -> int:
     for status in found:
         print(status.line())
     return 1 if any(s.health is not Health.OK for s in found) else 0
+
+
+def _ca_init(args: argparse.Namespace) -> int:
+    ca_file.check_new(args.ca_file)
+    ca_file.save(args.ca_file, ca_file.CaFile(current=ca_file.new_seed(datetime.now(UTC))))
+    print(f"created a new mesh CA in {args.ca_file}: keep it secret, never commit it")
+    return 0
 
 
 def _ca_rotate(args: argparse.Namespace) -> int:

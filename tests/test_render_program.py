@@ -4,7 +4,7 @@ certificates of the Secret they would mount, and two renders are byte-identical.
 
 from __future__ import annotations
 
-import base64
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from mesh_components import envoy_check, names
+from mesh_components import render_check
 from mesh_components.cli import main
 
 ROOT = Path(__file__).parents[1]
@@ -59,57 +59,34 @@ def test_two_renders_with_the_same_ca_are_byte_identical(
 
 @pytest.mark.envoy
 def test_envoy_accepts_every_mounted_config_with_its_mounted_certificates(
-    rendered: tuple[Path, Path], envoy_binary: Path, tmp_path: Path
+    rendered: tuple[Path, Path], envoy_binary: Path
 ) -> None:
-    found = objects(rendered[0])
-    by_name = {(o["metadata"].get("namespace"), o["metadata"]["name"]): o for o in found}
-    pods = [o for o in found if o["kind"] in ("Deployment", "StatefulSet")]
-    assert len(pods) == 6
-    for workload in pods:
-        namespace = workload["metadata"]["namespace"]
-        volumes = workload["spec"]["template"]["spec"]["volumes"]
-        config = by_name[(namespace, _volume(volumes, names.CONFIG_VOLUME)["configMap"]["name"])]
-        secret = by_name[(namespace, _volume(volumes, names.CERTS_VOLUME)["secret"]["secretName"])]
-        certs = tmp_path / workload["metadata"]["name"]
-        certs.mkdir()
-        for key, value in secret["data"].items():
-            (certs / key).write_bytes(base64.b64decode(value))
-        static = static_bootstrap(config["data"], certs, tmp_path / f"{certs.name}-config")
-        verdict = envoy_check.validate_yaml(envoy_binary, workload["metadata"]["name"], static)
-        assert verdict.accepted, verdict.output
+    mounted = list(render_check.mounted_configs(objects(rendered[0])))
+    assert len(mounted) == 6
+    assert all(set(m.certificates) == {"ca.crt", "tls.crt", "tls.key"} for m in mounted)
+    verdicts = render_check.validate_mounted(envoy_binary, mounted)
+    assert [v.name for v in verdicts if not v.accepted] == []
 
 
-def _volume(volumes: list[dict[str, Any]], name: str) -> dict[str, Any]:
-    (found,) = [v for v in volumes if v["name"] == name]
-    return found
+@pytest.mark.envoy
+def test_the_check_fails_a_config_envoy_would_refuse(
+    rendered: tuple[Path, Path], envoy_binary: Path
+) -> None:
+    (first, *_) = render_check.mounted_configs(objects(rendered[0]))
+    other = next(m for m in render_check.mounted_configs(objects(rendered[0])) if m != first)
+    swapped = dataclasses.replace(
+        first, certificates={**first.certificates, "tls.key": other.certificates["tls.key"]}
+    )
+    (verdict,) = render_check.validate_mounted(envoy_binary, [swapped])
+    assert not verdict.accepted
 
 
-def static_bootstrap(files: dict[str, str], certs: Path, config: Path) -> str:
-    """The file-based config as one static bootstrap: validate mode does not open the LDS and
-    CDS `path_config_source` files (FACTS.md), so their resources are inlined. The SDS files
-    stay files (written to `config`, as mounted), reading the certificates in `certs`."""
-    config.mkdir()
-    for name, text in files.items():
-        (config / name).write_text(text.replace("/etc/mesh/certs", str(certs)))
-
-    def resources(name: str) -> list[dict[str, Any]]:
-        return [
-            {k: v for k, v in r.items() if k != "@type"}
-            for r in yaml.safe_load(files[name])["resources"]
-        ]
-
-    bootstrap = yaml.safe_load(files[names.BOOTSTRAP_FILE])
-    bootstrap.pop("dynamic_resources")
-    secrets = [r for name in sorted(files) if name.startswith("sds-") for r in resources(name)]
-    bootstrap["static_resources"] = {
-        "listeners": resources(names.LDS_FILE),
-        "clusters": [
-            *bootstrap.get("static_resources", {}).get("clusters", []),
-            *resources(names.CDS_FILE),
-        ],
-        "secrets": secrets,
-    }
-    text = yaml.safe_dump(bootstrap)
-    text = text.replace("/etc/mesh/certs", str(certs)).replace("/etc/mesh/config", str(config))
-    assert "/etc/mesh" not in text
-    return text
+@pytest.mark.envoy
+def test_the_demo_summarises_the_root_program_and_envoy_accepts_it(
+    envoy_binary: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["demo", str(ROOT)]) == 0
+    out = capsys.readouterr().out
+    assert "5 Deployment, 1 StatefulSet" in out
+    assert "bookwarehouse/mysql            bookwarehouse/mysql" in out
+    assert "envoy --mode validate: 6/6 mounted configs accepted" in out

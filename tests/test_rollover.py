@@ -296,3 +296,14 @@ def test_rotating_to_an_imported_ca_refuses_a_certificate_that_is_not_a_ca(
     err = capsys.readouterr().err
     assert "PRIVATE KEY" not in err
     assert ca_path.read_bytes() == before
+
+
+def test_ca_init_creates_a_file_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "ca.secret.yaml"
+    assert main(["ca", "init", "--ca-file", str(path)]) == 0
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert isinstance(ca_file.load(path).current, ca_file.SeededCa)
+    before = path.read_bytes()
+    assert main(["ca", "init", "--ca-file", str(path)]) == 2
+    assert "ca-file-exists" in capsys.readouterr().err
+    assert path.read_bytes() == before
