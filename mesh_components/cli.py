@@ -25,13 +25,13 @@ from mesh_components.inspect.cli import add_commands as add_inspect_commands
 from mesh_components.local.cli import add_commands as add_local_commands
 from mesh_components.manifests import manifest_files
 from mesh_components.manifests import to_yaml as manifests_to_yaml
-from mesh_components.model import MeshSettings
+from mesh_components.model import AccessMode, MeshSettings
 from mesh_components.output import write_tree
 from mesh_components.pipeline import CompiledMesh, build
 from mesh_components.pki import MeshTrust
 from mesh_components.render import render
 from mesh_components.smi.cli import add_commands as add_import_commands
-from mesh_components.specfile import read_spec
+from mesh_components.specfile import SPEC_FILE, read_spec
 from mesh_components.summary import summarize
 
 EXIT_INVALID = 2
@@ -78,11 +78,13 @@ def _parser() -> argparse.ArgumentParser:
     render_.add_argument(
         "spec",
         type=Path,
-        help="a spec file, a directory holding mesh.yaml, or a Pulumi project (Pulumi.yaml)",
+        help="a spec file, a directory holding mesh.yaml, a Pulumi project (Pulumi.yaml), "
+        "or a directory of Kubernetes manifests and SMI resources (OSM's)",
     )
     render_.add_argument("-o", "--output", type=Path, required=True, help="output directory")
     _ca_arguments(render_)
     _program_arguments(render_)
+    _manifest_arguments(render_)
     render_.set_defaults(run=_render)
     inject = commands.add_parser("inject", help="add sidecars to existing manifests")
     inject.add_argument("-f", "--filename", default="-", help="a YAML file of manifests, or -")
@@ -153,6 +155,17 @@ def _program_arguments(parser: argparse.ArgumentParser) -> None:
     )
     program.add_argument(
         "--preview", action="store_true", help="record as `pulumi preview` (is_dry_run)"
+    )
+
+
+def _manifest_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("Manifest directories (see docs/migrating-from-osm.md)")
+    group.add_argument(
+        "--namespaces", help="comma-separated meshed namespaces (default: OSM's annotations)"
+    )
+    group.add_argument("--mesh-name", help="the mesh's name (default: monitored-by, or osm)")
+    group.add_argument(
+        "--access", choices=["open", "policy"], help="overrides the MeshConfig's mode"
     )
 
 
@@ -229,6 +242,9 @@ def _render(args: argparse.Namespace) -> int:
 
         return render_program(args)
     _no_program_flags(args)
+    if args.spec.is_dir() and not (args.spec / SPEC_FILE).is_file():
+        return _render_manifests(args)
+    _no_manifest_flags(args)
     spec = read_spec(args.spec)
     now = datetime.now(UTC)
     state, trust = _with_ca(args, spec.settings, now)
@@ -237,6 +253,47 @@ def _render(args: argparse.Namespace) -> int:
     _keep_new_ca(args, state)
     print(f"wrote {len(rendered.objects)} Kubernetes objects to {args.output}")
     return 0
+
+
+def _render_manifests(args: argparse.Namespace) -> int:
+    """A directory of manifests and SMI resources: the mesh it describes, its workloads
+    injected (those OSM would inject), and the mesh's objects."""
+    from mesh_components.smi import read_manifest_dir  # noqa: PLC0415
+    from mesh_components.smi.cli import injectable_manifests  # noqa: PLC0415
+
+    namespaces = None if args.namespaces is None else _names(args.namespaces)
+    access = None if args.access is None else AccessMode(args.access)
+    imported = read_manifest_dir(args.spec, namespaces, mesh_name=args.mesh_name, access=access)
+    now = datetime.now(UTC)
+    state, trust = _with_ca(args, imported.spec.settings, now)
+    objects = inject_all(injectable_manifests(imported), imported.spec, trust, now)
+    write_tree(args.output, manifest_files(objects))
+    _keep_new_ca(args, state)
+    for note in sorted(imported.notes):
+        print(f"note: {note}", file=sys.stderr)
+    print(f"wrote {len(objects)} Kubernetes objects to {args.output}")
+    return 0
+
+
+def _names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def _no_manifest_flags(args: argparse.Namespace) -> None:
+    given = [
+        flag
+        for flag, value in (
+            ("--namespaces", args.namespaces),
+            ("--mesh-name", args.mesh_name),
+            ("--access", args.access),
+        )
+        if value
+    ]
+    if given:
+        fix = "drop them, or give a directory of Kubernetes manifests and SMI resources"
+        found = f"{', '.join(given)} with a mesh spec"
+        problem = Problem(", ".join(given), "flag-needs-manifests", "a manifest dir", found, fix)
+        raise MeshValidationError([problem])
 
 
 def _no_program_flags(args: argparse.Namespace) -> None:
