@@ -35,6 +35,7 @@ from mesh_components.local import (
     system,
     traffic,
 )
+from mesh_components.local.containers import world_runnable
 from mesh_components.local.controller import Desired, UpdateReport, desired, owner_key, owns
 from mesh_components.local.layout import Layout, check_name, netns_path
 from mesh_components.local.manifests import Manifests, index
@@ -122,6 +123,7 @@ class LocalCluster:
 
     def _create(self, manifests: Manifests, envoy: Path) -> None:
         self._make_state_dirs()
+        envoy = self._runnable_by_proxies(envoy)
         self.network.create()
         self._pool = nsthread.executor(netns_path(self.network.netns), 8, "node")
         self._node = Node(
@@ -160,6 +162,16 @@ class LocalCluster:
         (self.layout.state / cleanup.DAEMON_PIDFILE).write_text(
             f"{os.getpid()} {_own_start_time()}\n"
         )
+
+    def _runnable_by_proxies(self, envoy: Path) -> Path:
+        """The Envoy binary, copied into the state dir when the proxy UID could not run it
+        where it is (a virtualenv under a private home, FACTS.md)."""
+        if world_runnable(envoy):
+            return envoy
+        copy = self.layout.bin / "envoy"
+        shutil.copyfile(envoy, copy)
+        copy.chmod(0o755)
+        return copy
 
     def down(self) -> cleanup.Removed:
         """Stop every pod at once and remove everything this cluster made."""
@@ -351,6 +363,7 @@ class LocalCluster:
             for pod, files in payloads:
                 changed = pod.write_volumes(files)
                 report.volumes += [f"{pod.id.namespace}/{pod.id.name}/{v}" for v in changed]
+            report.swapped_at = time.time()
             self._changed()
             self._check_rejections(report, pods, before)
             self._roll(report, timeout)

@@ -244,7 +244,7 @@ def _value_from(pod: PodContext, source: Json, where: str) -> str:
 def python_for_everyone() -> str:
     """A Python interpreter any UID may run (a venv's may sit under an unreadable home)."""
     for candidate in ("/usr/bin/python3", os.path.realpath(sys.executable)):
-        if _world_runnable(Path(candidate)):
+        if world_runnable(Path(candidate)):
             return candidate
     raise MeshValidationError(
         [
@@ -259,7 +259,8 @@ def python_for_everyone() -> str:
     )
 
 
-def _world_runnable(path: Path) -> bool:
+def world_runnable(path: Path) -> bool:
+    """Whether any UID may execute `path` (it and every directory above it)."""
     if not path.is_file() or not path.stat().st_mode & stat.S_IXOTH:
         return False
     real = path.resolve()

@@ -78,6 +78,7 @@ class UpdateReport:
     created: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)  # "ns/pod: counter +n", from Envoy
+    swapped_at: float = 0.0  # time.time() once the volumes were swapped
 
     def __str__(self) -> str:
         parts = [
