@@ -16,7 +16,7 @@ import yaml
 from mesh_components.emit.kubernetes.metadata import Json
 from mesh_components.local import LocalCluster, LocalRunnerError, cleanup
 from mesh_components.local.layout import Layout
-from mesh_components.local.processes import start_time, wait_gone
+from mesh_components.local.processes import record, start_time, wait_gone
 from tests.local_bookstore import BUYER_HEADERS, Bookstore, outsider, why_not
 
 pytestmark = [pytest.mark.root, pytest.mark.envoy]
@@ -158,3 +158,11 @@ def test_unsupported_objects_are_refused_before_anything_is_created(tmp_path: Pa
     assert "Ingress[shop/web]: [local-kind-unsupported]" in result.stderr
     assert "Traceback" not in result.stderr
     assert not Layout("refused").state.exists()
+
+
+def test_cleaning_up_a_cluster_this_process_ran_never_kills_this_process(tmp_path: Path) -> None:
+    layout = Layout("self", root=tmp_path)
+    layout.state.mkdir(parents=True)
+    record(os.getpid(), layout.state / cleanup.DAEMON_PIDFILE)
+    assert cleanup.remove(layout).processes == 0
+    assert not layout.state.exists()

@@ -91,7 +91,7 @@ def stop(process: subprocess.Popen[bytes], grace: float) -> int | None:
 def kill_recorded(pidfile: Path) -> bool:
     """SIGKILL the recorded process group; whether it was still running."""
     pid = recorded(pidfile)
-    if pid is None:
+    if pid is None or pid == os.getpid():  # A cluster run in-process records its caller.
         return False
     signal_group(pid, signal.SIGKILL)
     wait_gone(pid, 5)
