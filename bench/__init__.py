@@ -1,0 +1,1 @@
+"""The scale benchmark: `python -m bench.run` (see bench/README.md)."""
