@@ -301,10 +301,12 @@ class LocalCluster:
     def delete_pod(self, pod: Pod) -> threading.Thread:
         """Delete a pod gracefully (in the background); its controller makes a new one."""
         with self._lock:
-            if pod in self._pods:
+            deleting = pod in self._pods
+            if deleting:
                 self._pods.remove(pod)
                 self._terminating.append(pod)
-        thread = threading.Thread(target=self._finish_deletion, args=(pod,), name="delete")
+        target = self._finish_deletion if deleting else None  # Already going: nothing to do.
+        thread = threading.Thread(target=target, args=(pod,), name="delete")
         thread.start()
         return thread
 
