@@ -134,7 +134,7 @@ class LocalCluster:
             self.domain,
             self._changed,
             lambda: self.objects,
-            self._tcp_ports,
+            self._service_ports,
         )
         sock = self._pool.submit(dns.bind_udp, str(DNS_IP)).result()
         self._dns = dns.DnsServer(sock, self.lookup)
@@ -255,19 +255,17 @@ class LocalCluster:
                         raise
         self.write_status()
 
-    def _tcp_ports(self, namespace: str, labels: dict[str, str]) -> frozenset[int]:
-        """Pod ports that a selecting Service marks as raw TCP (the stub echoes on them)."""
+    def _service_ports(self, namespace: str, labels: dict[str, str]) -> dict[int, str]:
+        """The numeric target ports of the Services that select a pod: "tcp" where a Service
+        marks the port as raw TCP (the stub app echoes there), else "http"."""
         pod = PodEndpoint(namespace, "", "", labels, True, {}, "", "")
-        ports = set()
-        for service in self._services:
-            if selects(service, pod):
-                ports |= {
-                    t
-                    for p in service.ports
-                    if is_tcp_port(p)
-                    if isinstance(t := target_port(p, pod), int)
-                }
-        return frozenset(ports)
+        ports: dict[int, str] = {}
+        for service in (s for s in self._services if selects(s, pod)):
+            for port in service.ports:
+                target = target_port(port, pod)
+                if isinstance(target, int) and ports.get(target) != "tcp":
+                    ports[target] = "tcp" if is_tcp_port(port) else "http"
+        return ports
 
     def lookup(self, name: str) -> list[str] | None:
         """The cluster DNS's view of `name` (see `services.resolve`)."""

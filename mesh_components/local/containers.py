@@ -51,7 +51,7 @@ class PodContext:
     envoy: Path
     stub: Path
     workload: str
-    tcp_ports: frozenset[int] = field(default_factory=frozenset)
+    service_ports: dict[int, str] = field(default_factory=dict)  # target port -> tcp|http
 
 
 def runs_as(container: Json, init: bool) -> Runs:
@@ -79,10 +79,20 @@ def launch_spec(pod: PodContext, container: Json, init: bool, where: str) -> dic
     """Everything `launcher` needs for one container."""
     runs = runs_as(container, init)
     mounts = _mounts(pod, container, where)
+    unplaceable = [m["target"] for m in mounts if _needs_new_top_directory(m["target"])]
+    if unplaceable and runs is not Runs.STUB:
+        fix = "mount it under a directory that exists on this host (e.g. /var, /etc, /opt)"
+        expected = "a mountPath whose top directory exists on the host"
+        problem = Problem(f"{where}.volumeMounts", "local-mount-path-unsupported", expected,
+                          ", ".join(unplaceable), fix)  # fmt: skip
+        raise MeshValidationError([problem])
+    # The stub app reads no volume, so a mount it cannot get changes nothing it does.
+    mounts = [m for m in mounts if m["target"] not in unplaceable]
     return {
         "hostname": pod.hostname,
         "overlays": _overlays(pod, container["name"], [m["target"] for m in mounts]),
         "mounts": mounts,
+        "skipped": unplaceable,
         "env": environment(pod, container, where),
         "cwd": container.get("workingDir") or "/",
         "user": _user(pod.pod_spec, container, runs),
@@ -96,11 +106,10 @@ def _argv(pod: PodContext, container: Json, runs: Runs, where: str) -> list[str]
     if runs is Runs.ENVOY:
         return [str(pod.envoy), *command[1:], *args]
     if runs is Runs.STUB:
-        ports = sorted({int(p["containerPort"]) for p in container.get("ports", [])})
         config = {
             "pod": pod.facts.name, "namespace": pod.facts.namespace, "workload": pod.workload,
             "container": container["name"], "labels": pod.facts.labels,
-            "ports": [[port, "tcp" if port in pod.tcp_ports else "http"] for port in ports],
+            "ports": [[p, pod.service_ports.get(p, "http")] for p in _stub_ports(pod, container)],
         }  # fmt: skip
         return [python_for_everyone(), "-I", str(pod.stub), json.dumps(config)]
     if not command:
@@ -108,6 +117,18 @@ def _argv(pod: PodContext, container: Json, runs: Runs, where: str) -> list[str]
         problem = Problem(f"{where}.command", "local-command-missing", "a command", "none", fix)
         raise MeshValidationError([problem])
     return [*command, *args]
+
+
+def _stub_ports(pod: PodContext, container: Json) -> list[int]:
+    """The container's declared ports; the pod's first container also serves the Services'
+    target ports that no container declares (Kubernetes does not require declaring them)."""
+    ports = {int(p["containerPort"]) for p in container.get("ports", [])}
+    regular = pod.pod_spec.get("containers", [])
+    if regular and regular[0].get("name") == container["name"]:
+        every = pod.pod_spec.get("initContainers", []) + regular
+        declared = {int(p["containerPort"]) for c in every for p in c.get("ports", [])}
+        ports |= set(pod.service_ports) - declared
+    return sorted(ports)
 
 
 def _user(pod_spec: Json, container: Json, runs: Runs) -> dict[str, Any]:
@@ -161,21 +182,16 @@ def _overlays(pod: PodContext, container: str, targets: list[str]) -> list[dict[
         if os.path.lexists(target):
             continue
         ancestor = _existing_ancestor(target)
-        if ancestor == "/":
-            fix = "mount it under a directory that exists on this host (e.g. /var, /etc, /opt)"
-            problem = Problem(
-                container,
-                "local-mount-path-unsupported",
-                "a mountPath whose top directory exists on the host",
-                target,
-                fix,
-            )
-            raise MeshValidationError([problem])
         skeleton = skeletons.setdefault(
             ancestor, pod.directory / "skeleton" / container / str(len(skeletons))
         )
         (skeleton / os.path.relpath(target, ancestor)).mkdir(parents=True, exist_ok=True)
     return [{"target": a, "skeleton": str(s)} for a, s in sorted(skeletons.items())]
+
+
+def _needs_new_top_directory(target: str) -> bool:
+    """A mount point that only an overlay on / could add (which would hide every host mount)."""
+    return not os.path.lexists(target) and _existing_ancestor(target) == "/"
 
 
 def _existing_ancestor(path: str) -> str:

@@ -46,7 +46,7 @@ class Node:
     domain: str
     changed: Callable[[], None]
     objects: Callable[[], Manifests]
-    tcp_ports: Callable[[str, dict[str, str]], frozenset[int]]
+    service_ports: Callable[[str, dict[str, str]], dict[int, str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +209,7 @@ class Pod:
             netns=self.link.netns, directory=self.directory, volumes=self.volume_dirs(),
             pod_spec=self.spec, objects=self.node.objects(), envoy=self.node.envoy,
             stub=self.node.layout.bin / "stub_app.py", workload=self.id.workload.split("/")[1],
-            tcp_ports=self.node.tcp_ports(self.id.namespace, self.labels),
+            service_ports=self.node.service_ports(self.id.namespace, self.labels),
         )  # fmt: skip
 
     def _container(self, spec: Json, init: bool, number: int) -> Container:
@@ -220,6 +220,9 @@ class Pod:
         spec_file.parent.mkdir(exist_ok=True)
         spec_file.write_text(json.dumps(launch))
         spec_file.chmod(0o600)  # It may hold values from Secrets.
+        for target in launch["skipped"]:
+            self._log(f"container {spec['name']}: {target} not mounted (no such top directory "
+                      "on this host; the stub app reads no volume)")  # fmt: skip
         pidfile = self.node.layout.pids / f"{self.id.namespace}_{self.id.name}_{spec['name']}.pid"
         return Container(
             name=spec["name"], spec=spec, argv=launch_argv(self._context(), spec_file),
