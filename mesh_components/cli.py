@@ -218,7 +218,10 @@ def _demo(args: argparse.Namespace) -> int:
     print("\n".join(demo.summary(objects)) + "\n")
     lines, accepted = demo.envoy_lines(objects)
     print("\n".join(lines))
-    return 0 if accepted else EXIT_ENVOY_REJECTED
+    if not accepted:
+        return EXIT_ENVOY_REJECTED
+    print("\n".join(demo.local_lines(objects)))
+    return 0
 
 
 def _validate(args: argparse.Namespace) -> int:
