@@ -283,38 +283,32 @@ def _names(text: str) -> list[str]:
 
 
 def _no_manifest_flags(args: argparse.Namespace) -> None:
-    given = [
-        flag
-        for flag, value in (
-            ("--namespaces", args.namespaces),
-            ("--mesh-name", args.mesh_name),
-            ("--access", args.access),
-        )
-        if value
-    ]
-    if given:
-        fix = "drop them, or give a directory of Kubernetes manifests and SMI resources"
-        found = f"{', '.join(given)} with a mesh spec"
-        problem = Problem(", ".join(given), "flag-needs-manifests", "a manifest dir", found, fix)
-        raise MeshValidationError([problem])
+    flags = {
+        "--namespaces": args.namespaces,
+        "--mesh-name": args.mesh_name,
+        "--access": args.access,
+    }
+    fix = "drop them, or give a directory of Kubernetes manifests and SMI resources"
+    _refuse_flags(flags, "flag-needs-manifests", "a manifest directory", fix)
 
 
 def _no_program_flags(args: argparse.Namespace) -> None:
-    given = [
-        flag
-        for flag, value in (
-            ("--stack", args.stack),
-            ("--config", args.config),
-            ("--stack-reference", args.stack_reference),
-            ("--preview", args.preview),
-        )
-        if value
-    ]
+    flags = {
+        "--stack": args.stack,
+        "--config": args.config,
+        "--stack-reference": args.stack_reference,
+        "--preview": args.preview,
+    }
+    fix = "drop them, or give the directory of a Pulumi project (one holding Pulumi.yaml)"
+    _refuse_flags(flags, "flag-needs-project", "a Pulumi project", fix)
+
+
+def _refuse_flags(flags: dict[str, object], code: str, expected: str, fix: str) -> None:
+    """One problem naming every flag given that only applies to another kind of input."""
+    given = [flag for flag, value in flags.items() if value]
     if given:
-        fix = "drop them, or give the directory of a Pulumi project (one holding Pulumi.yaml)"
         found = f"{', '.join(given)} with a mesh spec"
-        problem = Problem(", ".join(given), "flag-needs-project", "a Pulumi project", found, fix)
-        raise MeshValidationError([problem])
+        raise MeshValidationError([Problem(", ".join(given), code, expected, found, fix)])
 
 
 def _inject(args: argparse.Namespace) -> int:
