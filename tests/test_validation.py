@@ -10,6 +10,7 @@ import json
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -23,14 +24,24 @@ from mesh_components.model import (
     CertificateIssuer,
     CertificateSettings,
     CertManagerIssuer,
+    CircuitBreakers,
+    ConnectionPool,
     ContainerPort,
+    Destination,
+    DestinationRoute,
+    Duration,
+    Fault,
+    FaultAbort,
     HeaderMatch,
     HttpRule,
     Identity,
     Interception,
     MeshSettings,
     MeshSpec,
+    Mirror,
     MtlsMode,
+    Observability,
+    OutlierDetection,
     PathMatch,
     PathMatchKind,
     PolicyDestination,
@@ -40,11 +51,16 @@ from mesh_components.model import (
     Protocol,
     ProxyPorts,
     ProxySettings,
+    RateLimit,
     Resources,
+    Retries,
+    RetryBudget,
     Service,
     ServicePort,
     ServiceRef,
     SplitBackend,
+    TcpKeepalive,
+    Tracing,
     TrafficSplit,
     Workload,
     WorkloadKind,
@@ -845,6 +861,205 @@ PROBE_ROWS = [
     ),
 ]
 
+
+def _dest(name: str = "web", port: int | None = None, **changes: Any) -> Mutation:
+    """Add a destination entry for `shop/<name>` (and `port`) with `changes`."""
+    entry = Destination(name, "shop", port, **changes)
+    return lambda s: replace(s, destinations=(*s.destinations, entry))
+
+
+_HEADLESS_WEB = Service(
+    "web-hl", "shop", labels({"app": "web", "version": "v1"}), (HTTP_PORT,), headless=True
+)
+
+
+def _route(**changes: Any) -> DestinationRoute:
+    return DestinationRoute(**{"backend": "web-v2", **changes})
+
+
+def _tracing(tracing: Tracing) -> Mutation:
+    return lambda s: change_settings(s, observability=Observability(tracing=tracing))
+
+
+DESTINATION_ROWS = [
+    row(
+        "a destination naming no service",
+        _dest("webb", timeout=Duration(1000)),
+        "destination-unknown-service",
+        "destinations[shop/webb].service",
+    ),
+    row(
+        "a destination port the service does not have",
+        _dest("web", 9999, timeout=Duration(1000)),
+        "destination-unknown-port",
+        "destinations[shop/web:9999].port",
+    ),
+    row(
+        "one service declared twice",
+        lambda s: _dest("web-v1")(_dest("web-v1")(s)),
+        "destination-duplicate",
+        "destinations[shop/web-v1]",
+    ),
+    row(
+        "retries on a TCP-only service",
+        _dest("db", retries=Retries()),
+        "destination-http-only",
+        "destinations[shop/db].retries",
+    ),
+    row(
+        "a connect timeout of zero",
+        _dest("web-v1", connect_timeout=Duration(0)),
+        "destination-duration-invalid",
+        "destinations[shop/web-v1].connectTimeout",
+    ),
+    row(
+        "a keepalive time that is not whole seconds",
+        _dest("web-v1", connection_pool=ConnectionPool(tcp_keepalive=TcpKeepalive(Duration(1500)))),
+        "destination-duration-invalid",
+        "destinations[shop/web-v1].connectionPool.tcpKeepalive.time",
+    ),
+    row(
+        "a per-try timeout longer than the route timeout",
+        _dest(timeout=Duration(2000), retries=Retries(per_try_timeout=Duration(5000))),
+        "destination-per-try-timeout-too-long",
+        "destinations[shop/web].retries.perTryTimeout",
+    ),
+    row(
+        "a per-try timeout longer than the default route timeout",
+        _dest(retries=Retries(per_try_timeout=Duration(20_000))),
+        "destination-per-try-timeout-too-long",
+        "destinations[shop/web].retries.perTryTimeout",
+    ),
+    row(
+        "a negative number of retries",
+        _dest(retries=Retries(attempts=-1)),
+        "destination-retries-negative",
+        "destinations[shop/web].retries.attempts",
+    ),
+    row(
+        "a misspelt retry condition",
+        _dest(retries=Retries(retry_on=("5xxx",))),
+        "destination-retry-on-unknown",
+        "destinations[shop/web].retries.retryOn[0]",
+    ),
+    row(
+        "a circuit breaker allowing no connection",
+        _dest("web-v1", circuit_breakers=CircuitBreakers(max_connections=0)),
+        "destination-limit-invalid",
+        "destinations[shop/web-v1].circuitBreakers.maxConnections",
+    ),
+    row(
+        "both a fixed retry cap and a retry budget",
+        _dest(
+            "web-v1", circuit_breakers=CircuitBreakers(max_retries=3, retry_budget=RetryBudget())
+        ),
+        "destination-retry-limit-conflict",
+        "destinations[shop/web-v1].circuitBreakers",
+    ),
+    row(
+        "ejecting more than every pod",
+        _dest("web-v1", outlier_detection=OutlierDetection(max_ejection_percent=120)),
+        "destination-percent-invalid",
+        "destinations[shop/web-v1].outlierDetection.maxEjectionPercent",
+    ),
+    row(
+        "a rate limit of zero",
+        _dest("web-v1", rate_limit=RateLimit(0)),
+        "destination-rate-limit-invalid",
+        "destinations[shop/web-v1].rateLimit.requestsPerSecond",
+    ),
+    row(
+        "a fault with neither delay nor abort",
+        _dest("web-v1", fault=Fault()),
+        "destination-fault-empty",
+        "destinations[shop/web-v1].fault",
+    ),
+    row(
+        "an abort with a status that is not HTTP",
+        _dest("web-v1", fault=Fault(abort=FaultAbort(700))),
+        "destination-fault-status-invalid",
+        "destinations[shop/web-v1].fault.abort.status",
+    ),
+    row(
+        "a mirror to a backend of the split",
+        _dest(mirror=Mirror("web-v1")),
+        "destination-mirror-same-backend",
+        "destinations[shop/web].mirror.service",
+    ),
+    row(
+        "a route to a service that does not exist",
+        _dest(routes=(_route(backend="web-v9"),)),
+        "destination-backend-unknown",
+        "destinations[shop/web].routes[0].backend",
+    ),
+    row(
+        "a route to a service without the port",
+        _dest(routes=(_route(backend="db"),)),
+        "destination-backend-port-missing",
+        "destinations[shop/web].routes[0].backend",
+    ),
+    row(
+        "a route to a headless service",
+        lambda s: _dest(routes=(_route(backend="web-hl"),))(add(s, _HEADLESS_WEB)),
+        "destination-backend-headless",
+        "destinations[shop/web].routes[0].backend",
+    ),
+    row(
+        "a route that neither routes nor limits",
+        _dest(routes=(DestinationRoute(),)),
+        "destination-route-no-effect",
+        "destinations[shop/web].routes[0]",
+    ),
+    row(
+        "routes on a headless service",
+        lambda s: _dest("web-hl", routes=(_route(backend="web-v1"),))(add(s, _HEADLESS_WEB)),
+        "destination-headless-routing",
+        "destinations[shop/web-hl].routes",
+    ),
+    row(
+        "a rate limit on a split root",
+        _dest(rate_limit=RateLimit(10)),
+        "destination-inbound-on-split-root",
+        "destinations[shop/web].rateLimit",
+    ),
+    row(
+        "a route path regex RE2 refuses",
+        _dest(routes=(_route(match=HttpRule(path=PathMatch(PathMatchKind.REGEX, "(a"))),)),
+        "route-regex-invalid",
+        "destinations[shop/web].routes[0].match.path.regex",
+    ),
+    row(
+        "a route path prefix without a slash",
+        _dest(routes=(_route(match=HttpRule(path=PathMatch(PathMatchKind.PREFIX, "api"))),)),
+        "route-path-invalid",
+        "destinations[shop/web].routes[0].match.path.prefix",
+    ),
+    row(
+        "a route method in lowercase",
+        _dest(routes=(_route(match=HttpRule(methods=("get",))),)),
+        "route-method-invalid",
+        "destinations[shop/web].routes[0].match.methods[0]",
+    ),
+    row(
+        "a route header name in capitals",
+        _dest(routes=(_route(match=HttpRule(headers=(HeaderMatch("X-Canary", "true"),))),)),
+        "route-header-invalid",
+        "destinations[shop/web].routes[0].match.headers[X-Canary]",
+    ),
+    row(
+        "a tracing collector without a port",
+        _tracing(Tracing("otel-collector.observability")),
+        "tracing-address-invalid",
+        "mesh.observability.tracing.address",
+    ),
+    row(
+        "tracing more than every request",
+        _tracing(Tracing("otel-collector.observability:4317", sampling_percent=101)),
+        "tracing-sampling-invalid",
+        "mesh.observability.tracing.samplingPercent",
+    ),
+]
+
 ROWS = (
     SETTINGS_ROWS
     + SERVICE_ROWS
@@ -853,6 +1068,7 @@ ROWS = (
     + POLICY_ROWS
     + GRAPH_ROWS
     + PROBE_ROWS
+    + DESTINATION_ROWS
 )
 
 

@@ -13,6 +13,23 @@ from collections.abc import Callable, Iterable
 from typing import TypeGuard, TypeVar
 
 from mesh_components.errors import MeshValidationError, Problem
+from mesh_components.model.destination import (
+    CircuitBreakers,
+    ConnectionPool,
+    Destination,
+    DestinationRoute,
+    Duration,
+    Fault,
+    FaultAbort,
+    FaultDelay,
+    Http2Keepalive,
+    Mirror,
+    OutlierDetection,
+    RateLimit,
+    Retries,
+    RetryBudget,
+    TcpKeepalive,
+)
 from mesh_components.model.mesh import MeshSpec
 from mesh_components.model.policy import (
     AccessPolicy,
@@ -35,10 +52,13 @@ from mesh_components.model.settings import (
     LogLevel,
     MeshSettings,
     MtlsMode,
+    Observability,
     ProxyPorts,
     ProxySettings,
     Resources,
     SidecarMode,
+    Tracing,
+    TracingProtocol,
 )
 from mesh_components.model.split import SplitBackend, TrafficSplit
 from mesh_components.model.workload import (
@@ -55,8 +75,19 @@ T = TypeVar("T")
 E = TypeVar("E", bound=enum.StrEnum)
 
 # The keys each mapping of the format may hold. Anything else is `spec-unknown-key`.
-_TOP_LEVEL = ("mesh", "services", "workloads", "splits", "policies")
-_MESH = ("name", "trustDomain", "clusterDomain", "mtls", "access", "proxy", "certificates")
+_TOP_LEVEL = ("mesh", "services", "workloads", "splits", "policies", "destinations")
+_MESH = (
+    "name",
+    "trustDomain",
+    "clusterDomain",
+    "mtls",
+    "access",
+    "proxy",
+    "certificates",
+    "observability",
+)
+_OBSERVABILITY = ("accessLogs", "tracing")
+_TRACING = ("address", "protocol", "samplingPercent")
 _CERTIFICATES = ("issuer", "validityHours", "renewBeforeHours", "keyType", "issuerRef")
 _ISSUER_REF = ("name", "kind", "group")
 _PROXY = (
@@ -131,6 +162,47 @@ _SOURCE = ("serviceAccount", "namespace")
 _HTTP_RULE = ("path", "methods", "headers")
 _PATH_MATCH = tuple(kind.value for kind in PathMatchKind)
 _TCP = ("ports",)
+_DESTINATION_ENTRY = (
+    "service",
+    "namespace",
+    "port",
+    "timeout",
+    "idleTimeout",
+    "connectTimeout",
+    "retries",
+    "circuitBreakers",
+    "outlierDetection",
+    "connectionPool",
+    "rateLimit",
+    "fault",
+    "mirror",
+    "routes",
+)
+_RETRIES = ("attempts", "retryOn", "perTryTimeout")
+_CIRCUIT_BREAKERS = (
+    "maxConnections",
+    "maxPendingRequests",
+    "maxRequests",
+    "maxRetries",
+    "retryBudget",
+)
+_RETRY_BUDGET = ("percent", "minConcurrency")
+_OUTLIER = ("enabled", "consecutive5xx", "interval", "baseEjectionTime", "maxEjectionPercent")
+_POOL = (
+    "idleTimeout",
+    "maxRequestsPerConnection",
+    "maxConcurrentStreams",
+    "tcpKeepalive",
+    "http2Keepalive",
+)
+_TCP_KEEPALIVE = ("time", "interval", "probes")
+_HTTP2_KEEPALIVE = ("interval", "timeout")
+_RATE_LIMIT = ("requestsPerSecond", "burst")
+_FAULT = ("delay", "abort")
+_DELAY = ("duration", "percent")
+_ABORT = ("status", "percent")
+_MIRROR = ("service", "percent")
+_ROUTE = ("match", "backend", "rateLimit")
 
 _MESH_DEFAULTS = MeshSettings(name="")
 _PROXY_DEFAULTS = ProxySettings()
@@ -187,6 +259,30 @@ class _Node:
         if isinstance(self.raw.get(key), str):
             return self.text(key)
         return self.read(key, int, "an integer or a port name")
+
+    def duration(self, key: str, required: bool = False) -> Duration | None:
+        """A duration written with one unit: `250ms`, `15s`, `5m`, `1h`."""
+        expected = "a duration such as 250ms, 15s, 5m or 1h"
+        value = self.raw.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            fix = f"add a unit: '{value}s'"
+            self.report(self.at(key), "spec-wrong-type", expected, _describe(value), fix)
+            return None
+        text = self.read(key, str, expected, required)
+        if text is None:
+            return None
+        parsed = Duration.parse(text)
+        if parsed is None:
+            fix = "write one whole number and one unit (ms, s, m or h), e.g. '1500ms' or '90s'"
+            self.report(self.at(key), "spec-invalid-value", expected, repr(text), fix)
+        return parsed
+
+    def percent(self, key: str) -> float | None:
+        """A number (integer or decimal); its range is validation's job."""
+        value = self.raw.get(key)
+        if isinstance(value, float):
+            return value
+        return self.read(key, int, "a number from 0 to 100")
 
     def choice(self, key: str, kind: type[E], required: bool = False) -> E | None:
         allowed = [member.value for member in kind]
@@ -311,15 +407,17 @@ def _spec(data: object, problems: list[Problem]) -> MeshSpec | None:
     workloads = _build(root.entries("workloads", _WORKLOAD), _workload)
     splits = _build(root.entries("splits", _SPLIT), _split)
     policies = _build(root.entries("policies", _POLICY), _policy)
+    destinations = _build(root.entries("destinations", _DESTINATION_ENTRY), _destination_entry)
     if settings is None:
         return None
-    return MeshSpec(settings, services, workloads, splits, policies)
+    return MeshSpec(settings, services, workloads, splits, policies, destinations)
 
 
 def _settings(node: _Node) -> MeshSettings | None:
     name = node.text("name", required=True)
     proxy = node.child("proxy", _PROXY)
     certificates = node.child("certificates", _CERTIFICATES)
+    observability = node.child("observability", _OBSERVABILITY)
     settings = MeshSettings(
         name=name or "",
         trust_domain=_or(node.text("trustDomain"), _MESH_DEFAULTS.trust_domain),
@@ -328,6 +426,7 @@ def _settings(node: _Node) -> MeshSettings | None:
         access=_or(node.choice("access", AccessMode), _MESH_DEFAULTS.access),
         proxy=_PROXY_DEFAULTS if proxy is None else _proxy(proxy),
         certificates=_CERTIFICATE_DEFAULTS if certificates is None else _certificates(certificates),
+        observability=Observability() if observability is None else _observability(observability),
     )
     return None if name is None else settings
 
@@ -521,3 +620,157 @@ def _path_match(node: _Node) -> PathMatch | None:
         return None
     matches = [PathMatch(kind, value) for kind, value in values.items() if value is not None]
     return matches[0] if matches else None
+
+
+def _observability(node: _Node) -> Observability:
+    tracing = node.child("tracing", _TRACING)
+    return Observability(
+        access_logs=_or(node.flag("accessLogs"), True),
+        tracing=None if tracing is None else _tracing(tracing),
+    )
+
+
+def _tracing(node: _Node) -> Tracing | None:
+    address = node.text("address", required=True)
+    protocol = _or(node.choice("protocol", TracingProtocol), TracingProtocol.OTLP)
+    sampling = _or(node.percent("samplingPercent"), 1)
+    return None if address is None else Tracing(address, protocol, sampling)
+
+
+def _destination_entry(node: _Node) -> Destination | None:
+    service, namespace = node.text("service", required=True), node.text("namespace", True)
+    port = node.number("port")
+    blocks = {
+        "retries": _maybe(node.child("retries", _RETRIES), _retries),
+        "circuit_breakers": _maybe(
+            node.child("circuitBreakers", _CIRCUIT_BREAKERS), _circuit_breakers
+        ),
+        "outlier_detection": _maybe(node.child("outlierDetection", _OUTLIER), _outlier),
+        "connection_pool": _maybe(node.child("connectionPool", _POOL), _pool),
+        "rate_limit": _maybe(node.child("rateLimit", _RATE_LIMIT), _rate_limit),
+        "fault": _maybe(node.child("fault", _FAULT), _fault),
+        "mirror": _maybe(node.child("mirror", _MIRROR), _mirror),
+    }
+    timeouts = {
+        "timeout": node.duration("timeout"),
+        "idle_timeout": node.duration("idleTimeout"),
+        "connect_timeout": node.duration("connectTimeout"),
+    }
+    routes = _build(node.entries("routes", _ROUTE), _route)
+    node.refuse_empty("routes")
+    if service is None or namespace is None:
+        return None
+    return Destination(service, namespace, port, routes=routes, **timeouts, **blocks)  # type: ignore[arg-type]
+
+
+def _maybe(node: _Node | None, build: Callable[[_Node], T]) -> T | None:
+    return None if node is None else build(node)
+
+
+def _retries(node: _Node) -> Retries:
+    defaults = Retries()
+    on = node.items("retryOn", str, "retry condition")
+    node.refuse_empty("retryOn")
+    return Retries(
+        attempts=_or(node.number("attempts"), defaults.attempts),
+        retry_on=tuple(on) if node.has("retryOn") else defaults.retry_on,
+        per_try_timeout=node.duration("perTryTimeout"),
+    )
+
+
+def _circuit_breakers(node: _Node) -> CircuitBreakers:
+    defaults = CircuitBreakers()
+    budget = node.child("retryBudget", _RETRY_BUDGET)
+    return CircuitBreakers(
+        max_connections=_or(node.number("maxConnections"), defaults.max_connections),
+        max_pending_requests=_or(node.number("maxPendingRequests"), defaults.max_pending_requests),
+        max_requests=_or(node.number("maxRequests"), defaults.max_requests),
+        max_retries=node.number("maxRetries"),
+        retry_budget=None if budget is None else _retry_budget(budget),
+    )
+
+
+def _retry_budget(node: _Node) -> RetryBudget:
+    defaults = RetryBudget()
+    return RetryBudget(
+        percent=_or(node.percent("percent"), defaults.percent),
+        min_concurrency=_or(node.number("minConcurrency"), defaults.min_concurrency),
+    )
+
+
+def _outlier(node: _Node) -> OutlierDetection:
+    defaults = OutlierDetection()
+    return OutlierDetection(
+        enabled=_or(node.flag("enabled"), defaults.enabled),
+        consecutive_5xx=_or(node.number("consecutive5xx"), defaults.consecutive_5xx),
+        interval=_or(node.duration("interval"), defaults.interval),
+        base_ejection_time=_or(node.duration("baseEjectionTime"), defaults.base_ejection_time),
+        max_ejection_percent=_or(node.number("maxEjectionPercent"), defaults.max_ejection_percent),
+    )
+
+
+def _pool(node: _Node) -> ConnectionPool:
+    defaults = ConnectionPool()
+    tcp = node.child("tcpKeepalive", _TCP_KEEPALIVE)
+    http2 = node.child("http2Keepalive", _HTTP2_KEEPALIVE)
+    return ConnectionPool(
+        idle_timeout=_or(node.duration("idleTimeout"), defaults.idle_timeout),
+        max_requests_per_connection=node.number("maxRequestsPerConnection"),
+        max_concurrent_streams=node.number("maxConcurrentStreams"),
+        tcp_keepalive=defaults.tcp_keepalive if tcp is None else _tcp_keepalive(tcp),
+        http2_keepalive=None if http2 is None else _http2_keepalive(http2),
+    )
+
+
+def _tcp_keepalive(node: _Node) -> TcpKeepalive:
+    defaults = TcpKeepalive()
+    return TcpKeepalive(
+        time=_or(node.duration("time"), defaults.time),
+        interval=_or(node.duration("interval"), defaults.interval),
+        probes=_or(node.number("probes"), defaults.probes),
+    )
+
+
+def _http2_keepalive(node: _Node) -> Http2Keepalive | None:
+    interval, timeout = node.duration("interval", required=True), node.duration("timeout")
+    if interval is None:
+        return None
+    return Http2Keepalive(interval, _or(timeout, Http2Keepalive(interval).timeout))
+
+
+def _rate_limit(node: _Node) -> RateLimit | None:
+    rate, burst = node.number("requestsPerSecond", required=True), node.number("burst")
+    return None if rate is None else RateLimit(rate, burst)
+
+
+def _fault(node: _Node) -> Fault:
+    delay, abort = node.child("delay", _DELAY), node.child("abort", _ABORT)
+    return Fault(
+        delay=None if delay is None else _delay(delay),
+        abort=None if abort is None else _abort(abort),
+    )
+
+
+def _delay(node: _Node) -> FaultDelay | None:
+    duration, percent = node.duration("duration", required=True), node.percent("percent")
+    return None if duration is None else FaultDelay(duration, _or(percent, 100))
+
+
+def _abort(node: _Node) -> FaultAbort | None:
+    status, percent = node.number("status", required=True), node.percent("percent")
+    return None if status is None else FaultAbort(status, _or(percent, 100))
+
+
+def _mirror(node: _Node) -> Mirror | None:
+    service, percent = node.text("service", required=True), node.percent("percent")
+    return None if service is None else Mirror(service, _or(percent, 100))
+
+
+def _route(node: _Node) -> DestinationRoute:
+    match = node.child("match", _HTTP_RULE)
+    limit = node.child("rateLimit", _RATE_LIMIT)
+    return DestinationRoute(
+        match=HttpRule() if match is None else _http_rule(match),
+        backend=node.text("backend"),
+        rate_limit=None if limit is None else _rate_limit(limit),
+    )

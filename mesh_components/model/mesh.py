@@ -1,9 +1,11 @@
-"""The whole declaration (settings, services, workloads, splits, policies) as one frozen value."""
+"""The whole declaration (settings, services, workloads, splits, policies, destinations) as one
+frozen value."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mesh_components.model.destination import Destination
 from mesh_components.model.policy import AccessPolicy
 from mesh_components.model.service import Service
 from mesh_components.model.settings import MeshSettings
@@ -20,3 +22,4 @@ class MeshSpec:
     workloads: tuple[Workload, ...] = ()
     splits: tuple[TrafficSplit, ...] = ()
     policies: tuple[AccessPolicy, ...] = ()
+    destinations: tuple[Destination, ...] = ()

@@ -177,6 +177,31 @@ class CertificateSettings:
     issuer_ref: CertManagerIssuer | None = None
 
 
+class TracingProtocol(enum.StrEnum):
+    """How spans reach the collector: OTLP over gRPC, or Zipkin's JSON over HTTP."""
+
+    OTLP = "otlp"
+    ZIPKIN = "zipkin"
+
+
+@dataclass(frozen=True, slots=True)
+class Tracing:
+    """Spans to a collector at `address` (`host:port`, a DNS name), for `sampling_percent`
+    of the requests that start a trace."""
+
+    address: str
+    protocol: TracingProtocol = TracingProtocol.OTLP
+    sampling_percent: float = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Observability:
+    """JSON access logs on the sidecar's stdout (on by default), and optional tracing."""
+
+    access_logs: bool = True
+    tracing: Tracing | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class MeshSettings:
     """The mesh as a whole."""
@@ -188,3 +213,4 @@ class MeshSettings:
     access: AccessMode = AccessMode.POLICY
     proxy: ProxySettings = field(default_factory=ProxySettings)
     certificates: CertificateSettings = field(default_factory=CertificateSettings)
+    observability: Observability = field(default_factory=Observability)

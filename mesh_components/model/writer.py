@@ -10,6 +10,19 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any
 
+from mesh_components.model.destination import (
+    CircuitBreakers,
+    ConnectionPool,
+    Destination,
+    DestinationRoute,
+    Duration,
+    Fault,
+    OutlierDetection,
+    RateLimit,
+    Retries,
+    RetryBudget,
+    TcpKeepalive,
+)
 from mesh_components.model.mesh import MeshSpec
 from mesh_components.model.policy import AccessPolicy, HttpRule
 from mesh_components.model.service import Service, ServicePort, infer_protocol
@@ -17,6 +30,7 @@ from mesh_components.model.settings import (
     CertificateSettings,
     Interception,
     MeshSettings,
+    Observability,
     ProxyPorts,
     ProxySettings,
     Resources,
@@ -27,6 +41,7 @@ from mesh_components.model.workload import AppContainer, Probe, Workload
 Document = dict[str, Any]
 
 _SPECIAL_KEYS = {
+    "consecutive_5xx": "consecutive5xx",
     "outbound_ip_range_exclusions": "outboundIPRangeExclusions",
     "outbound_ip_range_inclusions": "outboundIPRangeInclusions",
 }
@@ -40,6 +55,7 @@ def spec_document(spec: MeshSpec) -> Document:
         ("workloads", [workload_document(w) for w in spec.workloads]),
         ("splits", [split_document(s) for s in spec.splits]),
         ("policies", [policy_document(p) for p in spec.policies]),
+        ("destinations", [destination_document(d) for d in spec.destinations]),
     )
     found.update({key: items for key, items in sections if items})
     return found
@@ -54,15 +70,30 @@ def camel(name: str) -> str:
 
 
 def settings_document(settings: MeshSettings) -> Document:
-    found = _changed(settings, MeshSettings(name=settings.name), skip=("proxy", "certificates"))
+    skip = ("proxy", "certificates", "observability")
+    found = _changed(settings, MeshSettings(name=settings.name), skip=skip)
     proxy = _proxy_document(settings.proxy)
     certificates = _certificates_document(settings.certificates)
+    observability = _observability_document(settings.observability)
     return {
         "name": settings.name,
         **found,
         **({"proxy": proxy} if proxy else {}),
         **({"certificates": certificates} if certificates else {}),
+        **({"observability": observability} if observability else {}),
     }
+
+
+def _observability_document(observability: Observability) -> Document:
+    found = _changed(observability, Observability(), skip=("tracing",))
+    tracing = observability.tracing
+    if tracing is not None:
+        found["tracing"] = {
+            "address": tracing.address,
+            "protocol": tracing.protocol.value,
+            "samplingPercent": tracing.sampling_percent,
+        }
+    return found
 
 
 def _proxy_document(proxy: ProxySettings) -> Document:
@@ -185,6 +216,77 @@ def _rule_document(rule: HttpRule) -> Document:
     return found
 
 
+def destination_document(destination: Destination) -> Document:
+    found: Document = {"service": destination.service, "namespace": destination.namespace}
+    if destination.port is not None:
+        found["port"] = destination.port
+    for name in ("timeout", "idle_timeout", "connect_timeout"):
+        value = getattr(destination, name)
+        if value is not None:
+            found[camel(name)] = str(value)
+    blocks: tuple[tuple[str, Any, Any], ...] = (
+        ("retries", destination.retries, Retries()),
+        ("circuitBreakers", destination.circuit_breakers, CircuitBreakers()),
+        ("outlierDetection", destination.outlier_detection, OutlierDetection()),
+        ("connectionPool", destination.connection_pool, ConnectionPool()),
+    )
+    for key, block, default in blocks:
+        if block is not None:
+            found[key] = _block(block, default)
+    if destination.rate_limit is not None:
+        found["rateLimit"] = _rate_limit_document(destination.rate_limit)
+    if destination.fault is not None:
+        found["fault"] = _fault_document(destination.fault)
+    if destination.mirror is not None:
+        found["mirror"] = _plain_fields(destination.mirror)
+    if destination.routes:
+        found["routes"] = [_route_document(route) for route in destination.routes]
+    return found
+
+
+def _block(value: Any, default: Any) -> Document:
+    """A block as written: changed fields only; nested blocks written whole when set."""
+    found = _changed(value, default)
+    for key, nested in list(found.items()):
+        if isinstance(nested, RetryBudget | TcpKeepalive):
+            found[key] = _block(nested, type(nested)())
+        elif hasattr(nested, "__dataclass_fields__"):
+            found[key] = _plain_fields(nested)
+    return found
+
+
+def _plain_fields(value: Any) -> Document:
+    return {camel(f.name): _plain(getattr(value, f.name)) for f in fields(value)}
+
+
+def _rate_limit_document(limit: RateLimit) -> Document:
+    found: Document = {"requestsPerSecond": limit.requests_per_second}
+    if limit.burst is not None:
+        found["burst"] = limit.burst
+    return found
+
+
+def _fault_document(fault: Fault) -> Document:
+    found: Document = {}
+    if fault.delay is not None:
+        found["delay"] = _plain_fields(fault.delay)
+    if fault.abort is not None:
+        found["abort"] = _plain_fields(fault.abort)
+    return found
+
+
+def _route_document(route: DestinationRoute) -> Document:
+    found: Document = {}
+    match = _rule_document(route.match)
+    if match:
+        found["match"] = match
+    if route.backend is not None:
+        found["backend"] = route.backend
+    if route.rate_limit is not None:
+        found["rateLimit"] = _rate_limit_document(route.rate_limit)
+    return found
+
+
 def _changed(value: Any, default: Any, *, skip: tuple[str, ...] = ()) -> Document:
     """The fields of a dataclass that differ from its default, keyed as the spec keys them."""
     found: Document = {}
@@ -198,6 +300,8 @@ def _changed(value: Any, default: Any, *, skip: tuple[str, ...] = ()) -> Documen
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, Duration):
+        return str(value)
     if isinstance(value, tuple):
         return [_plain(item) for item in value]
     if hasattr(value, "value") and isinstance(value.value, str):  # a StrEnum

@@ -11,6 +11,7 @@ from mesh_components.errors import MeshValidationError, Problem
 from mesh_components.model import MeshSpec
 from mesh_components.validate import (
     certificates,
+    destinations,
     graph,
     policies,
     services,
@@ -22,7 +23,7 @@ from mesh_components.validate._common import Check
 
 __all__ = ["CHECKS", "CODES", "Check", "find_problems", "validate"]
 
-_SUBJECTS = (settings, certificates, services, workloads, splits, policies)
+_SUBJECTS = (settings, certificates, services, workloads, splits, policies, destinations)
 
 CHECKS: tuple[Check, ...] = tuple(check for subject in _SUBJECTS for check in subject.CHECKS)
 """Every check, in subject order. The order does not matter: problems are sorted."""

@@ -95,24 +95,28 @@ def _unknown_identity(path: str, identity: str) -> Problem:
 def http_rules(spec: MeshSpec) -> Iterator[Problem]:
     for policy in spec.policies:
         for index, rule in enumerate(policy.http_rules):
-            at = f"{policy_path(policy)}.http[{index}]"
-            yield from _path_match(at, rule)
-            yield from _methods(at, rule)
-            yield from _headers(at, rule)
+            yield from rule_problems(f"{policy_path(policy)}.http[{index}]", rule)
 
 
-def _path_match(at: str, rule: HttpRule) -> Iterator[Problem]:
+def rule_problems(at: str, rule: HttpRule, prefix: str = "policy") -> Iterator[Problem]:
+    """A request match's path, methods and headers; codes start with `prefix`."""
+    yield from _path_match(at, rule, prefix)
+    yield from _methods(at, rule, prefix)
+    yield from _headers(at, rule, prefix)
+
+
+def _path_match(at: str, rule: HttpRule, prefix: str) -> Iterator[Problem]:
     if rule.path is None:
         return
     path, value = f"{at}.path.{rule.path.kind}", rule.path.value
     if rule.path.kind is PathMatchKind.REGEX:
-        yield from _regex(path, value, "the whole path")
+        yield from _regex(path, value, "the whole path", prefix)
     elif not value.startswith("/"):
         fix, expected = f"write {'/' + value!r}", "a path starting with '/'"
-        yield Problem(path, "policy-path-invalid", expected, repr(value), fix)
+        yield Problem(path, f"{prefix}-path-invalid", expected, repr(value), fix)
 
 
-def _methods(at: str, rule: HttpRule) -> Iterator[Problem]:
+def _methods(at: str, rule: HttpRule, prefix: str) -> Iterator[Problem]:
     expected = f"one of {', '.join(METHODS)}"
     for index, method in enumerate(rule.methods):
         if method in METHODS:
@@ -120,10 +124,10 @@ def _methods(at: str, rule: HttpRule) -> Iterator[Problem]:
         fix = f"write {method.upper()!r}" if method.upper() in METHODS else f"use {expected}"
         fix = "leave methods empty to allow every method" if method == "*" else fix
         path = f"{at}.methods[{index}]"
-        yield Problem(path, "policy-method-invalid", expected, repr(method), fix)
+        yield Problem(path, f"{prefix}-method-invalid", expected, repr(method), fix)
 
 
-def _headers(at: str, rule: HttpRule) -> Iterator[Problem]:
+def _headers(at: str, rule: HttpRule, prefix: str) -> Iterator[Problem]:
     for header in rule.headers:
         path = f"{at}.headers[{header.name}]"
         if _HEADER_NAME.fullmatch(header.name) is None:
@@ -131,17 +135,17 @@ def _headers(at: str, rule: HttpRule) -> Iterator[Problem]:
             fix = f"write it lowercase: {lower!r}"
             fix = fix if _HEADER_NAME.fullmatch(lower) else "use a header name such as 'x-client'"
             expected = "a lowercase HTTP header name (Envoy matches header names in lowercase)"
-            yield Problem(path, "policy-header-invalid", expected, repr(header.name), fix)
-        yield from _regex(path, header.regex, "the whole header value")
+            yield Problem(path, f"{prefix}-header-invalid", expected, repr(header.name), fix)
+        yield from _regex(path, header.regex, "the whole header value", prefix)
 
 
-def _regex(path: str, pattern: str, subject: str) -> Iterator[Problem]:
+def _regex(path: str, pattern: str, subject: str, prefix: str) -> Iterator[Problem]:
     """Envoy compiles match regexes with RE2 and rejects the whole config if one fails."""
     reason = regex_problem(pattern)
     if reason is not None:
         expected = f"an RE2 regex that Envoy accepts, matched against {subject}"
         fix = "rewrite it in RE2 syntax (no lookaround or backreferences), as the finding says"
-        yield Problem(path, "policy-regex-invalid", expected, f"{pattern!r}: {reason}", fix)
+        yield Problem(path, f"{prefix}-regex-invalid", expected, f"{pattern!r}: {reason}", fix)
 
 
 def _destination_services(spec: MeshSpec, policy: AccessPolicy) -> list[Service] | None:
