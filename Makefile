@@ -4,8 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-# Debian packages the namespace tests use (iptables-restore, ip netns, setpriv).
-SYSTEM_PACKAGES := iptables iproute2 util-linux tcpdump
+# Debian packages the tests use: iptables-restore, ip netns, setpriv (namespaces); dot (graph SVG).
+SYSTEM_PACKAGES := iptables iproute2 util-linux tcpdump graphviz
 
 .PHONY: demo test lint typecheck unit system-deps clean
 

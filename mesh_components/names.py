@@ -16,6 +16,7 @@ INBOUND_LISTENER = "inbound"
 PROMETHEUS_LISTENER = "prometheus"
 ADMIN_CLUSTER = "envoy-admin"
 DENY_CLUSTER = "deny"
+TRACING_CLUSTER = "tracing-collector"
 IDENTITY_CERT_SECRET = "identity-cert"
 MESH_CA_SECRET = "mesh-ca"
 

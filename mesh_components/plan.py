@@ -6,17 +6,36 @@ identities may call what). The emitters only translate these shapes into Envoy a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mesh_components.model import (
+    CircuitBreakers,
+    ConnectionPool,
+    Duration,
+    Fault,
     HttpRule,
     Identity,
     MeshSettings,
+    OutlierDetection,
     Probe,
     Protocol,
+    RateLimit,
+    Retries,
     ServiceRef,
     WorkloadRef,
 )
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class ClusterPolicy:
+    """How a client's sidecar connects to one backend service port: the backend's own
+    destination settings with defaults filled in. `circuit_breakers.retry_budget` is set
+    unless a fixed `max_retries` is."""
+
+    connect_timeout: Duration
+    circuit_breakers: CircuitBreakers
+    outlier_detection: OutlierDetection
+    connection_pool: ConnectionPool
 
 
 @dataclass(frozen=True, order=True, slots=True)
@@ -34,6 +53,7 @@ class Upstream:
     address: str
     sni: str
     peer_identities: tuple[str, ...]
+    policy: ClusterPolicy
 
     @property
     def keeps_original_destination(self) -> bool:
@@ -49,6 +69,35 @@ class WeightedUpstream:
 
 
 @dataclass(frozen=True, slots=True)
+class RouteRule:
+    """Requests matching `match` go to `backend` instead of the weighted backends."""
+
+    match: HttpRule
+    backend: Upstream
+
+
+@dataclass(frozen=True, slots=True)
+class MirrorTarget:
+    """A copy of `percent` of the requests goes to `upstream`; its answers are dropped."""
+
+    upstream: Upstream
+    percent: float
+
+
+@dataclass(frozen=True, slots=True)
+class RoutePolicy:
+    """How a client's sidecar sends requests to one destination port (HTTP), or how long an
+    idle connection lives (TCP: `idle_timeout` only). `timeout` 0 means none; `idle_timeout`
+    None keeps Envoy's default (5 minutes for a request, 1 hour for a TCP connection)."""
+
+    timeout: Duration
+    idle_timeout: Duration | None
+    retries: Retries
+    rules: tuple[RouteRule, ...] = ()
+    mirror: MirrorTarget | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Destination:
     """A service a client may call on one port, with the backends its traffic goes to.
 
@@ -58,6 +107,13 @@ class Destination:
     service: ServiceRef
     domains: tuple[str, ...]
     backends: tuple[WeightedUpstream, ...]
+    policy: RoutePolicy
+
+    def upstreams(self) -> tuple[Upstream, ...]:
+        """Every upstream this destination sends to: backends, route backends, the mirror."""
+        mirror = () if self.policy.mirror is None else (self.policy.mirror.upstream,)
+        rules = tuple(rule.backend for rule in self.policy.rules)
+        return (*(b.upstream for b in self.backends), *rules, *mirror)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +135,28 @@ class AccessRule:
 
 
 @dataclass(frozen=True, slots=True)
+class LimitedRoute:
+    """Requests matching `match` share their own token bucket instead of the port's."""
+
+    match: HttpRule
+    rate_limit: RateLimit
+
+
+@dataclass(frozen=True, slots=True)
+class InboundLimits:
+    """What a destination's own sidecar enforces on one HTTP port: a local rate limit (per
+    port, and per route) and fault injection."""
+
+    rate_limit: RateLimit | None = None
+    routes: tuple[LimitedRoute, ...] = ()
+    fault: Fault | None = None
+
+    @property
+    def rate_limited(self) -> bool:
+        return self.rate_limit is not None or bool(self.routes)
+
+
+@dataclass(frozen=True, slots=True)
 class InboundPort:
     """A local service port, accepted by SNI and forwarded to the app on `target_port`.
 
@@ -92,6 +170,7 @@ class InboundPort:
     protocol: Protocol
     sni: str
     access: tuple[AccessRule, ...] | None
+    limits: InboundLimits = field(default_factory=InboundLimits)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,10 +189,10 @@ class WorkloadPlan:
         return tuple(
             sorted(
                 {
-                    weighted.upstream
+                    upstream
                     for port in self.outbound
                     for destination in port.destinations
-                    for weighted in destination.backends
+                    for upstream in destination.upstreams()
                 }
             )
         )

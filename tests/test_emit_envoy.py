@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from mesh_components import names
+from mesh_components.compiler.resilience import cluster_policy
 from mesh_components.emit.envoy import EnvoyConfig, InconsistentConfigError, emit_workload, routes
 from mesh_components.emit.envoy import types as t
 from mesh_components.emit.envoy.consistency import check
@@ -37,15 +38,19 @@ from mesh_components.model import (
     Protocol,
     ProxyPorts,
     ProxySettings,
+    Retries,
+    ServicePort,
     ServiceRef,
     WorkloadRef,
 )
+from mesh_components.model.destination import effective_timeout
 from mesh_components.names import VolumePaths
 from mesh_components.plan import (
     AccessRule,
     Destination,
     InboundPort,
     OutboundPort,
+    RoutePolicy,
     Upstream,
     WeightedUpstream,
     WorkloadPlan,
@@ -98,6 +103,7 @@ def upstream(
         address="" if headless else names.companion_address(service, TRUST_DOMAIN),
         sni=fqdn(service),
         peer_identities=(spiffe(Identity(namespace, name)),),
+        policy=cluster_policy((), service, ServicePort("p", port, protocol)),
     )
 
 
@@ -105,7 +111,9 @@ def destination(root: str, *backends: tuple[Upstream, int], http: bool = True) -
     service = ServiceRef(backends[0][0].service.namespace, root)
     domains = (root, fqdn(service), f"{fqdn(service)}:8080") if http else ()
     weighted = tuple(WeightedUpstream(u, w) for u, w in backends)
-    return Destination(service=service, domains=domains, backends=weighted)
+    protocol = Protocol.HTTP if http else Protocol.TCP
+    policy = RoutePolicy(effective_timeout(None, protocol), None, Retries())
+    return Destination(service=service, domains=domains, backends=weighted, policy=policy)
 
 
 SPLIT = OutboundPort(
@@ -296,10 +304,19 @@ def test_http_split_keeps_the_declared_weights_including_zero() -> None:
 def test_a_single_backend_is_routed_to_its_cluster_directly() -> None:
     routes = route_config(emit("client"), names.outbound_route_config(8080))
     host = by_name(routes["virtual_hosts"], "bookwarehouse/bookwarehouse")
-    assert host["routes"][0]["route"] == {
-        "cluster": "bookwarehouse/bookwarehouse|8080",
-        "timeout": "0s",
-    }
+    route = host["routes"][0]["route"]
+    assert route["cluster"] == "bookwarehouse/bookwarehouse|8080"
+    assert "weighted_clusters" not in route
+
+
+def test_an_http_route_gets_the_default_timeout_and_safe_retries_to_another_pod() -> None:
+    routes = route_config(emit("client"), names.outbound_route_config(8080))
+    route = by_name(routes["virtual_hosts"], "bookwarehouse/bookwarehouse")["routes"][0]["route"]
+    assert route["timeout"] == "15s"
+    retry = route["retry_policy"]
+    assert retry["retry_on"] == "connect-failure,refused-stream,reset-before-request"
+    assert retry["num_retries"] == 2
+    assert retry["retry_host_predicate"][0]["name"] == t.PREVIOUS_HOSTS.name
 
 
 def test_unknown_hosts_get_an_explicit_403() -> None:
@@ -390,6 +407,7 @@ def test_grpc_upstream_and_grpc_local_port_speak_http2() -> None:
     http = options[t.HTTP_PROTOCOL_OPTIONS_KEY]
     assert http == {
         "@type": t.HTTP_PROTOCOL_OPTIONS,
+        "common_http_protocol_options": {"idle_timeout": "3600s"},
         "explicit_http_config": {"http2_protocol_options": {}},
     }
     assert "typed_extension_protocol_options" not in cluster(client, "bookstore/redis|6379")

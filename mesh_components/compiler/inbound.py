@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from mesh_components.compiler.access import inbound_access
 from mesh_components.compiler.index import MeshIndex
+from mesh_components.compiler.resilience import inbound_limits
 from mesh_components.model import Workload
 from mesh_components.plan import InboundPort
 
@@ -25,6 +26,7 @@ def inbound_ports(index: MeshIndex, workload: Workload) -> tuple[InboundPort, ..
                     protocol=port.protocol,
                     sni=index.fqdn(ref),
                     access=inbound_access(index, workload.identity, ref, port),
+                    limits=inbound_limits(index.spec.destinations, ref, port),
                 )
             )
     return tuple(sorted(ports, key=lambda p: (p.service, p.port)))

@@ -12,8 +12,18 @@ from collections import defaultdict
 from mesh_components import names
 from mesh_components.compiler.access import may_call, reachable_services
 from mesh_components.compiler.index import MeshIndex
-from mesh_components.model import Protocol, Service, ServicePort, ServiceRef, Workload
-from mesh_components.plan import Destination, OutboundPort, Upstream, WeightedUpstream
+from mesh_components.compiler.resilience import cluster_policy, route_settings
+from mesh_components.model import Protocol, Retries, Service, ServicePort, ServiceRef, Workload
+from mesh_components.model.destination import effective_timeout
+from mesh_components.plan import (
+    Destination,
+    MirrorTarget,
+    OutboundPort,
+    RoutePolicy,
+    RouteRule,
+    Upstream,
+    WeightedUpstream,
+)
 
 _Entry = tuple[Protocol, Destination]
 
@@ -108,7 +118,30 @@ def _destination(
             for b in sorted(split.backends, key=lambda b: b.service)
         )
     domains = _domains(index, service, client.namespace, dialed) if port.protocol.is_http else ()
-    return Destination(service=service.ref, domains=domains, backends=backends)
+    policy = _route_policy(index, service, port)
+    return Destination(service=service.ref, domains=domains, backends=backends, policy=policy)
+
+
+def _route_policy(index: MeshIndex, service: Service, port: ServicePort) -> RoutePolicy:
+    """The called service's timeouts, retries, routes and mirror on this port. Route and
+    mirror backends are services of its namespace serving the same port (validated)."""
+    found = route_settings(index.spec.destinations, service.ref, port)
+    timeout = effective_timeout(found, port.protocol)
+    if not port.protocol.is_http:
+        return RoutePolicy(timeout, found.idle_timeout, Retries(attempts=0))
+    rules = tuple(
+        RouteRule(
+            route.match, _upstream_on(index, ServiceRef(service.namespace, route.backend), port)
+        )
+        for route in found.routes
+        if route.backend is not None
+    )
+    mirror = None
+    if found.mirror is not None:
+        shadow = ServiceRef(service.namespace, found.mirror.service)
+        mirror = MirrorTarget(_upstream_on(index, shadow, port), found.mirror.percent)
+    retries = found.retries or Retries()
+    return RoutePolicy(timeout, found.idle_timeout, retries, rules, mirror)
 
 
 def _upstream_on(index: MeshIndex, backend: ServiceRef, root_port: ServicePort) -> Upstream:
@@ -128,6 +161,7 @@ def _upstream(index: MeshIndex, service: Service, port: ServicePort) -> Upstream
         address="" if service.headless else names.companion_address(service.ref, cluster_domain),
         sni=index.fqdn(service.ref),
         peer_identities=tuple(i.spiffe_id(trust_domain) for i in index.identities(service.ref)),
+        policy=cluster_policy(index.spec.destinations, service.ref, port),
     )
 
 

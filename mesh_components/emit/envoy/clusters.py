@@ -9,6 +9,7 @@ for a headless destination, keep the pod IP the app dialled (original destinatio
 from __future__ import annotations
 
 from mesh_components import names
+from mesh_components.emit.envoy.observability import tracing_cluster
 from mesh_components.emit.envoy.secrets import upstream_tls
 from mesh_components.emit.envoy.types import (
     DNS_CLUSTER,
@@ -19,19 +20,19 @@ from mesh_components.emit.envoy.types import (
     socket_address,
     typed,
 )
-from mesh_components.model import MeshSettings, Probe, ProbeAction
+from mesh_components.model import (
+    CircuitBreakers,
+    ConnectionPool,
+    MeshSettings,
+    OutlierDetection,
+    Probe,
+    ProbeAction,
+    Protocol,
+)
 from mesh_components.names import VolumePaths
 from mesh_components.plan import Upstream, WorkloadPlan
 
 CONNECT_TIMEOUT = "5s"
-# Conservative ejection of failing pods, on by default (OSM shipped without it): five errors
-# in a row (connect failures included) eject a pod for 30 s, never more than half the pods.
-OUTLIER_DETECTION = {
-    "consecutive_5xx": 5,
-    "interval": "10s",
-    "base_ejection_time": "30s",
-    "max_ejection_percent": 50,
-}
 _HEALTH_CHECK_INTERVAL = "1s"
 _LOCALHOST = "127.0.0.1"
 
@@ -46,8 +47,10 @@ def clusters(plan: WorkloadPlan, settings: MeshSettings, paths: VolumePaths) -> 
     plaintext |= {p.port for p in plan.probes if not _https(p)}
     tls_probed = sorted({p.port for p in plan.probes if _https(p)})
     tcp_probed = sorted({p.port for p in plan.probes if p.action is ProbeAction.TCP})
+    collector = tracing_cluster(settings)
     return (
         *(upstream_cluster(upstream, paths) for upstream in plan.upstreams()),
+        *(() if collector is None else (collector,)),
         *(local_cluster(port, http2=port in http2_ports) for port in sorted(plaintext)),
         *(local_tls_cluster(port) for port in tls_probed),
         *(health_check_cluster(port) for port in tcp_probed),
@@ -61,18 +64,89 @@ def _https(probe: Probe) -> bool:
 
 
 def upstream_cluster(upstream: Upstream, paths: VolumePaths) -> Json:
-    """mTLS to one backend service port. gRPC and HTTP/2 ports speak HTTP/2 upstream."""
-    name = names.upstream_cluster(upstream.service, upstream.port)
+    """mTLS to one backend service port, with the backend's limits, ejection and pool.
+    gRPC and HTTP/2 ports speak HTTP/2 upstream."""
+    name, policy = names.upstream_cluster(upstream.service, upstream.port), upstream.policy
+    pool = policy.connection_pool
     cluster = {
         "name": name,
-        "connect_timeout": CONNECT_TIMEOUT,
+        "connect_timeout": policy.connect_timeout.envoy,
         **_discovery(name, upstream),
         "transport_socket": upstream_tls(upstream, paths),
-        "outlier_detection": dict(OUTLIER_DETECTION),
+        "circuit_breakers": circuit_breakers(policy.circuit_breakers),
+        "upstream_connection_options": {"tcp_keepalive": _tcp_keepalive(pool)},
     }
-    if upstream.protocol.needs_http2_upstream:
-        cluster["typed_extension_protocol_options"] = _http2_options()
+    if policy.outlier_detection.enabled:
+        cluster["outlier_detection"] = outlier_detection(policy.outlier_detection)
+    if upstream.protocol.is_http:
+        cluster["typed_extension_protocol_options"] = _upstream_http_options(
+            upstream.protocol, pool
+        )
     return cluster
+
+
+def circuit_breakers(limits: CircuitBreakers) -> Json:
+    """One threshold set (default priority). Past a limit the sidecar answers 503 at once
+    (response flag UO); `track_remaining` publishes the headroom as gauges."""
+    threshold: Json = {
+        "priority": "DEFAULT",
+        "max_connections": limits.max_connections,
+        "max_pending_requests": limits.max_pending_requests,
+        "max_requests": limits.max_requests,
+        "track_remaining": True,
+    }
+    if limits.max_retries is not None:
+        threshold["max_retries"] = limits.max_retries
+    if limits.retry_budget is not None:
+        budget = limits.retry_budget
+        threshold["retry_budget"] = {
+            "budget_percent": {"value": float(budget.percent)},
+            "min_retry_concurrency": budget.min_concurrency,
+        }
+    return {"thresholds": [threshold]}
+
+
+def outlier_detection(settings: OutlierDetection) -> Json:
+    """Consecutive errors (connect failures included) eject a pod, for longer each time."""
+    return {
+        "consecutive_5xx": settings.consecutive_5xx,
+        "interval": settings.interval.envoy,
+        "base_ejection_time": settings.base_ejection_time.envoy,
+        "max_ejection_percent": settings.max_ejection_percent,
+    }
+
+
+def _tcp_keepalive(pool: ConnectionPool) -> Json:
+    """Envoy takes whole seconds here (validation requires them)."""
+    keepalive = pool.tcp_keepalive
+    return {
+        "keepalive_time": keepalive.time.millis // 1000,
+        "keepalive_interval": keepalive.interval.millis // 1000,
+        "keepalive_probes": keepalive.probes,
+    }
+
+
+def _upstream_http_options(protocol: Protocol, pool: ConnectionPool) -> Json:
+    common: Json = {"idle_timeout": pool.idle_timeout.envoy}
+    if pool.max_requests_per_connection is not None:
+        common["max_requests_per_connection"] = pool.max_requests_per_connection
+    if not protocol.needs_http2_upstream:
+        explicit: Json = {"http_protocol_options": {}}
+    else:
+        http2: Json = {}
+        if pool.max_concurrent_streams is not None:
+            http2["max_concurrent_streams"] = pool.max_concurrent_streams
+        if pool.http2_keepalive is not None:
+            ping = pool.http2_keepalive
+            http2["connection_keepalive"] = {
+                "interval": ping.interval.envoy,
+                "timeout": ping.timeout.envoy,
+            }
+        explicit = {"http2_protocol_options": http2}
+    options = typed(
+        HTTP_PROTOCOL_OPTIONS, common_http_protocol_options=common, explicit_http_config=explicit
+    )
+    return {HTTP_PROTOCOL_OPTIONS_KEY: options}
 
 
 def _discovery(name: str, upstream: Upstream) -> Json:

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from mesh_components import names
 from mesh_components.emit.envoy import rbac, routes
 from mesh_components.emit.envoy.consistency import InconsistentConfigError, all_chains
+from mesh_components.emit.envoy.http_filters import inbound_http_filters
+from mesh_components.emit.envoy.observability import access_logs, tracing
 from mesh_components.emit.envoy.secrets import downstream_tls
 from mesh_components.emit.envoy.types import (
     HEALTH_CHECK,
@@ -34,7 +36,7 @@ def listeners(plan: WorkloadPlan, settings: MeshSettings, paths: VolumePaths) ->
     """Every listener of the workload's sidecar, in a fixed order."""
     ports = settings.proxy.ports
     found = [
-        outbound_listener(plan, ports.outbound),
+        outbound_listener(plan, settings),
         inbound_listener(plan, settings, paths),
         *probe_listeners(plan, ports),
         prometheus_listener(ports.prometheus),
@@ -78,14 +80,14 @@ def _http_connection_manager(
     )
 
 
-def _tcp_proxy(stat_name: str, target: Json) -> Json:
-    return TCP_PROXY.config(stat_prefix=names.stat_prefix(stat_name), **target)
+def _tcp_proxy(stat_name: str, target: Json, **options: object) -> Json:
+    return TCP_PROXY.config(stat_prefix=names.stat_prefix(stat_name), **target, **options)
 
 
 # Outbound.
 
 
-def outbound_listener(plan: WorkloadPlan, port: int) -> Json | None:
+def outbound_listener(plan: WorkloadPlan, settings: MeshSettings) -> Json | None:
     """The app's outgoing connections, redirected here by iptables. A chain per destination
     port, matched on the port alone: ClusterIPs and pod IPs are unknown at render time.
 
@@ -95,15 +97,17 @@ def outbound_listener(plan: WorkloadPlan, port: int) -> Json | None:
     """
     if not plan.outbound:
         return None
-    chains = [_outbound_chain(outbound) for outbound in plan.outbound]
+    chains = [_outbound_chain(outbound, plan, settings) for outbound in plan.outbound]
+    port = settings.proxy.ports.outbound
     listener = _listener(names.OUTBOUND_LISTENER, port, "OUTBOUND", chains)
     listener["listener_filters"] = [ORIGINAL_DST.config()]
-    listener["default_filter_chain"] = _deny_chain()
+    listener["default_filter_chain"] = _deny_chain(settings)
     return listener
 
 
-def _outbound_chain(port: OutboundPort) -> Json:
+def _outbound_chain(port: OutboundPort, plan: WorkloadPlan, settings: MeshSettings) -> Json:
     name = names.outbound_chain(port.port)
+    logs = access_logs(settings, "outbound")
     if port.protocol.is_http:
         route_config = routes.outbound_route_config(port)
         network_filter = _http_connection_manager(
@@ -111,9 +115,14 @@ def _outbound_chain(port: OutboundPort) -> Json:
             route_config,
             strip_trailing_host_dot=True,
             upgrade_configs=[{"upgrade_type": "websocket"}],
+            **logs,
+            **tracing(plan, settings),
         )
     else:
-        network_filter = _tcp_proxy(name, routes.tcp_proxy_target(_only_backends(port)))
+        backends = _only_backends(port)
+        idle = port.destinations[0].policy.idle_timeout
+        options = {} if idle is None else {"idle_timeout": idle.envoy}
+        network_filter = _tcp_proxy(name, routes.tcp_proxy_target(backends), **options, **logs)
     return {
         "name": name,
         "filter_chain_match": {"destination_port": port.port},
@@ -129,7 +138,7 @@ def _only_backends(port: OutboundPort) -> Sequence[WeightedUpstream]:
     return port.destinations[0].backends
 
 
-def _deny_chain() -> Json:
+def _deny_chain(settings: MeshSettings) -> Json:
     """Any other port is denied explicitly. Measured on Envoy 1.40: tcp_proxy to the empty
     deny cluster closes the connection at once (`cluster.deny.upstream_cx_none_healthy`),
     even for a client that sends nothing; the RBAC filter, which allows no one, acts only on
@@ -137,7 +146,9 @@ def _deny_chain() -> Json:
     stat_prefix = names.stat_prefix(names.OUTBOUND_DENY_CHAIN)
     filters = [
         rbac.deny_all_filter(stat_prefix),
-        _tcp_proxy(stat_prefix, {"cluster": names.DENY_CLUSTER}),
+        _tcp_proxy(
+            stat_prefix, {"cluster": names.DENY_CLUSTER}, **access_logs(settings, "outbound")
+        ),
     ]
     return {"name": names.OUTBOUND_DENY_CHAIN, "filters": filters}
 
@@ -150,20 +161,24 @@ def inbound_listener(plan: WorkloadPlan, settings: MeshSettings, paths: VolumePa
     app port (without it every chain would see this listener's port); tls_inspector reads SNI."""
     if not plan.inbound:
         return None
-    trust_domain = settings.trust_domain
     open_ports = [port for port in plan.inbound if not _closed_tcp(port)]
-    chains = [_inbound_tls_chain(port, trust_domain, paths) for port in open_ports]
+    chains = [_inbound_tls_chain(port, plan, settings, paths) for port in open_ports]
     if not chains:
         return None
     if settings.mtls is MtlsMode.PERMISSIVE:
         plaintext = [p for p in plan.inbound if p.protocol.is_http or p.access is None]
-        chains += [_inbound_plaintext_chain(port) for port in _first_per_target_port(plaintext)]
+        chains += [
+            _inbound_plaintext_chain(port, plan, settings)
+            for port in _first_per_target_port(plaintext)
+        ]
     listener = _listener(names.INBOUND_LISTENER, settings.proxy.ports.inbound, "INBOUND", chains)
     listener["listener_filters"] = [ORIGINAL_DST.config(), TLS_INSPECTOR.config()]
     return listener
 
 
-def _inbound_tls_chain(port: InboundPort, trust_domain: str, paths: VolumePaths) -> Json:
+def _inbound_tls_chain(
+    port: InboundPort, plan: WorkloadPlan, settings: MeshSettings, paths: VolumePaths
+) -> Json:
     """mTLS for one service port, chosen by SNI: a pod selected by several services (a root
     and its version) accepts each one's SNI on its own chain."""
     name = names.inbound_chain(port.service, port.port)
@@ -175,8 +190,10 @@ def _inbound_tls_chain(port: InboundPort, trust_domain: str, paths: VolumePaths)
     return {
         "name": name,
         "filter_chain_match": match,
-        "transport_socket": downstream_tls(trust_domain, paths, _handshake_allow_list(port)),
-        "filters": _inbound_filters(port, name),
+        "transport_socket": downstream_tls(
+            settings.trust_domain, paths, _handshake_allow_list(port)
+        ),
+        "filters": _inbound_filters(port, name, plan, settings),
     }
 
 
@@ -205,25 +222,31 @@ def _first_per_target_port(ports: Sequence[InboundPort]) -> list[InboundPort]:
     return sorted(first.values(), key=lambda p: p.target_port)
 
 
-def _inbound_plaintext_chain(port: InboundPort) -> Json:
+def _inbound_plaintext_chain(port: InboundPort, plan: WorkloadPlan, settings: MeshSettings) -> Json:
     """Permissive mode: clients outside the mesh, without TLS."""
     name = names.inbound_chain(port.service, port.port, tls=False)
     match = {"destination_port": port.target_port, "transport_protocol": "raw_buffer"}
-    return {"name": name, "filter_chain_match": match, "filters": _inbound_filters(port, name)}
+    filters = _inbound_filters(port, name, plan, settings)
+    return {"name": name, "filter_chain_match": match, "filters": filters}
 
 
-def _inbound_filters(port: InboundPort, chain: str) -> list[Json]:
-    """RBAC (when access is restricted) in front of the app, per request or per connection."""
+def _inbound_filters(
+    port: InboundPort, chain: str, plan: WorkloadPlan, settings: MeshSettings
+) -> list[Json]:
+    """RBAC (when access is restricted) in front of the app, per request or per connection;
+    for HTTP also the destination's rate limit and faults (`http_filters`)."""
+    logs = access_logs(settings, "inbound")
     if port.protocol.is_http:
-        http_filters = [] if port.access is None else [rbac.http_filter(port.access)]
-        return [_inbound_http(port, chain, http_filters)]
+        http_filters = inbound_http_filters(port, names.stat_prefix(chain))
+        observe = {**logs, **tracing(plan, settings)}
+        return [_inbound_http(port, chain, http_filters, observe)]
     target = {"cluster": names.local_cluster(port.target_port)}
     stat_name = names.stat_prefix(chain)
     network_filters = [] if port.access is None else [rbac.network_filter(port.access, stat_name)]
-    return [*network_filters, _tcp_proxy(chain, target)]
+    return [*network_filters, _tcp_proxy(chain, target, **logs)]
 
 
-def _inbound_http(port: InboundPort, chain: str, http_filters: list[Json]) -> Json:
+def _inbound_http(port: InboundPort, chain: str, http_filters: list[Json], observe: Json) -> Json:
     """The client's identity reaches the app in XFCC; SANITIZE_SET drops a forged header.
 
     Paths are normalised before RBAC judges them (`/public/../private` is `/private`, `%2F`
@@ -240,6 +263,7 @@ def _inbound_http(port: InboundPort, chain: str, http_filters: list[Json]) -> Js
         merge_slashes=True,
         path_with_escaped_slashes_action="UNESCAPE_AND_FORWARD",
         upgrade_configs=[{"upgrade_type": "websocket"}],
+        **observe,
     )
 
 

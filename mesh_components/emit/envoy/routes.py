@@ -10,18 +10,27 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mesh_components import names
-from mesh_components.emit.envoy.types import Json
-from mesh_components.model import Probe, ProbeAction, ProbeKind, ProxyPorts
-from mesh_components.plan import Destination, InboundPort, OutboundPort, WeightedUpstream
+from mesh_components.emit.envoy.http_filters import fraction, per_route_rate_limit
+from mesh_components.emit.envoy.types import PREVIOUS_HOSTS, Json
+from mesh_components.model import HttpRule, PathMatchKind, Probe, ProbeAction, ProbeKind, ProxyPorts
+from mesh_components.plan import (
+    Destination,
+    InboundPort,
+    OutboundPort,
+    RoutePolicy,
+    Upstream,
+    WeightedUpstream,
+)
 
 NOT_A_DESTINATION = "this host is not a mesh destination that this workload may call\n"
 _NOT_FOUND = "not found: this port serves only /stats/prometheus and /ready\n"
 _NOT_A_PROBE = "not found: this port serves only the pod's health probes\n"
 
-
-# Envoy's default route timeout (15 s) cuts long requests and every gRPC stream. OSM set none;
-# per-destination timeouts are a declared setting, not a hidden default.
+# The inbound side sets no timeout: the client's sidecar owns the request's timeout and
+# retries (its destination settings), so the server side must not cut it shorter.
 _NO_TIMEOUT = {"timeout": "0s"}
+# A retry goes to another pod when there is one: a flaky pod does not get the retry too.
+_RETRY_HOST_SELECTION_ATTEMPTS = 3
 
 
 def _all() -> Json:
@@ -45,7 +54,11 @@ def tcp_proxy_target(backends: Sequence[WeightedUpstream]) -> Json:
 
 
 def _cluster(backend: WeightedUpstream) -> str:
-    return names.upstream_cluster(backend.upstream.service, backend.upstream.port)
+    return _upstream_cluster(backend.upstream)
+
+
+def _upstream_cluster(upstream: Upstream) -> str:
+    return names.upstream_cluster(upstream.service, upstream.port)
 
 
 def _route_config(name: str, virtual_hosts: list[Json]) -> Json:
@@ -73,18 +86,85 @@ def outbound_route_config(port: OutboundPort) -> Json:
 
 
 def _destination_host(destination: Destination) -> Json:
-    route = {"match": _all(), "route": {**upstream_target(destination.backends), **_NO_TIMEOUT}}
+    """The declared routes in their order (the first match wins), then the weighted split.
+    Every route carries the destination's timeout, retries and mirror."""
+    policy = destination.policy
+    routes = [
+        {
+            "match": request_match(rule.match),
+            "route": _action(policy, {"cluster": _upstream_cluster(rule.backend)}),
+        }
+        for rule in policy.rules
+    ]
+    routes.append(
+        {"match": _all(), "route": _action(policy, upstream_target(destination.backends))}
+    )
     name = names.outbound_virtual_host(destination.service)
-    return _virtual_host(name, destination.domains, [route])
+    return _virtual_host(name, destination.domains, routes)
+
+
+def _action(policy: RoutePolicy, target: Json) -> Json:
+    action: Json = {**target, "timeout": policy.timeout.envoy}
+    if policy.idle_timeout is not None:
+        action["idle_timeout"] = policy.idle_timeout.envoy
+    retries = policy.retries
+    if retries.attempts > 0:
+        retry: Json = {
+            "retry_on": ",".join(retries.retry_on),
+            "num_retries": retries.attempts,
+            "retry_host_predicate": [PREVIOUS_HOSTS.config()],
+            "host_selection_retry_max_attempts": _RETRY_HOST_SELECTION_ATTEMPTS,
+        }
+        if retries.per_try_timeout is not None:
+            retry["per_try_timeout"] = retries.per_try_timeout.envoy
+        action["retry_policy"] = retry
+    if policy.mirror is not None:
+        mirror = {
+            "cluster": _upstream_cluster(policy.mirror.upstream),
+            "runtime_fraction": {"default_value": fraction(policy.mirror.percent)},
+        }
+        action["request_mirror_policies"] = [mirror]
+    return action
+
+
+def request_match(rule: HttpRule) -> Json:
+    """A route match: the path (without its query) and every header; methods as `:method`.
+    Regexes are RE2 and match the whole path or value."""
+    path = rule.path
+    match: Json
+    if path is None:
+        match = _all()
+    elif path.kind is PathMatchKind.EXACT:
+        match = {"path": path.value}
+    elif path.kind is PathMatchKind.PREFIX:
+        match = {"prefix": path.value}
+    else:
+        match = {"safe_regex": {"regex": path.value}}
+    headers = [_regex_header(h.name, h.regex) for h in rule.headers]
+    if rule.methods:
+        headers.append(_regex_header(":method", "|".join(rule.methods)))
+    return {**match, "headers": headers} if headers else match
+
+
+def _regex_header(name: str, regex: str) -> Json:
+    return {"name": name, "string_match": {"safe_regex": {"regex": regex}}}
 
 
 def inbound_route_config(port: InboundPort) -> Json:
-    """Everything to the app. Per-request authorization is RBAC's job, on this one route."""
-    route = {
-        "match": _all(),
-        "route": {"cluster": names.local_cluster(port.target_port), **_NO_TIMEOUT},
-    }
-    host = _virtual_host(names.LOCAL_VIRTUAL_HOST, ["*"], [route])
+    """Everything to the app; a route with its own rate limit first, each in declared order.
+    Per-request authorization is RBAC's job, as a filter in front of every route."""
+    local = names.local_cluster(port.target_port)
+    stat_prefix = names.stat_prefix(names.inbound_chain(port.service, port.port))
+    routes = [
+        {
+            "match": request_match(limited.match),
+            "route": {"cluster": local, **_NO_TIMEOUT},
+            "typed_per_filter_config": per_route_rate_limit(limited.rate_limit, stat_prefix),
+        }
+        for limited in port.limits.routes
+    ]
+    routes.append({"match": _all(), "route": {"cluster": local, **_NO_TIMEOUT}})
+    host = _virtual_host(names.LOCAL_VIRTUAL_HOST, ["*"], routes)
     return _route_config(names.inbound_route_config(port.service, port.port), [host])
 
 

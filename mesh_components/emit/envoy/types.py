@@ -81,6 +81,23 @@ FILE_ACCESS_LOG = _ext(
     "envoy.access_loggers.file",
     "envoy.extensions.access_loggers.file.v3.FileAccessLog",
 )
+STDOUT_ACCESS_LOG = _ext(
+    "envoy.access_loggers.stdout",
+    "envoy.extensions.access_loggers.stream.v3.StdoutAccessLog",
+)
+LOCAL_RATE_LIMIT = _ext(
+    "envoy.filters.http.local_ratelimit",
+    "envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit",
+)
+FAULT = _ext("envoy.filters.http.fault", "envoy.extensions.filters.http.fault.v3.HTTPFault")
+PREVIOUS_HOSTS = _ext(
+    "envoy.retry_host_predicates.previous_hosts",
+    "envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate",
+)
+OPENTELEMETRY_TRACER = _ext(
+    "envoy.tracers.opentelemetry", "envoy.config.trace.v3.OpenTelemetryConfig"
+)
+ZIPKIN_TRACER = _ext("envoy.tracers.zipkin", "envoy.config.trace.v3.ZipkinConfig")
 DOWNSTREAM_CONNECTIONS_MONITOR = _ext(
     "envoy.resource_monitors.global_downstream_max_connections",
     "envoy.extensions.resource_monitors.downstream_connections.v3.DownstreamConnectionsConfig",

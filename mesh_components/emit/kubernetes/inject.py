@@ -42,6 +42,12 @@ _MESH_CONTAINERS = (names.INIT_CONTAINER, names.PROXY_CONTAINER)
 _MESH_VOLUMES = (names.CONFIG_VOLUME, names.CERTS_VOLUME)
 _MESH_ANNOTATIONS = (names.CONFIG_HASH_ANNOTATION, names.ORIGINAL_PROBES_ANNOTATION)
 _RUN_TO_COMPLETION = ("Never", "OnFailure")
+_SCRAPE, _SCRAPE_PORT, _SCRAPE_PATH = (
+    "prometheus.io/scrape",
+    "prometheus.io/port",
+    "prometheus.io/path",
+)
+_SCRAPE_KEYS = (_SCRAPE, _SCRAPE_PORT, _SCRAPE_PATH)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +110,7 @@ def inject_pod_template(template: Json, settings: MeshSettings, binding: ProxyBi
     init = init_container(settings, interception, probe_ports)
     new_spec = _mesh_spec(spec, settings, binding, init)
     annotations |= _mesh_annotations(spec, new_spec, probes, binding)
+    annotations |= _scrape_annotations(annotations, settings)
     metadata = {**base.get("metadata", {}), "annotations": annotations}
     return {**base, "metadata": metadata, "spec": new_spec}
 
@@ -121,7 +128,8 @@ def uninjected(template: Json) -> Json:
         spec[key] = [c for c in spec.get(key, []) if c.get("name") not in _MESH_CONTAINERS]
     spec["volumes"] = [v for v in spec.get("volumes", []) if v.get("name") not in _MESH_VOLUMES]
     _restore_probes(spec, json.loads(annotations.get(names.ORIGINAL_PROBES_ANNOTATION, "{}")))
-    kept = {k: v for k, v in annotations.items() if k not in _MESH_ANNOTATIONS}
+    ours = _SCRAPE_KEYS if annotations.get(_SCRAPE_PATH) == names.PROMETHEUS_PATH else ()
+    kept = {k: v for k, v in annotations.items() if k not in (*_MESH_ANNOTATIONS, *ours)}
     copy["metadata"] = {**copy.get("metadata", {}), "annotations": kept}
     return copy
 
@@ -174,6 +182,15 @@ def _mesh_annotations(
         text = json.dumps(records, sort_keys=True, separators=(",", ":"))
         found[names.ORIGINAL_PROBES_ANNOTATION] = text
     return found
+
+
+def _scrape_annotations(annotations: dict[str, str], settings: MeshSettings) -> dict[str, str]:
+    """Prometheus' conventional annotations, pointing at the sidecar's stats listener; left
+    out when the pod already declares its own scraping (the app's metrics win)."""
+    if any(key.startswith("prometheus.io/") for key in annotations):
+        return {}
+    port = str(settings.proxy.ports.prometheus)
+    return {_SCRAPE: "true", _SCRAPE_PORT: port, _SCRAPE_PATH: names.PROMETHEUS_PATH}
 
 
 # Checks.
