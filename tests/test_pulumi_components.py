@@ -14,10 +14,18 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 import pytest
+import yaml
 
 from mesh_components import names, read_spec
 from mesh_components.emit.kubernetes.metadata import Json
-from mesh_components.pulumi import AccessPolicy, Mesh, MeshProgramError, MeshService, TrafficSplit
+from mesh_components.pulumi import (
+    AccessPolicy,
+    DestinationSettings,
+    Mesh,
+    MeshProgramError,
+    MeshService,
+    TrafficSplit,
+)
 from mesh_components.render import render
 from tests.pulumi_mocks import Recorder, project_program, run
 from tests.test_render import CA_START, TEST_SEED, make_ca
@@ -311,6 +319,78 @@ def test_a_mesh_without_a_ca_says_how_to_get_one() -> None:
     error = failure(program)
     assert error.codes == ("ca-missing",)
     assert "render --new-ca" in str(error)
+
+
+def web_with_a_client(settings: dict[str, Any]) -> Callable[[Mesh], None]:
+    """`client` may call `web`, whose destination settings are `settings`."""
+
+    def body(_: Mesh) -> None:
+        deployment("web")
+        deployment("client")
+        AccessPolicy(
+            "web-callers",
+            {
+                "namespace": "shop",
+                "destination": {"service": "web"},
+                "sources": [{"service_account": "client"}],
+            },
+        )
+        DestinationSettings("web", {"namespace": "shop", **settings})  # type: ignore[typeddict-item]
+
+    return body
+
+
+def proxy_config(recorder: Recorder, workload: str, part: str) -> Any:
+    return yaml.safe_load(config_maps(recorder)[workload]["data"][part])
+
+
+def test_destination_settings_reach_the_callers_route_and_cluster() -> None:
+    settings = {
+        "timeout": "3s",
+        "retries": {"attempts": 4, "retry_on": ["5xx"], "per_try_timeout": "1s"},
+        "circuit_breakers": {"max_requests": 10},
+        "outlier_detection": {"consecutive_5xx": 2},
+    }
+    recorder = run(shop(web_with_a_client(settings)))
+    listeners = proxy_config(recorder, "shop/client", "lds.yaml")["resources"]
+    (outbound,) = [x for x in listeners if x["name"] == names.OUTBOUND_LISTENER]
+    (chain,) = outbound["filter_chains"]
+    manager = chain["filters"][0]["typed_config"]
+    (host,) = [h for h in manager["route_config"]["virtual_hosts"] if h["name"] == "shop/web"]
+    route = host["routes"][0]["route"]
+    assert route["timeout"] == "3s"
+    assert route["retry_policy"]["retry_on"] == "5xx"
+    assert route["retry_policy"]["num_retries"] == 4
+    assert route["retry_policy"]["per_try_timeout"] == "1s"
+    clusters = proxy_config(recorder, "shop/client", "cds.yaml")["resources"]
+    (cluster,) = [c for c in clusters if c["name"] == "shop/web|80"]
+    assert cluster["circuit_breakers"]["thresholds"][0]["max_requests"] == 10
+    assert cluster["outlier_detection"]["consecutive_5xx"] == 2
+
+
+def test_a_destination_rate_limit_is_enforced_by_the_services_own_sidecar() -> None:
+    settings = {"timeout": "3s", "rate_limit": {"requests_per_second": 50}}
+    recorder = run(shop(web_with_a_client(settings)))
+    web_listeners = proxy_config(recorder, "shop/web", "lds.yaml")["resources"]
+    (inbound,) = [x for x in web_listeners if x["name"] == names.INBOUND_LISTENER]
+    filters = inbound["filter_chains"][0]["filters"][0]["typed_config"]["http_filters"]
+    (limit,) = [f for f in filters if f["name"] == "envoy.filters.http.local_ratelimit"]
+    assert limit["typed_config"]["token_bucket"]["tokens_per_fill"] == 50
+
+
+def test_a_zero_rate_limit_is_refused_with_its_path() -> None:
+    error = failure(shop(web_with_a_client({"rate_limit": {"requests_per_second": 0}})))
+    assert error.codes == ("destination-rate-limit-invalid",)
+    assert "destinations[shop/web].rateLimit" in str(error)
+
+
+def test_destination_settings_for_an_unknown_service_are_refused() -> None:
+    def body(_: Mesh) -> None:
+        deployment("web")
+        DestinationSettings("webb", {"namespace": "shop", "timeout": "3s"})
+
+    error = failure(shop(body))
+    assert error.codes == ("destination-unknown-service",)
 
 
 def test_policies_and_splits_name_their_mesh_when_there_are_two() -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+import pytest
 from pulumi.provider.experimental.component import ComponentProvider
 
 from mesh_components import names, read_spec
@@ -21,6 +22,7 @@ from tests.test_render import make_ca
 
 ROOT = Path(__file__).parents[1]
 BOOKSTORE = ROOT / "examples" / "bookstore"
+RESILIENCE = ROOT / "tests" / "goldens" / "resilience" / "mesh.yaml"
 _FREE_FORM = {"selector", "labels", "headers", "env", "annotations"}
 
 
@@ -39,14 +41,14 @@ def python_args(document: Any, key: str = "") -> Any:
     return found
 
 
-def whole_bookstore() -> Recorder:
-    args = python_args(spec_document(read_spec(BOOKSTORE)))
+def whole_mesh(path: Path) -> Recorder:
+    args = python_args(spec_document(read_spec(path)))
     namespaces = sorted({w["namespace"] for w in args["workloads"]})
 
     def program() -> None:
         ca = pulumi.Output.secret(CA_TEXT)
         args["mesh"] = {**args["mesh"], "namespaces": namespaces, "ca": ca}
-        MeshFromSpec("bookstore", args, now=NOW)
+        MeshFromSpec(args["mesh"]["name"], args, now=NOW)
 
     return run(program)
 
@@ -63,6 +65,7 @@ def test_the_schema_describes_every_input_and_output() -> None:
         "workloads",
         "splits",
         "policies",
+        "destinations",
     }
     assert set(resource["properties"]) == {
         "meshName",
@@ -79,9 +82,10 @@ def test_the_schema_describes_every_input_and_output() -> None:
     )
 
 
-def test_the_whole_mesh_component_deploys_what_render_writes() -> None:
-    recorder = whole_bookstore()
-    rendered = render(read_spec(BOOKSTORE), make_ca(), NOW).objects
+@pytest.mark.parametrize("path", [BOOKSTORE, RESILIENCE], ids=["bookstore", "resilience"])
+def test_the_whole_mesh_component_deploys_what_render_writes(path: Path) -> None:
+    recorder = whole_mesh(path)
+    rendered = render(read_spec(path), make_ca(), NOW).objects
     by_kind: dict[str, dict[str, Any]] = {}
     for obj in rendered:
         key = f"{obj['metadata'].get('namespace', '')}/{obj['metadata']['name']}".lstrip("/")

@@ -13,6 +13,7 @@ emit what `render` emits. See docs/pulumi.md.
 
 from mesh_components.pulumi.args import (
     AccessPolicyArgs,
+    DestinationSettingsArgs,
     MeshArgs,
     MeshFromSpecArgs,
     MeshServiceArgs,
@@ -22,13 +23,15 @@ from mesh_components.pulumi.emission import ConfigUpdates
 from mesh_components.pulumi.errors import MeshProgramError
 from mesh_components.pulumi.mesh import Mesh
 from mesh_components.pulumi.service import MeshService
-from mesh_components.pulumi.traffic import AccessPolicy, TrafficSplit
+from mesh_components.pulumi.traffic import AccessPolicy, DestinationSettings, TrafficSplit
 from mesh_components.pulumi.whole_mesh import MeshFromSpec
 
 __all__ = [
     "AccessPolicy",
     "AccessPolicyArgs",
     "ConfigUpdates",
+    "DestinationSettings",
+    "DestinationSettingsArgs",
     "Mesh",
     "MeshArgs",
     "MeshFromSpec",

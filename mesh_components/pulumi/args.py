@@ -74,6 +74,26 @@ class CertificatesArgs(TypedDict):
     """cert-manager mode: the issuer that signs."""
 
 
+class TracingArgs(TypedDict):
+    """Spans to a collector."""
+
+    address: str
+    """The collector's `host:port` (a DNS name)."""
+    protocol: NotRequired[str]
+    """`otlp` (gRPC, default) or `zipkin` (JSON over HTTP)."""
+    sampling_percent: NotRequired[float]
+    """Share of the requests that start a trace (1)."""
+
+
+class ObservabilityArgs(TypedDict):
+    """What every sidecar reports."""
+
+    access_logs: NotRequired[bool]
+    """One JSON line per request or connection on the sidecar's stdout (true)."""
+    tracing: NotRequired[TracingArgs]
+    """Spans to an OTLP or Zipkin collector (none by default)."""
+
+
 class MeshArgs(TypedDict):
     """A mesh: its settings, its CA and the namespaces it manages."""
 
@@ -95,6 +115,8 @@ class MeshArgs(TypedDict):
     """How every sidecar runs."""
     certificates: NotRequired[CertificatesArgs]
     """Who issues identity certificates, and their lifetimes."""
+    observability: NotRequired[ObservabilityArgs]
+    """Access logs and tracing."""
     ca: NotRequired[pulumi.Input[str]]
     """The CA file's text (a Pulumi secret), as `render --ca-file` reads it. Required unless
     cert-manager issues the certificates."""
@@ -222,6 +244,180 @@ class AccessPolicyArgs(TypedDict):
     """Allowed TCP ports."""
 
 
+class RetriesArgs(TypedDict):
+    """Retries by the client's sidecar, each to another pod when there is one."""
+
+    attempts: NotRequired[int]
+    """Retries after the first try (2; 0 turns retries off)."""
+    retry_on: NotRequired[list[str]]
+    """Envoy retry conditions (connect-failure, refused-stream, reset-before-request)."""
+    per_try_timeout: NotRequired[str]
+    """Each try's timeout, e.g. `2s` (none: the route timeout bounds them all)."""
+
+
+class RetryBudgetArgs(TypedDict):
+    """Retries in flight as a share of active requests."""
+
+    percent: NotRequired[float]
+    """The share (20)."""
+    min_concurrency: NotRequired[int]
+    """Retries always allowed in flight (3)."""
+
+
+class CircuitBreakersArgs(TypedDict):
+    """Limits on one client sidecar's traffic to one backend port (past them: 503 at once)."""
+
+    max_connections: NotRequired[int]
+    """Connections (1024)."""
+    max_pending_requests: NotRequired[int]
+    """Requests waiting for a connection (1024)."""
+    max_requests: NotRequired[int]
+    """Requests in flight (1024)."""
+    max_retries: NotRequired[int]
+    """A fixed cap on retries in flight, instead of the retry budget."""
+    retry_budget: NotRequired[RetryBudgetArgs]
+    """The retry budget (20 %, at least 3), unless `max_retries` is set."""
+
+
+class OutlierDetectionArgs(TypedDict):
+    """Ejection of failing pods, on by default."""
+
+    enabled: NotRequired[bool]
+    """Whether failing pods are ejected (true)."""
+    consecutive_5xx: NotRequired[int]
+    """Errors in a row, connect failures included, that eject a pod (5)."""
+    interval: NotRequired[str]
+    """How often ejections are reconsidered (10s)."""
+    base_ejection_time: NotRequired[str]
+    """The first ejection's length, longer each time (30s)."""
+    max_ejection_percent: NotRequired[int]
+    """Never more than this share of the pods ejected (50)."""
+
+
+class TcpKeepaliveArgs(TypedDict):
+    """TCP keepalive on upstream connections, in whole seconds."""
+
+    time: NotRequired[str]
+    """Idle time before the first probe (300s)."""
+    interval: NotRequired[str]
+    """Time between probes (30s)."""
+    probes: NotRequired[int]
+    """Unanswered probes that close the connection (3)."""
+
+
+class Http2KeepaliveArgs(TypedDict):
+    """HTTP/2 PINGs on upstream connections."""
+
+    interval: str
+    """How often a PING is sent."""
+    timeout: NotRequired[str]
+    """No answer within this closes the connection (5s)."""
+
+
+class ConnectionPoolArgs(TypedDict):
+    """Upstream connections to one backend port."""
+
+    idle_timeout: NotRequired[str]
+    """How long an idle connection is kept (1h)."""
+    max_requests_per_connection: NotRequired[int]
+    """Requests one connection carries (no limit)."""
+    max_concurrent_streams: NotRequired[int]
+    """Streams one HTTP/2 connection multiplexes (Envoy's default)."""
+    tcp_keepalive: NotRequired[TcpKeepaliveArgs]
+    """TCP keepalive."""
+    http2_keepalive: NotRequired[Http2KeepaliveArgs]
+    """HTTP/2 PINGs (none by default)."""
+
+
+class RateLimitArgs(TypedDict):
+    """A token bucket in the destination's sidecar, per pod; beyond it: 429."""
+
+    requests_per_second: int
+    """Tokens added every second."""
+    burst: NotRequired[int]
+    """The bucket's size (one second's worth)."""
+
+
+class FaultDelayArgs(TypedDict):
+    """Hold some requests before they reach the app."""
+
+    duration: str
+    """How long, e.g. `1500ms`."""
+    percent: NotRequired[float]
+    """Share of the requests (100)."""
+
+
+class FaultAbortArgs(TypedDict):
+    """Answer some requests with a status instead of the app."""
+
+    status: int
+    """The HTTP status."""
+    percent: NotRequired[float]
+    """Share of the requests (100)."""
+
+
+class FaultArgs(TypedDict):
+    """Fault injection for resilience testing, by the destination's sidecar."""
+
+    delay: NotRequired[FaultDelayArgs]
+    """A fixed delay."""
+    abort: NotRequired[FaultAbortArgs]
+    """An abort."""
+
+
+class MirrorArgs(TypedDict):
+    """A copy of the requests to a shadow service; its answers are dropped."""
+
+    service: str
+    """A service in the destination's namespace, serving the same port."""
+    percent: NotRequired[float]
+    """Share of the requests copied (100)."""
+
+
+class DestinationRouteArgs(TypedDict):
+    """Requests matching `match` go to `backend` and/or get their own rate limit."""
+
+    match: NotRequired[HttpRuleArgs]
+    """Path, methods and headers (default: every request)."""
+    backend: NotRequired[str]
+    """A service in the destination's namespace (a canary by header, say)."""
+    rate_limit: NotRequired[RateLimitArgs]
+    """This route's own token bucket."""
+
+
+class DestinationSettingsArgs(TypedDict):
+    """How clients call a service (every port, or one), and how it defends itself."""
+
+    namespace: str
+    """The service's namespace."""
+    service: NotRequired[str]
+    """The service (default: the component's name)."""
+    port: NotRequired[int]
+    """One port only (default: every port; a port's settings override the service's)."""
+    timeout: NotRequired[str]
+    """The route timeout, e.g. `10s` (15s on HTTP ports, none on gRPC and HTTP/2 ports)."""
+    idle_timeout: NotRequired[str]
+    """A request (or TCP connection) with no bytes for this long is reset."""
+    connect_timeout: NotRequired[str]
+    """Connecting to a pod (5s)."""
+    retries: NotRequired[RetriesArgs]
+    """Retries by the client's sidecar."""
+    circuit_breakers: NotRequired[CircuitBreakersArgs]
+    """Limits on each client sidecar's traffic."""
+    outlier_detection: NotRequired[OutlierDetectionArgs]
+    """Ejection of failing pods."""
+    connection_pool: NotRequired[ConnectionPoolArgs]
+    """Upstream connection settings."""
+    rate_limit: NotRequired[RateLimitArgs]
+    """A local rate limit in the service's own sidecars."""
+    fault: NotRequired[FaultArgs]
+    """Fault injection in the service's own sidecars."""
+    mirror: NotRequired[MirrorArgs]
+    """A shadow copy of the requests."""
+    routes: NotRequired[list[DestinationRouteArgs]]
+    """Routes by path, header or method, tried in order before the split."""
+
+
 class ContainerPortArgs(TypedDict):
     """A port the workload's container listens on."""
 
@@ -292,3 +488,5 @@ class MeshFromSpecArgs(TypedDict):
     """The traffic splits (`name` required in each)."""
     policies: NotRequired[list[AccessPolicyArgs]]
     """The access policies (`name` required in each)."""
+    destinations: NotRequired[list[DestinationSettingsArgs]]
+    """Destination settings (`service` required in each)."""

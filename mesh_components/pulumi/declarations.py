@@ -12,6 +12,7 @@ from typing import Any
 from mesh_components.errors import MeshValidationError, Problem
 from mesh_components.model import (
     AccessPolicy,
+    Destination,
     MeshSettings,
     MeshSpec,
     Service,
@@ -54,6 +55,7 @@ class Declarations:
         self.splits: list[TrafficSplit] = []
         self.policies: list[AccessPolicy] = []
         self.workloads: list[Workload] = []
+        self.destinations: list[Destination] = []
 
     def add_service(self, document: Document) -> Service:
         (service,) = self._load("services", document).services
@@ -70,6 +72,11 @@ class Declarations:
         self.policies.append(policy)
         return policy
 
+    def add_destination(self, document: Document) -> Destination:
+        (destination,) = self._load("destinations", document).destinations
+        self.destinations.append(destination)
+        return destination
+
     def add_workload(self, workload: Workload) -> None:
         if any(w.ref == workload.ref for w in self.workloads):
             raise MeshValidationError([_duplicate_workload(workload)])
@@ -77,9 +84,13 @@ class Declarations:
 
     def spec(self) -> MeshSpec:
         """Everything declared here, not yet validated as a whole."""
-        services, splits = tuple(self.services), tuple(self.splits)
         return MeshSpec(
-            self.settings, services, tuple(self.workloads), splits, tuple(self.policies)
+            self.settings,
+            tuple(self.services),
+            tuple(self.workloads),
+            tuple(self.splits),
+            tuple(self.policies),
+            tuple(self.destinations),
         )
 
     def document(self) -> Document:
@@ -103,6 +114,7 @@ class Declarations:
             workloads=own.workloads + tuple(w for o in others for w in o.workloads),
             splits=own.splits + tuple(s for o in others for s in o.splits),
             policies=own.policies + tuple(p for o in others for p in o.policies),
+            destinations=own.destinations + tuple(d for o in others for d in o.destinations),
         )
 
     def _load(self, section: str, document: Document) -> MeshSpec:

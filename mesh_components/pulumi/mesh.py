@@ -24,6 +24,7 @@ from mesh_components.errors import MeshValidationError, Problem
 from mesh_components.identities import needs_authority
 from mesh_components.model import (
     AccessPolicy,
+    Destination,
     Identity,
     MeshSettings,
     Service,
@@ -165,6 +166,9 @@ class Mesh(pulumi.ComponentResource):
 
     def declare_policy(self, document: Document) -> AccessPolicy:
         return self._declare(lambda: self._declarations.add_policy(document))
+
+    def declare_destination(self, document: Document) -> Destination:
+        return self._declare(lambda: self._declarations.add_destination(document))
 
     def declare_workload(self, workload: Workload) -> PendingBinding:
         """Add a workload; what its sidecar mounts is known once the mesh is finalized."""

@@ -1,15 +1,21 @@
-"""TrafficSplit and AccessPolicy: declarations that live in the proxies' configs, not in
-Kubernetes objects of their own. `pulumi preview --diff` shows them as changed routes, weights
-and RBAC rules in the ConfigMaps of exactly the workloads they affect."""
+"""TrafficSplit, AccessPolicy and DestinationSettings: declarations that live in the proxies'
+configs, not in Kubernetes objects of their own. `pulumi preview --diff` shows them as changed
+routes, weights, RBAC rules, timeouts and limits in the ConfigMaps of exactly the workloads they
+affect."""
 
 import pulumi
 
 from mesh_components.pulumi import lifecycle
-from mesh_components.pulumi.args import AccessPolicyArgs, TrafficSplitArgs
+from mesh_components.pulumi.args import (
+    AccessPolicyArgs,
+    DestinationSettingsArgs,
+    TrafficSplitArgs,
+)
 from mesh_components.pulumi.declarations import args_document
 
 SPLIT_TYPE = "mesh-components:index:TrafficSplit"
 POLICY_TYPE = "mesh-components:index:AccessPolicy"
+DESTINATION_TYPE = "mesh-components:index:DestinationSettings"
 
 
 class TrafficSplit(pulumi.ComponentResource):
@@ -50,3 +56,25 @@ class AccessPolicy(pulumi.ComponentResource):
         policy = lifecycle.find(mesh).declare_policy({"name": name, **args_document(args)})
         self.policy_name = pulumi.Output.from_input(policy.name)
         self.register_outputs({"policy_name": self.policy_name})
+
+
+class DestinationSettings(pulumi.ComponentResource):
+    """How clients call a service (timeouts, retries, routes, mirror, their sidecars' limits on
+    its pods) and what its own sidecars enforce (rate limits, faults): docs/resilience.md."""
+
+    service_name: pulumi.Output[str]
+    """The service these settings are for."""
+
+    def __init__(
+        self,
+        name: str,
+        args: DestinationSettingsArgs,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        mesh: str | None = None,
+    ) -> None:
+        super().__init__(DESTINATION_TYPE, name, None, opts)
+        document = {"service": name, **args_document(args)}
+        destination = lifecycle.find(mesh).declare_destination(document)
+        self.service_name = pulumi.Output.from_input(destination.service)
+        self.register_outputs({"service_name": self.service_name})

@@ -21,13 +21,14 @@ from mesh_components.pulumi.declarations import args_document
 from mesh_components.pulumi.errors import reported
 from mesh_components.pulumi.mesh import Mesh
 from mesh_components.pulumi.service import MeshService
-from mesh_components.pulumi.traffic import AccessPolicy, TrafficSplit
+from mesh_components.pulumi.traffic import AccessPolicy, DestinationSettings, TrafficSplit
 
 TYPE = "mesh-components:index:MeshFromSpec"
 
 
 class MeshFromSpec(pulumi.ComponentResource):
-    """A whole mesh (settings, services, workloads, splits and policies) in one declaration."""
+    """A whole mesh (settings, services, workloads, splits, policies and destination settings)
+    in one declaration."""
 
     mesh_name: pulumi.Output[str]
     """The mesh's name."""
@@ -62,6 +63,8 @@ class MeshFromSpec(pulumi.ComponentResource):
             TrafficSplit(split.get("name", ""), split, child, mesh=mesh_name)
         for policy in args.get("policies", []):
             AccessPolicy(policy.get("name", ""), policy, child, mesh=mesh_name)
+        for destination in args.get("destinations", []):
+            DestinationSettings(_destination_name(destination), destination, child, mesh=mesh_name)
         identities: set[Identity] = set()
         for workload in _workloads(mesh_name, args.get("workloads", [])):
             if workload.identity not in identities:
@@ -107,3 +110,9 @@ def _governing(services: list[Service], workload: Workload) -> Service | None:
     headless = [s for s in selecting if s.headless]
     candidates = headless or selecting
     return candidates[0] if candidates else None
+
+
+def _destination_name(destination: Any) -> str:
+    """A resource name unique among the entries: one service may have several (per port)."""
+    service, port = destination.get("service", ""), destination.get("port")
+    return service if port is None else f"{service}-{port}"
