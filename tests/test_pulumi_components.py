@@ -321,6 +321,20 @@ def test_a_mesh_without_a_ca_says_how_to_get_one() -> None:
     assert "render --new-ca" in str(error)
 
 
+def test_proxy_resources_and_interception_reach_every_pod() -> None:
+    proxy = {
+        "resources": {"memory_limit": "256Mi", "cpu_limit": "500m"},
+        "interception": {"outbound_port_exclusions": [5432], "outbound_ip_range_exclusions": []},
+    }
+    recorder = run(shop(lambda _: deployment("web"), proxy=proxy))
+    spec = recorder.of_type(DEPLOYMENT)["web"].inputs["spec"]["template"]["spec"]
+    containers = {c["name"]: c for c in [*spec["initContainers"], *spec.get("containers", [])]}
+    limits = containers[names.PROXY_CONTAINER]["resources"]["limits"]
+    assert limits == {"cpu": "500m", "memory": "256Mi"}
+    init = containers[names.INIT_CONTAINER]
+    assert "--dport 5432 -j RETURN" in json.dumps(init)
+
+
 def web_with_a_client(settings: dict[str, Any]) -> Callable[[Mesh], None]:
     """`client` may call `web`, whose destination settings are `settings`."""
 

@@ -27,6 +27,34 @@ class ProxyPortsArgs(TypedDict):
     """Prometheus stats (15010)."""
 
 
+class ResourcesArgs(TypedDict):
+    """The sidecar container's requests and limits, as Kubernetes quantities ("" leaves one
+    unset)."""
+
+    cpu_request: NotRequired[str]
+    """CPU request (100m)."""
+    memory_request: NotRequired[str]
+    """Memory request (128Mi)."""
+    cpu_limit: NotRequired[str]
+    """CPU limit (none)."""
+    memory_limit: NotRequired[str]
+    """Memory limit (512Mi)."""
+
+
+class InterceptionArgs(TypedDict):
+    """Which traffic the init container redirects through the sidecar. Exclusions bypass the
+    mesh entirely (no mTLS, no policy)."""
+
+    outbound_port_exclusions: NotRequired[list[int]]
+    """Destination ports the app reaches directly."""
+    inbound_port_exclusions: NotRequired[list[int]]
+    """Local ports reached directly, without the sidecar."""
+    outbound_ip_range_exclusions: NotRequired[list[str]]
+    """CIDRs the app reaches directly."""
+    outbound_ip_range_inclusions: NotRequired[list[str]]
+    """Only these CIDRs are redirected (default: every address)."""
+
+
 class ProxyArgs(TypedDict):
     """How every sidecar runs."""
 
@@ -46,6 +74,10 @@ class ProxyArgs(TypedDict):
     """How long the sidecar drains connections on shutdown (10)."""
     ports: NotRequired[ProxyPortsArgs]
     """The proxy's ports."""
+    resources: NotRequired[ResourcesArgs]
+    """The sidecar's requests and limits."""
+    interception: NotRequired[InterceptionArgs]
+    """Which traffic is redirected through the sidecar."""
 
 
 class IssuerRefArgs(TypedDict):
