@@ -220,6 +220,26 @@ def test_two_workloads_of_one_identity_share_one_secret() -> None:
     assert len(recorder.of_type(CONFIG_MAP)) == 2
 
 
+def test_a_bare_pod_gets_its_sidecar_and_the_mesh_annotations() -> None:
+    def pod(_: Mesh) -> None:
+        k8s.core.v1.Pod(
+            "web",
+            metadata={"name": "web", "namespace": "shop", "labels": {"app": "web"}},
+            spec={
+                "service_account_name": "web",
+                "containers": [{"name": "web", "image": "nginx"}],
+            },
+        )
+
+    recorder = run(shop(pod))
+    registered = recorder.of_type("kubernetes:core/v1:Pod")["web"].inputs
+    containers = [c["name"] for c in registered["spec"]["initContainers"]]
+    assert containers == [names.INIT_CONTAINER, names.PROXY_CONTAINER]
+    assert names.CONFIG_HASH_ANNOTATION in registered["metadata"]["annotations"]
+    assert registered["metadata"]["labels"] == {"app": "web"}
+    assert set(config_maps(recorder)) == {"shop/web"}
+
+
 def test_a_workload_that_opts_out_is_left_alone() -> None:
     opted_out = {"annotations": {names.INJECT_ANNOTATION: "false"}}
     recorder = run(shop(lambda _: (deployment("web"), deployment("batch", top=opted_out))))

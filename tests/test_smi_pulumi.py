@@ -133,14 +133,28 @@ def test_workloads_osm_left_alone_stay_alone_in_the_program(tmp_path: Path) -> N
     assert set(recorded.of_type(CONFIG_MAP)) == {"shop/web-mesh-proxy"}
 
 
-def test_a_meshed_bare_pod_cannot_be_auto_injected_and_says_so() -> None:
-    pod = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": "solo", "namespace": "shop"},
-        "spec": {"serviceAccountName": "solo", "containers": [{"name": "a", "image": "x"}]},
-    }
-    imported = import_documents(docs(namespace("shop", **ENABLED), pod), access=AccessMode.OPEN)
+SOLO_POD = {
+    "apiVersion": "v1",
+    "kind": "Pod",
+    "metadata": {"name": "solo", "namespace": "shop"},
+    "spec": {"serviceAccountName": "solo", "containers": [{"name": "a", "image": "x"}]},
+}
+
+
+def test_a_meshed_bare_pod_is_auto_injected_by_the_program(tmp_path: Path) -> None:
+    imported = import_documents(
+        docs(namespace("shop", **ENABLED), SOLO_POD), access=AccessMode.OPEN
+    )
+    recorded = run_imported(imported, tmp_path)
+    pod = recorded.of_type("kubernetes:core/v1:Pod")["shop/solo"].inputs
+    assert [c["name"] for c in pod["spec"]["initContainers"]][-1] == names.PROXY_CONTAINER
+    assert set(recorded.of_type(CONFIG_MAP)) == {"shop/solo-mesh-proxy"}
+
+
+def test_a_workload_in_an_old_api_version_cannot_be_auto_injected_and_says_so() -> None:
+    old = {**SOLO_POD, "apiVersion": "apps/v1beta2", "kind": "Deployment"}
+    old["spec"] = {"template": {"metadata": {"labels": {"app": "solo"}}, "spec": SOLO_POD["spec"]}}
+    imported = import_documents(docs(namespace("shop", **ENABLED), old), access=AccessMode.OPEN)
     with pytest.raises(MeshValidationError) as error:
         program_files(imported)
     assert error.value.codes == ("smi-pulumi-not-injectable",)

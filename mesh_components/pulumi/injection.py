@@ -38,6 +38,7 @@ KINDS = {
     "kubernetes:apps/v1:ReplicaSet": ("apps/v1", "ReplicaSet"),
     "kubernetes:batch/v1:Job": ("batch/v1", "Job"),
     "kubernetes:batch/v1:CronJob": ("batch/v1", "CronJob"),
+    "kubernetes:core/v1:Pod": ("v1", "Pod"),
 }
 """The resource types auto-injection rewrites, with their apiVersion and kind."""
 
@@ -101,8 +102,9 @@ def _manifest(api_version: str, kind: str, props: Any) -> Json:
     return {"apiVersion": api_version, "kind": kind, **fields}
 
 
-def _injected(mesh: "Mesh", resource_name: str, manifest: Json) -> tuple[Json, Any] | None:
-    """The metadata and spec (an Output) of the injected workload; None when it opts out."""
+def _injected(mesh: "Mesh", resource_name: str, manifest: Json) -> tuple[Any, Any] | None:
+    """The metadata and spec (an Output) of the injected workload; None when it opts out.
+    A bare Pod is its own template, so its metadata (the mesh's annotations) is an Output too."""
     metadata = _named(resource_name, manifest)
     if opted_out(metadata):
         return None
@@ -116,9 +118,12 @@ def _injected(mesh: "Mesh", resource_name: str, manifest: Json) -> tuple[Json, A
     if workload is None:
         return None
     binding = mesh.declare_workload(workload).resolved()
-    spec = pulumi.Output.all(pulumi.Output.from_input(manifest["spec"]), binding).apply(
+    injected = pulumi.Output.all(pulumi.Output.from_input(manifest["spec"]), binding).apply(
         lambda pair: _with_sidecar(readable, pair[0], mesh.settings, pair[1])
     )
+    spec = injected.apply(lambda found: found["spec"])
+    if manifest["kind"] == "Pod":
+        return injected.apply(lambda found: found["metadata"]), spec
     return metadata, spec
 
 
@@ -156,9 +161,11 @@ def _check_readable(manifest: Json) -> None:
         raise MeshValidationError(problems)
 
 
-def _with_sidecar(manifest: Json, spec: Json, settings: MeshSettings, binding: ProxyBinding) -> Any:
+def _with_sidecar(
+    manifest: Json, spec: Json, settings: MeshSettings, binding: ProxyBinding
+) -> Json:
     with reported():
-        return inject_manifest({**manifest, "spec": spec}, settings, binding)["spec"]
+        return inject_manifest({**manifest, "spec": spec}, settings, binding)
 
 
 def _not_plain(path: str, found: str) -> Problem:

@@ -41,6 +41,7 @@ _INJECTABLE = {
     ("apps/v1", "ReplicaSet"),
     ("batch/v1", "Job"),
     ("batch/v1", "CronJob"),
+    ("v1", "Pod"),
 }
 """What the Mesh's auto-injection rewrites (`mesh_components.pulumi.injection.KINDS`)."""
 _FREE_FORM = frozenset({"selector", "headers", "labels", "annotations", "env"})
@@ -209,7 +210,7 @@ def _not_injectable(doc: Document, api_version: str) -> Problem:
         "smi-pulumi-not-injectable",
         f"a workload the Pulumi Mesh can inject: {supported}",
         f"{api_version} {doc.kind}",
-        "own the pod with a Deployment, or deploy with mesh.yaml and `inject` instead",
+        "write it as apps/v1 or batch/v1, or deploy with mesh.yaml and `inject` instead",
     )
 
 
