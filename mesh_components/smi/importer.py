@@ -18,6 +18,7 @@ from mesh_components.errors import MeshValidationError, Problem
 from mesh_components.model import (
     AccessMode,
     AccessPolicy,
+    Destination,
     MeshSettings,
     MeshSpec,
     Service,
@@ -25,7 +26,7 @@ from mesh_components.model import (
     Workload,
     labels,
 )
-from mesh_components.smi import meshconfig, routes, splits, targets
+from mesh_components.smi import meshconfig, routes, splits, targets, upstream
 from mesh_components.smi.documents import Document, read_documents
 from mesh_components.smi.imported import ImportedMesh, Note
 from mesh_components.smi.membership import MONITORED_BY, Membership, membership, metadata_problems
@@ -42,6 +43,7 @@ _SMI = {
     ("specs.smi-spec.io", "HTTPRouteGroup"): routes.VERSIONS,
     ("specs.smi-spec.io", "TCPRoute"): routes.VERSIONS,
     ("config.openservicemesh.io", "MeshConfig"): meshconfig.VERSIONS,
+    ("policy.openservicemesh.io", "UpstreamTrafficSetting"): upstream.VERSIONS,
 }
 
 
@@ -96,6 +98,9 @@ def import_documents(
     services = _services(found, members, workloads, problems, notes)
     meshed_splits = _splits(found.smi.get("TrafficSplit", []), members, problems, notes)
     policies = _policies(found, members, problems, notes)
+    destinations = _destinations(
+        found.smi.get("UpstreamTrafficSetting", []), members, problems, notes
+    )
     settings, policies = _access(
         settings,
         policies=policies,
@@ -108,7 +113,7 @@ def import_documents(
         problems.append(_no_namespaces(found))
     if problems:
         raise MeshValidationError(problems)
-    spec = validate(MeshSpec(settings, services, workloads, meshed_splits, policies))
+    spec = validate(MeshSpec(settings, services, workloads, meshed_splits, policies, destinations))
     meshed = {r.doc.origin for r in read if r.workload is not None}
     return _imported(spec, found, meshed, members, notes)
 
@@ -195,6 +200,13 @@ def _splits(
     meshed = _in_mesh(documents, members, notes)
     built = [splits.split_of(doc, problems) for doc in meshed]
     return tuple(split for split in built if split is not None)
+
+
+def _destinations(
+    documents: list[Document], members: Membership, problems: list[Problem], notes: list[Note]
+) -> tuple[Destination, ...]:
+    built = [upstream.destination_of(doc, problems) for doc in _in_mesh(documents, members, notes)]
+    return tuple(destination for destination in built if destination is not None)
 
 
 def _policies(

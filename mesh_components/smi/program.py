@@ -2,11 +2,11 @@
 the imported spec, which compiles to the same proxy configs.
 
 The program declares a `Mesh` over the mesh's namespaces with auto-injection, one `MeshService`
-per mesh service, the splits and the policies, and every other object of the input as the
-`pulumi_kubernetes` resource of its kind, written out as it was. A workload of a mesh namespace
-that OSM would not have injected gets the mesh's opt-out annotation, since auto-injection covers
-whole namespaces. Secrets are left out (their data would sit in the program's source), and so are
-the mesh's Namespaces, which the Mesh creates: both are notes.
+per mesh service, the splits, the policies and the destination settings, and every other object
+of the input as the `pulumi_kubernetes` resource of its kind, written out as it was. A workload
+of a mesh namespace that OSM would not have injected gets the mesh's opt-out annotation, since
+auto-injection covers whole namespaces. Secrets are left out (their data would sit in the
+program's source), and so are the mesh's Namespaces, which the Mesh creates: both are notes.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from mesh_components.emit.kubernetes.metadata import Json
 from mesh_components.errors import MeshValidationError, Problem
 from mesh_components.model import MeshSpec
 from mesh_components.model.writer import (
+    destination_document,
     policy_document,
     service_document,
     settings_document,
@@ -57,7 +58,13 @@ HEADER = '''"""The mesh {mesh!r}, imported from Kubernetes manifests and SMI res
 import pulumi
 import pulumi_kubernetes as k8s
 
-from mesh_components.pulumi import AccessPolicy, Mesh, MeshService, TrafficSplit
+from mesh_components.pulumi import (
+    AccessPolicy,
+    DestinationSettings,
+    Mesh,
+    MeshService,
+    TrafficSplit,
+)
 
 config = pulumi.Config()
 '''
@@ -97,11 +104,15 @@ def _declarations(spec: MeshSpec) -> Iterator[str]:
         yield _component("TrafficSplit", split_document(split))
     for policy in spec.policies:
         yield _component("AccessPolicy", policy_document(policy))
+    for destination in spec.destinations:
+        port = "" if destination.port is None else f"-{destination.port}"
+        name = f"{destination.service}{port}"
+        yield _component("DestinationSettings", destination_document(destination), name)
 
 
-def _component(kind: str, document: Json) -> str:
+def _component(kind: str, document: Json, name: str | None = None) -> str:
     """`Kind("namespace/name", {args})`: resource names are unique across namespaces."""
-    resource = f"{document['namespace']}/{document['name']}"
+    resource = f"{document['namespace']}/{name or document['name']}"
     head = f"{INDENT}{kind}({json.dumps(resource)}, "
     return f"{head}{literal(_snake(document), INDENT, len(head))})"
 
