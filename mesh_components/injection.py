@@ -23,6 +23,7 @@ from mesh_components.emit.kubernetes.metadata import MANAGED_BY, Json
 from mesh_components.emit.kubernetes.probes import read_probes
 from mesh_components.errors import MeshValidationError, Problem
 from mesh_components.identities import Authority, identity_object, issuing_trust
+from mesh_components.kinds import is_cluster_scoped
 from mesh_components.model import (
     ContainerPort,
     MeshSpec,
@@ -164,7 +165,7 @@ def with_namespace(manifest: Json) -> Json:
     """The namespace made explicit: the mesh objects and the certificate name it, so applying
     the output with another `-n` must fail loudly rather than split the pod from its config."""
     meta = manifest.get("metadata")
-    if not isinstance(meta, dict) or "namespace" in meta or manifest["kind"] == "Namespace":
+    if not isinstance(meta, dict) or "namespace" in meta or is_cluster_scoped(manifest):
         return manifest
     return {**manifest, "metadata": {**meta, "namespace": DEFAULT_NAMESPACE}}
 

@@ -1,7 +1,8 @@
 """Kubernetes objects as YAML files on disk: one file per object, in apply order.
 
-`00-namespaces.yaml` first, then `<namespace>/<NN>-<kind>-<name>.yaml`, so `kubectl apply -R -f`
-(which walks files in lexical order) creates what a pod needs before the pod. Secret files start
+`00-namespaces.yaml` first, then cluster-scoped objects in `01-cluster/`, then
+`<namespace>/<NN>-<kind>-<name>.yaml`, so `kubectl apply -R -f` (which walks files in lexical
+order) creates what a pod needs before the pod. Secret files start
 with a comment that says they hold private keys.
 """
 
@@ -11,7 +12,9 @@ from collections.abc import Iterable
 
 from mesh_components import yamltext
 from mesh_components.emit.kubernetes.metadata import Json
+from mesh_components.kinds import is_cluster_scoped
 
+CLUSTER_FOLDER = "01-cluster"
 SECRET_HEADER = "# SECRET: secret data (an identity Secret: a private key). Keep it out of git.\n"
 
 
@@ -24,7 +27,8 @@ def manifest_files(objects: Iterable[Json]) -> dict[str, str]:
             namespaces.append(obj)
             continue
         meta = obj["metadata"]
-        path = f"{meta['namespace']}/{rank:03d}-{obj['kind'].lower()}-{meta['name']}.yaml"
+        folder = CLUSTER_FOLDER if is_cluster_scoped(obj) else meta["namespace"]
+        path = f"{folder}/{rank:03d}-{obj['kind'].lower()}-{meta['name']}.yaml"
         header = SECRET_HEADER if obj["kind"] == "Secret" else ""
         files[path] = header + to_yaml(obj)
     if namespaces:

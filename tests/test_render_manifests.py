@@ -7,6 +7,7 @@ from pathlib import Path
 
 import kubernetes_validate
 import pytest
+import yaml
 
 from mesh_components import render_check
 from mesh_components.cli import main
@@ -55,3 +56,30 @@ def test_manifest_flags_with_a_spec_are_refused(
     argv = ["render", str(spec), "-o", str(tmp_path), "--access", "open"]
     assert main(argv) == 2
     assert "flag-needs-manifests" in capsys.readouterr().err
+
+
+def test_cluster_scoped_objects_keep_no_namespace_and_are_applied_first(tmp_path: Path) -> None:
+    source = tmp_path / "in"
+    source.mkdir()
+    for path in OSM_DEMO.iterdir():
+        (source / path.name).write_text(path.read_text())
+    (source / "rbac.yaml").write_text(
+        "apiVersion: rbac.authorization.k8s.io/v1\n"
+        "kind: ClusterRole\n"
+        "metadata: {name: reader}\n"
+        "rules: []\n"
+        "---\n"
+        "apiVersion: v1\n"
+        "kind: ConfigMap\n"
+        "metadata: {name: settings}\n"
+        "data: {a: b}\n"
+    )
+    ca = ["--ca-file", str(tmp_path / "ca.secret.yaml"), "--new-ca"]
+    assert main(["render", str(source), "-o", str(tmp_path / "out"), *ca, *FLAGS]) == 0
+    (role,) = (tmp_path / "out" / "01-cluster").iterdir()
+    assert role.name.endswith("-clusterrole-reader.yaml")
+    assert "namespace" not in yaml.safe_load(role.read_text())["metadata"]
+    (config,) = (tmp_path / "out" / "default").glob("*-configmap-settings.yaml")
+    assert yaml.safe_load(config.read_text())["metadata"]["namespace"] == "default"
+    for obj in objects(tmp_path / "out"):
+        kubernetes_validate.validate(obj, "1.31", strict=True)

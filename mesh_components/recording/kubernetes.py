@@ -17,6 +17,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+from mesh_components.kinds import CLUSTER_SCOPED_KINDS
 from mesh_components.recording.properties import UNKNOWN, Properties, PropertyPath
 
 PROVIDER_TYPE = "pulumi:providers:kubernetes"
@@ -31,35 +32,6 @@ _GETS_CLUSTER_IP = frozenset({"ClusterIP", "NodePort", "LoadBalancer"})
 # the provider, which the recording engine does not have.
 _EXPANDING_MODULES = frozenset(
     {"yaml", "yaml/v2", "helm", "helm.sh/v3", "helm.sh/v4", "kustomize", "kustomize/v2"}
-)
-
-CLUSTER_SCOPED_KINDS = frozenset(
-    {
-        "APIService",
-        "CSIDriver",
-        "CSINode",
-        "CertificateSigningRequest",
-        "ClusterRole",
-        "ClusterRoleBinding",
-        "ComponentStatus",
-        "CustomResourceDefinition",
-        "FlowSchema",
-        "IngressClass",
-        "MutatingAdmissionPolicy",
-        "MutatingAdmissionPolicyBinding",
-        "MutatingWebhookConfiguration",
-        "Namespace",
-        "Node",
-        "PersistentVolume",
-        "PriorityClass",
-        "PriorityLevelConfiguration",
-        "RuntimeClass",
-        "StorageClass",
-        "ValidatingAdmissionPolicy",
-        "ValidatingAdmissionPolicyBinding",
-        "ValidatingWebhookConfiguration",
-        "VolumeAttachment",
-    }
 )
 
 

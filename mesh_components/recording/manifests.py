@@ -15,13 +15,11 @@ from typing import Any
 
 from mesh_components.emit.kubernetes.metadata import Json
 from mesh_components.errors import MeshValidationError, Problem
-from mesh_components.manifests import manifest_files, to_yaml
+from mesh_components.manifests import CLUSTER_FOLDER, manifest_files, to_yaml
 from mesh_components.recording import kubernetes
 from mesh_components.recording.properties import PropertyPath, dotted, plain
 from mesh_components.recording.recording import RecordedResource, Recording
 from mesh_components.recording.stack_outputs import UNKNOWN_PLACEHOLDER
-
-CLUSTER_FOLDER = "01-cluster"
 
 # Helm's install order: what a later object needs exists first.
 APPLY_ORDER = (

@@ -16,13 +16,12 @@ from typing import Any
 import yaml
 
 from mesh_components.errors import MeshValidationError, Problem
+from mesh_components.kinds import CLUSTER_SCOPED_KINDS
 
 Json = dict[str, Any]
 SUFFIXES = (".yaml", ".yml", ".json")
 STDIN = "-"
-CLUSTER_SCOPED = frozenset(
-    {"Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "StorageClass"}
-)
+CLUSTER_SCOPED = CLUSTER_SCOPED_KINDS
 
 
 @dataclass(frozen=True, slots=True)
