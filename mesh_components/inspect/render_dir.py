@@ -31,14 +31,19 @@ def is_render_dir(path: Path) -> bool:
 
 
 def load(path: Path) -> InspectedMesh:
-    documents = list(_documents(path))
+    return from_documents(list(_documents(path)), f"render directory {path}")
+
+
+def from_documents(documents: list[Json], source: str) -> InspectedMesh:
+    """The mesh that these Kubernetes objects (a render directory's, or a recorded Pulumi
+    program's) deploy."""
     certificates = _certificates(documents)
     proxies = [
         _proxy(config_map, documents, certificates) for config_map in _proxy_config_maps(documents)
     ]
     ca = sorted({_fingerprint(pem) for pem in _ca_bundles(documents)})
     return InspectedMesh(
-        source=f"render directory {path}",
+        source=source,
         proxies=tuple(sorted(proxies, key=lambda p: p.workload)),
         ca_fingerprints=tuple(ca),
     )
@@ -78,7 +83,7 @@ def _proxy(
     node = bootstrap.get("node") or {}
     namespace, _, name = str(node.get("id", "")).partition("/")
     account, _, account_namespace = str(node.get("cluster", "")).rpartition(".")
-    certificate = certificates.get((account_namespace, names.identity_secret(account)))
+    certificate = _identity_certificate(certificates, account_namespace, account)
     return Proxy(
         workload=WorkloadRef(namespace, name),
         spiffe_id=_spiffe_id(certificate, documents, account_namespace, account),
@@ -93,6 +98,23 @@ def _proxy(
         bootstrap=bootstrap,
         certificate=certificate,
     )
+
+
+def _identity_certificate(
+    certificates: dict[tuple[str, str], Certificate], namespace: str, account: str
+) -> Certificate | None:
+    """The identity Secret's certificate: `<account>-mesh-identity`, or with the content hash
+    that Pulumi programs append to it (`-<hash>`: each certificate rolls out as a new Secret)."""
+    name = names.identity_secret(account)
+    exact = certificates.get((namespace, name))
+    if exact is not None:
+        return exact
+    hashed = [
+        certificate
+        for (secret_namespace, secret), certificate in sorted(certificates.items())
+        if secret_namespace == namespace and secret.startswith(f"{name}-")
+    ]
+    return hashed[0] if len(hashed) == 1 else None
 
 
 def _resources(data: dict[str, str], file: str, where: str) -> tuple[Json, ...]:

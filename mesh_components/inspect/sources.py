@@ -1,18 +1,21 @@
 """`load_mesh(path)`: the one way the inspect tools read a mesh, whatever PATH holds.
 
-Each kind of source is one (detector, loader) pair in `_SOURCES`, tried in order, so adding
-Pulumi projects later is one more pair. `REV:path` reads `path` as it was at git revision REV.
+Each kind of source is one (detector, loader) pair in `_SOURCES`, tried in order: a Pulumi
+project, a spec, a render directory. `REV:path` reads `path` as it was at git revision REV.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import tarfile
 import tempfile
 from collections.abc import Callable
+from datetime import UTC, datetime
 from io import BytesIO
 from pathlib import Path
 
+from mesh_components import ca_file
 from mesh_components.errors import MeshValidationError, Problem
 from mesh_components.inspect import render_dir
 from mesh_components.inspect.model import InspectedMesh, Proxy
@@ -20,11 +23,13 @@ from mesh_components.pipeline import build
 from mesh_components.specfile import SPEC_FILE, read_spec
 
 _PULUMI_PROJECT = "Pulumi.yaml"
+_CA_CONFIG_KEY = "ca"
+"""The config key the root program and the examples read their CA from (as `render`)."""
 
 
 def load_mesh(path: str) -> InspectedMesh:
     """Every sidecar config of the mesh at `path`: a spec file, a directory holding mesh.yaml,
-    a render directory, or `REV:path` for one of those at a git revision."""
+    a render directory, a Pulumi project, or `REV:path` for one of those at a git revision."""
     local = Path(path)
     if not local.exists() and ":" in path:
         return _from_git(path)
@@ -59,36 +64,49 @@ def _from_spec(path: Path) -> InspectedMesh:
 
 
 def _from_pulumi(path: Path) -> InspectedMesh:
-    fix = (
-        "point at the spec the program reads, or render it first "
-        f"(python -m mesh_components render SPEC -o DIR) and inspect DIR; {path} is a Pulumi "
-        "project"
-    )
-    problem = Problem(
-        str(path),
-        "inspect-source-unsupported",
-        "a spec or a render directory",
-        "a Pulumi project",
-        fix,
-    )
-    raise MeshValidationError([problem])
+    """A Pulumi project, run under mocks as `render` runs it (stack `dev` and its config), with
+    a throwaway CA: the proxy configs `pulumi up` would deploy. The throwaway certificates are
+    left out, so nothing shown or diffed depends on them."""
+    # Imported here: it imports pulumi, which the other sources do not need.
+    from mesh_components.recording import Severity, kubernetes_objects, record  # noqa: PLC0415
+    from mesh_components.recording.manifests import plain_object  # noqa: PLC0415
+
+    throwaway = ca_file.CaFile(current=ca_file.new_seed(datetime.now(UTC)))
+    recording = record(path, config={_CA_CONFIG_KEY: ca_file.text_of(throwaway)})
+    errors = [m.message for m in recording.log if m.severity is Severity.ERROR]
+    if errors:
+        fix = f"run `python -m mesh_components render {path} -o DIR` to see the program's log"
+        expected = "a program that logs no error"
+        found = "; ".join(errors)
+        raise MeshValidationError(
+            [Problem(str(path), "inspect-program-failed", expected, found, fix)]
+        )
+    documents = [plain_object(found) for found in kubernetes_objects(recording)]
+    mesh = render_dir.from_documents(documents, f"Pulumi project {path}")
+    proxies = tuple(dataclasses.replace(proxy, certificate=None) for proxy in mesh.proxies)
+    return InspectedMesh(source=mesh.source, proxies=proxies)
 
 
+# A directory holding both Pulumi.yaml and mesh.yaml is a Pulumi project, as for `render`.
 _SOURCES: tuple[tuple[Callable[[Path], bool], Callable[[Path], InspectedMesh]], ...] = (
+    (_is_pulumi_project, _from_pulumi),
     (_is_spec, _from_spec),
     (render_dir.is_render_dir, render_dir.load),
-    (_is_pulumi_project, _from_pulumi),
 )
 
 
 def _unknown_source(path: str) -> MeshValidationError:
     exists = Path(path).exists()
-    found = "a directory with neither mesh.yaml nor proxy ConfigMaps" if exists else "no such path"
-    fix = (
-        "pass a spec file, a directory holding mesh.yaml, a directory written by "
-        "`python -m mesh_components render`, or REV:path for one of them in git"
+    found = (
+        "a directory with no mesh.yaml, Pulumi.yaml or proxy ConfigMaps"
+        if exists
+        else "no such path"
     )
-    expected = "a mesh spec or a render directory"
+    fix = (
+        "pass a spec file, a directory holding mesh.yaml, a Pulumi project, a directory "
+        "written by `python -m mesh_components render`, or REV:path for one of them in git"
+    )
+    expected = "a mesh spec, a Pulumi project or a render directory"
     return MeshValidationError([Problem(path, "inspect-source-unknown", expected, found, fix)])
 
 
