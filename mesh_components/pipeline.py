@@ -11,6 +11,7 @@ from mesh_components.compiler import compile_mesh
 from mesh_components.emit.envoy import EnvoyConfig, emit_workload
 from mesh_components.model import MeshSpec
 from mesh_components.plan import MeshPlan, WorkloadPlan
+from mesh_components.progress import ProgressHook, counted, silent
 from mesh_components.validate import validate
 
 
@@ -30,13 +31,13 @@ class CompiledMesh:
     workloads: tuple[CompiledWorkload, ...]
 
 
-def build(spec: MeshSpec) -> CompiledMesh:
+def build(spec: MeshSpec, *, progress: ProgressHook = silent) -> CompiledMesh:
     """Validate (raising MeshValidationError with every problem), compile and emit."""
     plan = compile_mesh(validate(spec))
     return CompiledMesh(
         plan=plan,
         workloads=tuple(
             CompiledWorkload(workload, emit_workload(workload, plan.settings))
-            for workload in plan.workloads
+            for workload in counted(plan.workloads, "emitting proxy configs", progress)
         ),
     )

@@ -23,6 +23,7 @@ from mesh_components.identities import Authority, identity_object, issuing_trust
 from mesh_components.model import MeshSpec, Service, Workload, WorkloadKind, WorkloadRef
 from mesh_components.pipeline import CompiledMesh, build
 from mesh_components.pki import MeshTrust
+from mesh_components.progress import ProgressHook, counted, silent
 
 KIND_ORDER = ("Namespace", "ServiceAccount", "Secret", "Certificate", "ConfigMap", "Service")
 """Objects a workload depends on come first, so `kubectl apply` in file order works."""
@@ -42,14 +43,19 @@ def render(
     now: datetime,
     *,
     budget_bytes: int = config_maps.DEFAULT_BUDGET_BYTES,
+    progress: ProgressHook = silent,
 ) -> RenderedMesh:
     """Validate, compile and emit every object, or raise MeshValidationError listing all.
 
-    `ca` signs the identity Secrets; it may be None when cert-manager issues them.
+    `ca` signs the identity Secrets; it may be None when cert-manager issues them. `progress`
+    hears about each workload's config as it is emitted and written out.
     """
-    compiled = build(spec)
+    compiled = build(spec, progress=progress)
     trust = issuing_trust(spec.settings, ca)
-    files = {item.plan.workload: item.envoy.files() for item in compiled.workloads}
+    files = {
+        item.plan.workload: item.envoy.files()
+        for item in counted(compiled.workloads, "writing proxy config files", progress)
+    }
     _check_renderable(spec, files, budget_bytes)
     mesh = spec.settings.name
     objects = [

@@ -126,9 +126,25 @@ def test_a_directory_that_is_no_mesh_is_one_problem(tmp_path: Path) -> None:
     assert raised.value.codes == ("inspect-source-unknown",)
 
 
-def test_a_pulumi_project_is_not_read_yet_and_says_what_to_do(tmp_path: Path) -> None:
+def test_a_pulumi_project_reads_back_as_the_spec_it_deploys() -> None:
+    """The root program deploys the bookstore: recorded, its proxies are the spec's, and the
+    throwaway CA it was given leaves no certificate behind to show or diff."""
+    program = load_mesh(str(ROOT))
+    spec = load_mesh(str(BOOKSTORE))
+    assert program.source == f"Pulumi project {ROOT}"
+    assert program.workloads() == spec.workloads()
+    for proxy in program.proxies:
+        assert proxy.certificate is None
+        assert show(proxy, Section.ALL) == show(spec.proxy(proxy.workload), Section.ALL)  # type: ignore[arg-type]
+    assert not program.ca_fingerprints
+    assert diff(spec, program).empty
+    assert diff(program, load_mesh(str(ROOT))).empty  # a second recording in one process
+
+
+def test_a_pulumi_project_that_fails_is_one_problem(tmp_path: Path) -> None:
     (tmp_path / "Pulumi.yaml").write_text("name: x\nruntime: python\n")
+    (tmp_path / "__main__.py").write_text("import pulumi\npulumi.log.error('no cluster')\n")
     with pytest.raises(MeshValidationError) as raised:
         load_mesh(str(tmp_path))
-    assert raised.value.codes == ("inspect-source-unsupported",)
-    assert "render" in raised.value.problems[0].fix
+    assert raised.value.codes == ("inspect-program-failed",)
+    assert "no cluster" in raised.value.problems[0].found

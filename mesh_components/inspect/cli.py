@@ -2,58 +2,76 @@
 
 `add_commands(commands)` registers them on the main parser. Bad input (an unknown workload, a
 malformed HOST:PORT) raises MeshValidationError, which the main CLI prints as one paragraph
-and turns into exit code 2.
+and turns into exit code 2. Reports are drawn by `console`: rich on a terminal, the plain text
+of the goldens in a pipe.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 from pathlib import Path
-from typing import Any, TypeAlias
 
-from mesh_components import yamltext
+from mesh_components.cli_parser import Commands, MeshParser, add_output_format, add_verb
+from mesh_components.console import show, show_data
 from mesh_components.errors import MeshValidationError, Problem
 from mesh_components.inspect import diff_text, explain_text, graph_formats
 from mesh_components.inspect.diff import diff
 from mesh_components.inspect.explain import Request, Verdict, explain
 from mesh_components.inspect.graph import mesh_graph
 from mesh_components.inspect.model import InspectedMesh, Proxy
-from mesh_components.inspect.proxy_config import Section, raw, show
+from mesh_components.inspect.proxy_config import Section, blocks, raw
 from mesh_components.inspect.sources import load_mesh
 from mesh_components.model import WorkloadRef
 
-_PATH_HELP = "a spec file, a directory holding mesh.yaml, a render directory, or REV:path in git"
-_FORMATS = ("table", "json", "yaml")
+_PATH_HELP = (
+    "a spec file, a directory holding mesh.yaml, a Pulumi project, a render directory, "
+    "or REV:path in git"
+)
 
-_PROXY_CONFIG_EXAMPLES = """examples:
-  python -m mesh_components proxy-config examples/bookstore --workload bookbuyer/bookbuyer routes
-  python -m mesh_components proxy-config rendered/ --workload bookstore/bookstore-v1 -o yaml
+_PROXY_CONFIG_EXAMPLES = """
+python -m mesh_components proxy-config examples/bookstore --workload bookbuyer/bookbuyer routes
+python -m mesh_components proxy-config rendered/ --workload bookstore/bookstore-v1 -o yaml
+python -m mesh_components proxy-config . --workload bookbuyer/bookbuyer   # a Pulumi project
 """
-_EXPLAIN_EXAMPLES = """examples:
-  python -m mesh_components explain examples/bookstore --from bookbuyer/bookbuyer \\
-      --to bookstore.bookstore:14001 --path /books-bought \\
-      --header client-app=bookbuyer --header user-agent=go-http-client/1.1
-  python -m mesh_components explain examples/bookstore --from bookthief/bookthief \\
-      --to bookstore.bookstore:14001
+_EXPLAIN_EXAMPLES = """
+python -m mesh_components explain examples/bookstore --from bookbuyer/bookbuyer \\
+    --to bookstore.bookstore:14001 --path /books-bought \\
+    --header client-app=bookbuyer --header user-agent=go-http-client/1.1
+python -m mesh_components explain examples/bookstore --from bookthief/bookthief \\
+    --to bookstore.bookstore:14001
 
 exit codes: 0 allowed, 1 denied or unroutable, 2 bad input
 """
-_DIFF_EXAMPLES = """examples:
-  python -m mesh_components diff examples/bookstore new/mesh.yaml
-  python -m mesh_components diff HEAD~1:examples/bookstore examples/bookstore
-  python -m mesh_components diff rendered-before/ rendered-after/   # also shows rotating certs
+_DIFF_EXAMPLES = """
+python -m mesh_components diff examples/bookstore new/mesh.yaml
+python -m mesh_components diff HEAD~1:examples/bookstore examples/bookstore
+python -m mesh_components diff rendered-before/ rendered-after/   # also shows rotating certs
+python -m mesh_components diff examples/bookstore . -o json       # a spec against a program
 
 exit codes: 0 no differences, 1 differences, 2 bad input
 """
-_GRAPH_EXAMPLES = """examples:
-  python -m mesh_components graph examples/bookstore              # Mermaid on stdout
-  python -m mesh_components graph examples/bookstore -o mesh.dot
-  python -m mesh_components graph examples/bookstore -o mesh.svg  # needs Graphviz `dot`
+_GRAPH_EXAMPLES = """
+python -m mesh_components graph examples/bookstore              # Mermaid on stdout
+python -m mesh_components graph examples/bookstore -o mesh.dot
+python -m mesh_components graph examples/bookstore -o mesh.svg  # needs Graphviz `dot`
+python -m mesh_components graph examples/bookstore --format dot | dot -Tpng > mesh.png
 """
 
-Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+# On a terminal: verdicts, diff lines and headings in colour (the text itself is unchanged).
+_EXPLAIN_STYLES = (
+    (r"\bALLOWED\b|: allowed$|(?<= )allowed(?= by)|\bmatches:", "green"),
+    (r"\b(DENIED|UNROUTABLE)\b|does not match", "red"),
+    (r"(?m)^(request|from|client side:|backend|verdict:)", "bold"),
+    (r"(?m)^ +server ", "bold"),
+)
+_DIFF_STYLES = (
+    (r"(?m)^ *\+ .*$", "green"),
+    (r"(?m)^ *- .*$", "red"),
+    (r"(?m)^ *~ .*$", "yellow"),
+    (r"(?m)^(---|\+\+\+) .*$", "bold"),
+    (r"(?m)^summary:.*$|^no differences$", "bold"),
+)
 
 
 def add_commands(commands: Commands) -> None:
@@ -64,17 +82,7 @@ def add_commands(commands: Commands) -> None:
     _graph(commands)
 
 
-def _add(commands: Commands, name: str, help_: str, epilog: str) -> argparse.ArgumentParser:
-    return commands.add_parser(
-        name,
-        help=help_,
-        description=help_,
-        epilog=epilog,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-
-
-class _IntermixedParser(argparse.ArgumentParser):
+class _IntermixedParser(MeshParser):
     """Lets the optional SECTION follow options (`PATH --workload X routes`): Python 3.11's
     argparse would fill an optional positional, empty, together with PATH and then reject
     SECTION as unrecognized."""
@@ -94,7 +102,7 @@ class _IntermixedParser(argparse.ArgumentParser):
 
 
 def _proxy_config(commands: Commands) -> None:
-    parser = _add(
+    parser = add_verb(
         commands,
         "proxy-config",
         "show one workload's sidecar config as tables",
@@ -105,7 +113,7 @@ def _proxy_config(commands: Commands) -> None:
     parser.__class__ = _IntermixedParser
     parser.add_argument("--workload", required=True, metavar="NS/NAME", help="the workload")
     parser.add_argument("section", nargs="?", default="all", choices=[s.value for s in Section])
-    parser.add_argument("-o", "--output", default="table", choices=_FORMATS)
+    add_output_format(parser)
     parser.set_defaults(run=_run_proxy_config)
 
 
@@ -114,14 +122,14 @@ def _run_proxy_config(args: argparse.Namespace) -> int:
     proxy = _proxy(mesh, args.workload, "--workload")
     section = Section(args.section)
     if args.output == "table":
-        print(show(proxy, section))
+        show(blocks(proxy, section))
     else:
-        _print_data(raw(proxy, section), args.output)
+        show_data(raw(proxy, section), args.output)
     return 0
 
 
 def _explain(commands: Commands) -> None:
-    parser = _add(
+    parser = add_verb(
         commands,
         "explain",
         "follow one request through the proxies and their policies",
@@ -147,7 +155,7 @@ def _explain(commands: Commands) -> None:
         metavar="NAME=VALUE",
         help="a request header; repeat for more (host=... overrides Host)",
     )
-    parser.add_argument("-o", "--output", default="table", choices=_FORMATS)
+    add_output_format(parser)
     parser.set_defaults(run=_run_explain)
 
 
@@ -157,38 +165,47 @@ def _run_explain(args: argparse.Namespace) -> int:
     mesh = load_mesh(args.source)
     result = explain(mesh, _proxy(mesh, args.client, "--from"), request)
     if args.output == "table":
-        print(explain_text.render(result))
+        show([explain_text.render(result)], _EXPLAIN_STYLES)
     else:
-        _print_data(dataclasses.asdict(result), args.output)
+        show_data(dataclasses.asdict(result), args.output)
     return 0 if result.verdict is Verdict.ALLOWED else 1
 
 
 def _diff(commands: Commands) -> None:
-    parser = _add(commands, "diff", "what changes between two meshes, per workload", _DIFF_EXAMPLES)
+    parser = add_verb(
+        commands, "diff", "what changes between two meshes, per workload", _DIFF_EXAMPLES
+    )
     parser.add_argument("old", help=_PATH_HELP)
     parser.add_argument("new", help=_PATH_HELP)
-    parser.add_argument("-o", "--output", default="table", choices=_FORMATS)
+    add_output_format(parser)
     parser.set_defaults(run=_run_diff)
 
 
 def _run_diff(args: argparse.Namespace) -> int:
     result = diff(load_mesh(args.old), load_mesh(args.new))
     if args.output == "table":
-        print(diff_text.render(result, args.old, args.new))
+        show([diff_text.render(result, args.old, args.new)], _DIFF_STYLES)
     else:
-        _print_data(dataclasses.asdict(result), args.output)
+        show_data(dataclasses.asdict(result), args.output)
     return 0 if result.empty else 1
 
 
 def _graph(commands: Commands) -> None:
-    parser = _add(commands, "graph", "draw who may call whom: Mermaid, DOT or SVG", _GRAPH_EXAMPLES)
+    parser = add_verb(
+        commands, "graph", "draw who may call whom: Mermaid, DOT or SVG", _GRAPH_EXAMPLES
+    )
     parser.add_argument("source", metavar="PATH", help=_PATH_HELP)
     parser.add_argument(
         "-o",
         "--output",
         type=Path,
-        metavar="FILE",
-        help="mesh.mmd, mesh.dot or mesh.svg (default: Mermaid on stdout)",
+        metavar="PATH",
+        help="write the drawing to mesh.mmd, mesh.dot or mesh.svg (default: stdout)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=graph_formats.FORMATS,
+        help="mermaid, dot or svg (default: from the file name's suffix; mermaid on stdout)",
     )
     parser.set_defaults(run=_run_graph)
 
@@ -196,9 +213,9 @@ def _graph(commands: Commands) -> None:
 def _run_graph(args: argparse.Namespace) -> int:
     graph = mesh_graph(load_mesh(args.source))
     if args.output is None:
-        print(graph_formats.mermaid(graph), end="")
+        print(graph_formats.drawing(graph, args.format or "mermaid"), end="")
         return 0
-    graph_formats.write(graph, args.output)
+    graph_formats.write(graph, args.output, args.format)
     print(f"wrote {args.output}")
     return 0
 
@@ -252,10 +269,3 @@ def _headers(given: list[str]) -> tuple[tuple[str, str], ...]:
             )
         pairs.append((name.strip().lower(), value))
     return tuple(sorted(pairs))
-
-
-def _print_data(data: Any, output: str) -> None:
-    if output == "json":
-        print(json.dumps(data, indent=2, sort_keys=True, default=str))
-    else:
-        print(yamltext.dump(json.loads(json.dumps(data, default=str)), sort_keys=True), end="")

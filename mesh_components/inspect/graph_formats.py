@@ -88,7 +88,7 @@ def svg(graph: MeshGraph) -> str:
     if binary is None:
         fix = (
             "install Graphviz (apt-get install graphviz, brew install graphviz), "
-            "or write -o mesh.dot or -o mesh.mmd"
+            "or write -o mesh.dot or -o mesh.mmd (or --format dot|mermaid)"
         )
         raise MeshValidationError(
             [Problem("-o", "graphviz-missing", "Graphviz `dot` on PATH", "no `dot`", fix)]
@@ -111,14 +111,25 @@ def svg(graph: MeshGraph) -> str:
     return done.stdout
 
 
-_WRITERS = {".mmd": mermaid, ".mermaid": mermaid, ".dot": dot, ".gv": dot, ".svg": svg}
+_BY_FORMAT = {"mermaid": mermaid, "dot": dot, "svg": svg}
+FORMATS = tuple(_BY_FORMAT)
+"""`graph --format`."""
+_BY_SUFFIX = {".mmd": "mermaid", ".mermaid": "mermaid", ".dot": "dot", ".gv": "dot", ".svg": "svg"}
 
 
-def write(graph: MeshGraph, path: Path) -> None:
-    """Write the format the file's suffix names."""
-    writer = _WRITERS.get(path.suffix.lower())
-    if writer is None:
-        fix = "name the file mesh.mmd (Mermaid), mesh.dot (Graphviz) or mesh.svg (needs Graphviz)"
+def drawing(graph: MeshGraph, format_: str) -> str:
+    """The graph in one of FORMATS."""
+    return _BY_FORMAT[format_](graph)
+
+
+def write(graph: MeshGraph, path: Path, format_: str | None = None) -> None:
+    """Write `format_`, or else the format the file's suffix names."""
+    chosen = format_ or _BY_SUFFIX.get(path.suffix.lower())
+    if chosen is None:
+        fix = (
+            "name the file mesh.mmd (Mermaid), mesh.dot (Graphviz) or mesh.svg (needs "
+            "Graphviz), or pass --format mermaid|dot|svg"
+        )
         raise MeshValidationError(
             [
                 Problem(
@@ -130,4 +141,4 @@ def write(graph: MeshGraph, path: Path) -> None:
                 )
             ]
         )
-    path.write_text(writer(graph), encoding="utf-8")
+    path.write_text(drawing(graph, chosen), encoding="utf-8")

@@ -9,10 +9,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Sequence
 
+from mesh_components.console import Block, Cell, Table, plain
 from mesh_components.emit.envoy.types import Json
 from mesh_components.inspect import envoy_read as read
 from mesh_components.inspect.model import Proxy
-from mesh_components.inspect.table import Cell, table
 
 
 class Section(enum.StrEnum):
@@ -24,11 +24,15 @@ class Section(enum.StrEnum):
 
 
 def show(proxy: Proxy, section: Section) -> str:
+    """The tables of `section` as plain text (what a pipe gets)."""
+    return plain(blocks(proxy, section))
+
+
+def blocks(proxy: Proxy, section: Section) -> list[Block]:
     """The tables of `section` (every section for ALL), under a one-line heading."""
     heading = f"workload {proxy.workload}  identity {proxy.spiffe_id}"
     chosen = [s for s in _TABLES if section in (Section.ALL, s)]
-    parts = [f"{s.value.upper()}\n{_TABLES[s](proxy)}" for s in chosen]
-    return "\n\n".join([heading, *parts])
+    return [heading, *(block for s in chosen for block in _TABLES[s](proxy))]
 
 
 def raw(proxy: Proxy, section: Section) -> Json | list[Json]:
@@ -45,7 +49,7 @@ def raw(proxy: Proxy, section: Section) -> Json | list[Json]:
     return list(chosen[section])
 
 
-def listeners_table(proxy: Proxy) -> str:
+def listeners_table(proxy: Proxy) -> list[Block]:
     rows: list[list[Cell]] = []
     for listener in proxy.listeners:
         for index, chain in enumerate(read.all_chains(listener)):
@@ -60,10 +64,11 @@ def listeners_table(proxy: Proxy) -> str:
                     read.filter_lines(chain),
                 ]
             )
-    return table(["LISTENER", "ADDRESS", "DIRECTION", "CHAIN", "MATCH", "FILTERS"], rows)
+    headers = ("LISTENER", "ADDRESS", "DIRECTION", "CHAIN", "MATCH", "FILTERS")
+    return [Table(headers, _rows(rows), title="LISTENERS")]
 
 
-def routes_table(proxy: Proxy) -> str:
+def routes_table(proxy: Proxy) -> list[Block]:
     rows: list[list[Cell]] = []
     for site in read.route_sites(proxy.listeners):
         where = f"{site.listener['name']}:{_port(site.chain)}"
@@ -81,8 +86,8 @@ def routes_table(proxy: Proxy) -> str:
                         _timeout(route),
                     ]
                 )
-    headers = ["ROUTE CONFIG", "LISTENER:PORT", "VIRTUAL HOST", "DOMAINS", "MATCH", "TARGET"]
-    return table([*headers, "TIMEOUT"], rows)
+    headers = ("ROUTE CONFIG", "LISTENER:PORT", "VIRTUAL HOST", "DOMAINS", "MATCH", "TARGET")
+    return [Table((*headers, "TIMEOUT"), _rows(rows), title="ROUTES")]
 
 
 def _port(chain: Json) -> str:
@@ -135,7 +140,7 @@ def _timeout(route: Json) -> str:
     return "none" if timeout == "0s" else str(timeout)
 
 
-def clusters_table(proxy: Proxy) -> str:
+def clusters_table(proxy: Proxy) -> list[Block]:
     rows: list[list[Cell]] = []
     for cluster in proxy.clusters:
         tls = read.upstream_tls(cluster)
@@ -145,19 +150,25 @@ def clusters_table(proxy: Proxy) -> str:
             found = ["(the app's own destination)"] if kind == "ORIGINAL_DST" else ["(none)"]
         sni, sans = tls if tls else ("-", [])
         rows.append([cluster["name"], kind, found, sni or "-", sans or ["-"]])
-    return table(["CLUSTER", "TYPE", "ENDPOINTS", "TLS SNI", "PEER SANS"], rows)
+    headers = ("CLUSTER", "TYPE", "ENDPOINTS", "TLS SNI", "PEER SANS")
+    return [Table(headers, _rows(rows), title="CLUSTERS")]
 
 
-def secrets_table(proxy: Proxy) -> str:
+def secrets_table(proxy: Proxy) -> list[Block]:
     rows: list[list[Cell]] = [[s["name"], *_secret_source(s)] for s in proxy.secrets]
-    text = table(["SECRET", "KIND", "FILES", "WATCHED DIRECTORY"], rows)
+    headers = ("SECRET", "KIND", "FILES", "WATCHED DIRECTORY")
+    found: list[Block] = [Table(headers, _rows(rows), title="SECRETS")]
     cert = proxy.certificate
     if cert is not None:
-        text += (
-            f"\n\ndeployed identity certificate (Secret {cert.secret}): serial {cert.serial:x}, "
+        found.append(
+            f"deployed identity certificate (Secret {cert.secret}): serial {cert.serial:x}, "
             f"expires {cert.not_after:%Y-%m-%d %H:%M} UTC, SANs {', '.join(cert.sans)}"
         )
-    return text
+    return found
+
+
+def _rows(rows: list[list[Cell]]) -> tuple[tuple[Cell, ...], ...]:
+    return tuple(tuple(row) for row in rows)
 
 
 def _secret_source(secret: Json) -> list[Cell]:
@@ -173,7 +184,7 @@ def _secret_source(secret: Json) -> list[Cell]:
     return ["unknown", [], "-"]
 
 
-_TABLES: dict[Section, Callable[[Proxy], str]] = {
+_TABLES: dict[Section, Callable[[Proxy], list[Block]]] = {
     Section.LISTENERS: listeners_table,
     Section.ROUTES: routes_table,
     Section.CLUSTERS: clusters_table,

@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mesh_components.cli_parser import PROGRAM, Commands, add_output_format, add_verb
+from mesh_components.console import Table, is_terminal, show, show_data
 from mesh_components.local import cleanup, processes, system, traffic
 from mesh_components.local.layout import Layout, check_name
 from mesh_components.local.manifests import read_dir
@@ -23,25 +25,56 @@ from mesh_components.local.system import LocalRunnerError
 
 UP_TIMEOUT = 300.0
 UPDATE_TIMEOUT = 400.0
+_STATUS_STYLES = ((r"\bReady\b", "green"), (r"warning:.*", "bold yellow"))
 
 
-def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_commands(commands: Commands) -> None:
     """The `local` command and its verbs, added to the main parser's subcommands."""
-    local = commands.add_parser("local", help="run rendered manifests here, with real Envoys")
+    local = add_verb(
+        commands,
+        "local",
+        "run rendered manifests here, with real Envoys (Linux, root)",
+        f"{PROGRAM} render examples/bookstore -o k8s/ --ca-file ca.secret.yaml --new-ca\n"
+        f"{PROGRAM} local up k8s/\n"
+        f"{PROGRAM} local curl http://bookstore.bookstore:14001/books-bought "
+        "--from bookbuyer/bookbuyer -n 10\n"
+        f"{PROGRAM} local down",
+    )
     verbs = local.add_subparsers(required=True, metavar="VERB")
-    up = verbs.add_parser("up", help="start a local cluster; returns once every pod is Ready")
+    up = add_verb(
+        verbs,
+        "up",
+        "start a local cluster; returns once every pod is Ready",
+        f"{PROGRAM} local up k8s/\n{PROGRAM} local up k8s-canary/ --name canary",
+    )
     up.add_argument("dir", type=Path, help="the output directory of `render`")
     _name(up)
     up.set_defaults(run=_up)
-    update = verbs.add_parser("update", help="apply changed manifests (hot reload, rollouts)")
+    update = add_verb(
+        verbs,
+        "update",
+        "apply changed manifests (hot reload, rollouts)",
+        f"{PROGRAM} local update k8s/   # after rendering again into k8s/",
+    )
     update.add_argument("dir", type=Path, help="the output directory of `render`")
     _name(update)
     update.set_defaults(run=_update)
-    down = verbs.add_parser("down", help="remove the cluster and everything it created")
+    down = add_verb(
+        verbs,
+        "down",
+        "remove the cluster and everything it created",
+        f"{PROGRAM} local down\n{PROGRAM} local down --name canary",
+    )
     _name(down)
     down.set_defaults(run=_down)
-    status = verbs.add_parser("status", help="pods, readiness, IPs and Services")
+    status = add_verb(
+        verbs,
+        "status",
+        "pods, readiness, IPs and Services",
+        f"{PROGRAM} local status\n{PROGRAM} local status -o json",
+    )
     _name(status)
+    add_output_format(status)
     status.set_defaults(run=_status)
     _curl(verbs)
 
@@ -50,8 +83,15 @@ def _name(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", default="local", help="the cluster's name (default: %(default)s)")
 
 
-def _curl(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    curl = verbs.add_parser("curl", help="send requests from inside a pod, as its app's UID")
+def _curl(verbs: Commands) -> None:
+    curl = add_verb(
+        verbs,
+        "curl",
+        "send requests from inside a pod, as its app's UID",
+        f"{PROGRAM} local curl http://bookstore.bookstore:14001/books-bought "
+        "--from bookbuyer/bookbuyer -n 20\n"
+        f"{PROGRAM} local curl mysql.bookwarehouse:3306 --tcp --from bookwarehouse/bookwarehouse",
+    )
     curl.add_argument("url", help="http://host:port/path, or host:port with --tcp")
     curl.add_argument("--from", dest="source", required=True, metavar="NS/WORKLOAD")
     curl.add_argument("-n", "--count", type=int, default=1, help="requests (default: 1)")
@@ -112,20 +152,61 @@ def _down(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     layout = Layout(check_name(args.name))
     status = _read_status(layout)
-    print(f"cluster {status['cluster']}: node namespace {status['node']}, DNS {status['dns']}")
-    if processes.recorded(layout.state / cleanup.DAEMON_PIDFILE) is None:
-        print("  warning: its runner is not running, so this is stale: run `local down`")
+    stale = processes.recorded(layout.state / cleanup.DAEMON_PIDFILE) is None
+    output = getattr(args, "output", "table")  # `up` prints the status too
+    if output != "table":
+        show_data({**status, "stale": stale}, output)
+        return 0
+    head = f"cluster {status['cluster']}: node namespace {status['node']}, DNS {status['dns']}"
+    if stale:
+        head += "\n  warning: its runner is not running, so this is stale: run `local down`"
+    if is_terminal(sys.stdout):
+        show([head, _pods_table(status), _services_table(status)], _STATUS_STYLES)
+    else:
+        print("\n".join([head, *_status_lines(status)]))
+    return 0
+
+
+def _status_lines(status: dict[str, Any]) -> list[str]:
+    """The status as a pipe gets it, one line per pod and Service (stable for scripts)."""
+    lines = []
     for pod in status["pods"]:
-        restarts = sum(c["restarts"] for c in pod["containers"])
         ready = "Ready" if pod["ready"] else pod["phase"]
-        print(
+        lines.append(
             f"  pod {pod['namespace']}/{pod['name']:<34} {pod['ip']:<12} {ready:<11} "
-            f"restarts {restarts}"
+            f"restarts {_restarts(pod)}"
         )
     for svc in status["services"]:
         ports = ",".join(map(str, svc["ports"]))
-        print(f"  service {svc['namespace']}/{svc['name']:<30} {svc['clusterIP']:<12} {ports}")
-    return 0
+        lines.append(
+            f"  service {svc['namespace']}/{svc['name']:<30} {svc['clusterIP']:<12} {ports}"
+        )
+    return lines
+
+
+def _restarts(pod: dict[str, Any]) -> str:
+    return str(sum(c["restarts"] for c in pod["containers"]))
+
+
+def _pods_table(status: dict[str, Any]) -> Table:
+    rows = tuple(
+        (
+            f"{pod['namespace']}/{pod['name']}",
+            pod["ip"],
+            "Ready" if pod["ready"] else pod["phase"],
+            _restarts(pod),
+        )
+        for pod in status["pods"]
+    )
+    return Table(("POD", "IP", "STATUS", "RESTARTS"), rows)
+
+
+def _services_table(status: dict[str, Any]) -> Table:
+    rows = tuple(
+        (f"{svc['namespace']}/{svc['name']}", svc["clusterIP"], ",".join(map(str, svc["ports"])))
+        for svc in status["services"]
+    )
+    return Table(("SERVICE", "CLUSTER IP", "PORTS"), rows)
 
 
 def _curl_run(args: argparse.Namespace) -> int:

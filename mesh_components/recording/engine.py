@@ -16,6 +16,7 @@ import gc
 import os
 import runpy
 import sys
+import sysconfig
 import threading
 import warnings
 from collections.abc import Iterator, Mapping
@@ -195,12 +196,19 @@ def _program_environment(project: Project) -> Iterator[None]:
 def _forget_modules(new: set[str], before: set[str], home: Path) -> None:
     """Drop the program's own modules: new top-level modules (and their submodules) loaded
     from its directory. A library that lives there too (this package, for the root program)
-    was imported before the run and stays."""
+    was imported before the run and stays; so does one installed in a virtualenv inside the
+    directory (pulumi_kubernetes, re-imported, would register its package twice and fail)."""
     for name in new:
         module = sys.modules.get(name)
         file = getattr(module, "__file__", None)
-        if name.split(".")[0] not in before and file and Path(file).resolve().is_relative_to(home):
+        if name.split(".")[0] in before or not file:
+            continue
+        path = Path(file).resolve()
+        if path.is_relative_to(home) and not any(path.is_relative_to(s) for s in _SITE_PACKAGES):
             del sys.modules[name]
+
+
+_SITE_PACKAGES = tuple({Path(sysconfig.get_paths()[k]).resolve() for k in ("purelib", "platlib")})
 
 
 def _shut_down(loop: asyncio.AbstractEventLoop) -> None:

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
-from typing import Any
 
 from mesh_components import yamltext
+from mesh_components.cli_parser import Commands, add_output_path, add_verb
 from mesh_components.emit.kubernetes.metadata import Json
 from mesh_components.manifests import to_yaml
 from mesh_components.model import AccessMode
@@ -28,23 +27,24 @@ from mesh_components.smi.workloads import is_workload, opted_out
 SPEC = "mesh.yaml"
 MANIFESTS = "manifests.yaml"
 
-EXAMPLE = """example:
-  python -m mesh_components import osm-manifests/ -o imported/ \\
-      --namespaces bookstore,bookbuyer,bookthief,bookwarehouse --access policy
+EXAMPLES = """
+python -m mesh_components import osm-manifests/ -o imported/ \\
+    --namespaces bookstore,bookbuyer,bookthief,bookwarehouse --access policy
+cat smi/*.yaml | python -m mesh_components import - -o imported/
 """
 
 
-def add_commands(commands: argparse._SubParsersAction[Any]) -> None:
+def add_commands(commands: Commands) -> None:
     """Add `import` to the CLI's subcommands."""
-    parser = commands.add_parser(
+    parser = add_verb(
+        commands,
         "import",
-        help="turn Kubernetes manifests and SMI resources into a spec and a Pulumi program",
-        description=__doc__,
-        epilog=EXAMPLE,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "turn Kubernetes manifests and SMI resources into a spec and a Pulumi program",
+        EXAMPLES,
+        details=(__doc__ or "").partition("\n")[2],
     )
     parser.add_argument("source", help="a directory of manifests (read recursively), a file, or -")
-    parser.add_argument("-o", "--output", type=Path, required=True, help="output directory")
+    add_output_path(parser, "the output directory (replaced whole)")
     parser.add_argument(
         "--namespaces",
         type=_names,
