@@ -55,6 +55,14 @@ EXIT_ENVOY_REJECTED = 1
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports `yes | head -1`
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
 
+_DESCRIPTION = """\
+A service mesh with no control plane: compile a mesh (a spec, a Pulumi program or OSM's
+manifests) into every workload's Envoy config, certificates and injected sidecar; inspect it.
+
+Exit codes: 0 success, 2 invalid input (every problem listed, each with a fix), 1 when a real
+Envoy rejects a config we emitted (a bug: please report it); explain, diff and certs status
+give their own meaning to 1 (see their --help). Reports take -o table|json|yaml; commands
+that write files take -o PATH."""
 _SPEC_HELP = "a spec file, or a directory holding mesh.yaml"
 _OS_FIXES = {
     errno.ENOENT: "check the path: it, or a folder on the way to it, does not exist",
@@ -123,7 +131,7 @@ def _drop_stdout() -> None:
 def _parser() -> argparse.ArgumentParser:
     parser = MeshParser(
         prog=_program_name(),
-        description=__doc__,
+        description=_DESCRIPTION,
         epilog=f"examples:\n  {PROGRAM} validate examples/bookstore\n"
         f"  {PROGRAM} proxy-config examples/bookstore --workload bookbuyer/bookbuyer\n\n"
         "Every command's --help shows its options and examples.\n",

@@ -24,6 +24,12 @@ from mesh_components.smi.importer import read_manifest_dir
 from mesh_components.smi.program import program_files
 from mesh_components.smi.workloads import is_workload, opted_out
 
+_DETAILS = """\
+PATH gets mesh.yaml (the spec), __main__.py and Pulumi.yaml (the same mesh as a Pulumi
+program) and manifests.yaml (the input's own objects, for `inject --mesh PATH/mesh.yaml`; the
+workloads OSM would not have injected carry the mesh's opt-out annotation). Notes about what
+was not carried over go to stderr."""
+
 SPEC = "mesh.yaml"
 MANIFESTS = "manifests.yaml"
 
@@ -41,7 +47,7 @@ def add_commands(commands: Commands) -> None:
         "import",
         "turn Kubernetes manifests and SMI resources into a spec and a Pulumi program",
         EXAMPLES,
-        details=(__doc__ or "").partition("\n")[2],
+        details=_DETAILS,
     )
     parser.add_argument("source", help="a directory of manifests (read recursively), a file, or -")
     add_output_path(parser, "the output directory (replaced whole)")
