@@ -2,7 +2,8 @@
 or a cert-manager Certificate that makes the same Secret in the cluster.
 
 Either way the sidecar mounts the Secret `<sa>-mesh-identity` with `tls.crt`, `tls.key` and
-`ca.crt`, so nothing else in the mesh depends on the choice.
+`ca.crt`, so nothing else in the mesh depends on the choice. Ingress identities (controllers
+outside the mesh that connect with mTLS) get the same Secret in their own namespace to mount.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from mesh_components.emit.kubernetes.cert_manager import identity_certificate
 from mesh_components.emit.kubernetes.metadata import Json
 from mesh_components.emit.kubernetes.secrets import identity_secret
 from mesh_components.errors import MeshValidationError, Problem
-from mesh_components.model import CertificateIssuer, Identity, MeshSettings
+from mesh_components.model import CertificateIssuer, Identity, MeshSettings, MeshSpec
 from mesh_components.pki import CertificatePolicy, MeshCA, MeshTrust
 
 Authority = MeshCA | MeshTrust
@@ -45,3 +46,11 @@ def identity_object(
         certificates = settings.certificates
         return identity_certificate(settings.name, identity, settings.trust_domain, certificates)
     return identity_secret(settings.name, identity, trust.issue(identity, now).files())
+
+
+def certified_identities(spec: MeshSpec) -> tuple[Identity, ...]:
+    """Every identity the mesh issues a certificate to: its workloads' and its ingress
+    sources', sorted."""
+    workloads = {w.identity for w in spec.workloads}
+    ingress = {s for i in spec.ingress for s in i.sources.identities}
+    return tuple(sorted(workloads | ingress))

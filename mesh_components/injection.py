@@ -90,7 +90,8 @@ def _mesh_objects(
     mesh = spec.settings.name
     for workload in workloads:
         yield config_maps.proxy_config_map(mesh, workload.ref, files[workload.ref])
-    for identity in sorted({w.identity for w in workloads}):
+    ingress = {s for i in spec.ingress for s in i.sources.identities}
+    for identity in sorted({w.identity for w in workloads} | ingress):
         yield identity_object(spec.settings, identity, trust, now)
     for service in spec.services:
         if not service.headless:

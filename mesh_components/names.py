@@ -77,6 +77,11 @@ def inbound_chain(service: ServiceRef, port: int, *, tls: bool = True) -> str:
     return base if tls else f"{base}|plaintext"
 
 
+def ingress_plaintext_chain(target_port: int) -> str:
+    """Plaintext ingress clients from declared IP ranges, on one app port."""
+    return f"inbound|ingress|{target_port}|plaintext"
+
+
 def node_id(workload: WorkloadRef) -> str:
     return f"{workload.namespace}/{workload.name}"
 

@@ -127,11 +127,15 @@ class OutboundPort:
 
 @dataclass(frozen=True, slots=True)
 class AccessRule:
-    """One allowed (sources, request shape) pair. `http` is None when any request is allowed."""
+    """One allowed (sources, request shape) pair. `http` is None when any request is allowed.
+
+    Sources are identities (`principals`, URI SANs), or for plaintext ingress the client
+    addresses `source_ranges` (CIDRs), which carry no identity."""
 
     name: str
     principals: tuple[str, ...]
     http: HttpRule | None = None
+    source_ranges: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +165,9 @@ class InboundPort:
     """A local service port, accepted by SNI and forwarded to the app on `target_port`.
 
     `access` is None when any mesh identity may call it; otherwise only the rules listed
-    allow (an empty tuple denies everything).
+    allow (an empty tuple denies everything). `plaintext` lets ingress clients in without TLS
+    by their address (see `compiler.ingress`); `refused` are ingress identities that hold a
+    mesh certificate but were not declared for this port (only set when `access` is None).
     """
 
     service: ServiceRef
@@ -171,6 +177,8 @@ class InboundPort:
     sni: str
     access: tuple[AccessRule, ...] | None
     limits: InboundLimits = field(default_factory=InboundLimits)
+    plaintext: tuple[AccessRule, ...] = ()
+    refused: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

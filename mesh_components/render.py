@@ -19,7 +19,12 @@ from mesh_components.emit.kubernetes.inject import ProxyBinding, inject_manifest
 from mesh_components.emit.kubernetes.metadata import Json
 from mesh_components.emit.kubernetes.workloads import workload_manifest
 from mesh_components.errors import MeshValidationError, Problem
-from mesh_components.identities import Authority, identity_object, issuing_trust
+from mesh_components.identities import (
+    Authority,
+    certified_identities,
+    identity_object,
+    issuing_trust,
+)
 from mesh_components.model import MeshSpec, Service, Workload, WorkloadKind, WorkloadRef
 from mesh_components.pipeline import CompiledMesh, build
 from mesh_components.pki import MeshTrust
@@ -68,8 +73,12 @@ def render(
 
 
 def _identities(spec: MeshSpec, trust: MeshTrust | None, now: datetime) -> Iterator[Json]:
-    for identity in sorted({w.identity for w in spec.workloads}):
-        yield accounts.service_account(spec.settings.name, identity)
+    """A ServiceAccount per workload identity; an ingress controller's own install makes its
+    ServiceAccount (and namespace), so it only gets its certificate here."""
+    workloads = {w.identity for w in spec.workloads}
+    for identity in certified_identities(spec):
+        if identity in workloads:
+            yield accounts.service_account(spec.settings.name, identity)
         yield identity_object(spec.settings, identity, trust, now)
 
 

@@ -39,6 +39,23 @@ def _listener(listener: dict[str, Any]) -> str:
 
 def _inbound(port: InboundPort) -> list[str]:
     where = f":{port.target_port} {port.protocol:<5} {port.sni}"
+    return [*_mtls(port, where), *_ingress(port, where)]
+
+
+def _ingress(port: InboundPort, where: str) -> list[str]:
+    """Plaintext ingress from IP ranges, and ingress identities refused here (open mode)."""
+    lines = [
+        f"{where}  <- plaintext from {', '.join(rule.source_ranges)}: "
+        + (_request(rule.http) if port.protocol.is_http else "any connection")
+        for rule in port.plaintext
+    ]
+    if port.refused:
+        refused = ", ".join(map(_identity, port.refused))
+        lines.append(f"{where}  refuses {refused} (ingress identities declared elsewhere)")
+    return lines
+
+
+def _mtls(port: InboundPort, where: str) -> list[str]:
     if port.access is None:
         return [f"{where}  <- any mesh identity"]
     if not port.access:

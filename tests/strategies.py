@@ -148,7 +148,37 @@ def valid_specs(draw: st.DrawFn) -> Spec:
     spec: Spec = {"mesh": mesh, "services": services, "workloads": workloads, "splits": splits}
     if access == "policy":
         spec["policies"] = draw(policies(services, workloads))
+    ingress = draw(ingress_entries(services))
+    if ingress:
+        spec["ingress"] = ingress
     return spec
+
+
+@st.composite
+def ingress_entries(draw: st.DrawFn, services: list[Spec]) -> list[Spec]:
+    """0-2 ingress entries: an outside controller's identity and/or a plaintext IP range."""
+    result = []
+    for k in range(draw(st.integers(0, 2))):
+        target = draw(st.sampled_from(services))
+        ports = draw(st.sets(st.sampled_from([p["port"] for p in target["ports"]]), min_size=1))
+        sources: Spec = {}
+        if draw(st.booleans()):
+            sources["identities"] = [{"serviceAccount": "edge", "namespace": "ingress"}]
+        if not sources or draw(st.booleans()):
+            sources["ipRanges"] = draw(
+                st.sampled_from((["10.0.0.0/8"], ["192.168.1.0/24", "fd00::/8"]))
+            )
+            sources["plaintext"] = True
+        result.append(
+            {
+                "name": f"ingress{k}",
+                "namespace": target["namespace"],
+                "service": target["name"],
+                "ports": sorted(ports),
+                "sources": sources,
+            }
+        )
+    return result
 
 
 JUNK = st.one_of(

@@ -17,6 +17,7 @@ from mesh_components.model.destination import (
     RetryBudget,
     TcpKeepalive,
 )
+from mesh_components.model.ingress import Ingress, IngressSources
 from mesh_components.model.mesh import MeshSpec
 from mesh_components.model.policy import (
     AccessPolicy,
@@ -85,6 +86,8 @@ __all__ = [
     "Http2Keepalive",
     "HttpRule",
     "Identity",
+    "Ingress",
+    "IngressSources",
     "Interception",
     "IssuerKind",
     "KeyType",

@@ -30,6 +30,7 @@ from mesh_components.model.destination import (
     RetryBudget,
     TcpKeepalive,
 )
+from mesh_components.model.ingress import Ingress, IngressSources
 from mesh_components.model.mesh import MeshSpec
 from mesh_components.model.policy import (
     AccessPolicy,
@@ -75,7 +76,7 @@ T = TypeVar("T")
 E = TypeVar("E", bound=enum.StrEnum)
 
 # The keys each mapping of the format may hold. Anything else is `spec-unknown-key`.
-_TOP_LEVEL = ("mesh", "services", "workloads", "splits", "policies", "destinations")
+_TOP_LEVEL = ("mesh", "services", "workloads", "splits", "policies", "destinations", "ingress")
 _MESH = (
     "name",
     "trustDomain",
@@ -203,6 +204,8 @@ _DELAY = ("duration", "percent")
 _ABORT = ("status", "percent")
 _MIRROR = ("service", "percent")
 _ROUTE = ("match", "backend", "rateLimit")
+_INGRESS = ("name", "namespace", "service", "ports", "sources", "http")
+_INGRESS_SOURCES = ("identities", "ipRanges", "plaintext", "anyAddress")
 
 _MESH_DEFAULTS = MeshSettings(name="")
 _PROXY_DEFAULTS = ProxySettings()
@@ -408,9 +411,10 @@ def _spec(data: object, problems: list[Problem]) -> MeshSpec | None:
     splits = _build(root.entries("splits", _SPLIT), _split)
     policies = _build(root.entries("policies", _POLICY), _policy)
     destinations = _build(root.entries("destinations", _DESTINATION_ENTRY), _destination_entry)
+    ingress = _build(root.entries("ingress", _INGRESS), _ingress)
     if settings is None:
         return None
-    return MeshSpec(settings, services, workloads, splits, policies, destinations)
+    return MeshSpec(settings, services, workloads, splits, policies, destinations, ingress)
 
 
 def _settings(node: _Node) -> MeshSettings | None:
@@ -773,4 +777,34 @@ def _route(node: _Node) -> DestinationRoute:
         match=HttpRule() if match is None else _http_rule(match),
         backend=node.text("backend"),
         rate_limit=None if limit is None else _rate_limit(limit),
+    )
+
+
+def _ingress(node: _Node) -> Ingress | None:
+    name, namespace = node.text("name", required=True), node.text("namespace", required=True)
+    service = node.text("service", required=True)
+    ports = tuple(node.items("ports", int, "port number"))
+    if not node.has("ports"):
+        expected, fix = "the service ports to open", "add 'ports', e.g. [8080]"
+        node.report(node.at("ports"), "spec-missing-field", expected, "nothing", fix)
+    sources = node.child("sources", _INGRESS_SOURCES, required=True)
+    built = None if sources is None else _ingress_sources(sources, namespace)
+    rules = _build(node.entries("http", _HTTP_RULE), _http_rule)
+    for key in ("ports", "http"):
+        node.refuse_empty(key)
+    if name is None or namespace is None or service is None or built is None:
+        return None
+    return Ingress(name, namespace, service, ports, built, rules)
+
+
+def _ingress_sources(node: _Node, namespace: str | None) -> IngressSources:
+    """Identities default to the entry's namespace, as a policy's sources do."""
+    entries = node.entries("identities", _SOURCE)
+    for key in ("identities", "ipRanges"):
+        node.refuse_empty(key)
+    return IngressSources(
+        identities=_build(entries, lambda source: _source(source, namespace)),
+        ip_ranges=tuple(node.items("ipRanges", str, "CIDR")),
+        plaintext=bool(node.flag("plaintext")),
+        any_address=bool(node.flag("anyAddress")),
     )

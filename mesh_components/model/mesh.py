@@ -1,11 +1,12 @@
-"""The whole declaration (settings, services, workloads, splits, policies, destinations) as one
-frozen value."""
+"""The whole declaration (settings, services, workloads, splits, policies, destinations,
+ingress) as one frozen value."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from mesh_components.model.destination import Destination
+from mesh_components.model.ingress import Ingress
 from mesh_components.model.policy import AccessPolicy
 from mesh_components.model.service import Service
 from mesh_components.model.settings import MeshSettings
@@ -23,3 +24,4 @@ class MeshSpec:
     splits: tuple[TrafficSplit, ...] = ()
     policies: tuple[AccessPolicy, ...] = ()
     destinations: tuple[Destination, ...] = ()
+    ingress: tuple[Ingress, ...] = ()

@@ -23,6 +23,7 @@ from mesh_components.model.destination import (
     RetryBudget,
     TcpKeepalive,
 )
+from mesh_components.model.ingress import Ingress
 from mesh_components.model.mesh import MeshSpec
 from mesh_components.model.policy import AccessPolicy, HttpRule
 from mesh_components.model.service import Service, ServicePort, infer_protocol
@@ -56,6 +57,7 @@ def spec_document(spec: MeshSpec) -> Document:
         ("splits", [split_document(s) for s in spec.splits]),
         ("policies", [policy_document(p) for p in spec.policies]),
         ("destinations", [destination_document(d) for d in spec.destinations]),
+        ("ingress", [ingress_document(i) for i in spec.ingress]),
     )
     found.update({key: items for key, items in sections if items})
     return found
@@ -202,6 +204,32 @@ def policy_document(policy: AccessPolicy) -> Document:
         found["http"] = [_rule_document(rule) for rule in policy.http_rules]
     if policy.tcp:
         found["tcp"] = {"ports": list(policy.tcp_ports)} if policy.tcp_ports else {}
+    return found
+
+
+def ingress_document(ingress: Ingress) -> Document:
+    sources = ingress.sources
+    written: Document = {}
+    if sources.identities:
+        written["identities"] = [
+            {"serviceAccount": s.service_account, "namespace": s.namespace}
+            for s in sources.identities
+        ]
+    if sources.ip_ranges:
+        written["ipRanges"] = list(sources.ip_ranges)
+    if sources.plaintext:
+        written["plaintext"] = True
+    if sources.any_address:
+        written["anyAddress"] = True
+    found: Document = {
+        "name": ingress.name,
+        "namespace": ingress.namespace,
+        "service": ingress.service,
+        "ports": list(ingress.ports),
+        "sources": written,
+    }
+    if ingress.http_rules:
+        found["http"] = [_rule_document(rule) for rule in ingress.http_rules]
     return found
 
 

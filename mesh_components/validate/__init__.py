@@ -13,6 +13,7 @@ from mesh_components.validate import (
     certificates,
     destinations,
     graph,
+    ingress,
     policies,
     services,
     settings,
@@ -23,7 +24,16 @@ from mesh_components.validate._common import Check
 
 __all__ = ["CHECKS", "CODES", "Check", "find_problems", "validate"]
 
-_SUBJECTS = (settings, certificates, services, workloads, splits, policies, destinations)
+_SUBJECTS = (
+    settings,
+    certificates,
+    services,
+    workloads,
+    splits,
+    policies,
+    destinations,
+    ingress,
+)
 
 CHECKS: tuple[Check, ...] = tuple(check for subject in _SUBJECTS for check in subject.CHECKS)
 """Every check, in subject order. The order does not matter: problems are sorted."""

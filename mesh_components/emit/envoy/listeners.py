@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from mesh_components import names
-from mesh_components.emit.envoy import rbac, routes
+from mesh_components.emit.envoy import ingress, rbac, routes
 from mesh_components.emit.envoy.consistency import InconsistentConfigError, all_chains
 from mesh_components.emit.envoy.http_filters import inbound_http_filters
 from mesh_components.emit.envoy.observability import access_logs, tracing
@@ -163,6 +163,9 @@ def inbound_listener(plan: WorkloadPlan, settings: MeshSettings, paths: VolumePa
         return None
     open_ports = [port for port in plan.inbound if not _closed_tcp(port)]
     chains = [_inbound_tls_chain(port, plan, settings, paths) for port in open_ports]
+    chains += ingress.plaintext_chains(
+        plan.inbound, lambda port, chain: _inbound_filters(port, chain, plan, settings)
+    )
     if not chains:
         return None
     if settings.mtls is MtlsMode.PERMISSIVE:
@@ -237,12 +240,15 @@ def _inbound_filters(
     for HTTP also the destination's rate limit and faults (`http_filters`)."""
     logs = access_logs(settings, "inbound")
     if port.protocol.is_http:
-        http_filters = inbound_http_filters(port, names.stat_prefix(chain))
+        refusal = ingress.refusal_http_filters(port)
+        http_filters = [*refusal, *inbound_http_filters(port, names.stat_prefix(chain))]
         observe = {**logs, **tracing(plan, settings)}
         return [_inbound_http(port, chain, http_filters, observe)]
     target = {"cluster": names.local_cluster(port.target_port)}
     stat_name = names.stat_prefix(chain)
-    network_filters = [] if port.access is None else [rbac.network_filter(port.access, stat_name)]
+    network_filters = ingress.refusal_network_filters(port, stat_name)
+    if port.access is not None:
+        network_filters.append(rbac.network_filter(port.access, stat_name))
     return [*network_filters, _tcp_proxy(chain, target, **logs)]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from mesh_components.emit.envoy.ingress import cidr_range
 from mesh_components.emit.envoy.types import HTTP_RBAC, NETWORK_RBAC, Json
 from mesh_components.model import HttpRule, PathMatch, PathMatchKind
 from mesh_components.plan import AccessRule
@@ -44,7 +45,9 @@ def _rules(access: Sequence[AccessRule], *, http: bool) -> Json:
 
 
 def _policy(rule: AccessRule, *, http: bool) -> Json:
+    """A plaintext ingress rule's principals are the client's own address (never XFF)."""
     principals = [{"authenticated": {"principal_name": {"exact": p}}} for p in rule.principals]
+    principals += [{"direct_remote_ip": cidr_range(r)} for r in rule.source_ranges]
     permission = _request_permission(rule.http) if http and rule.http else _any()
     return {"permissions": [permission], "principals": principals}
 
