@@ -19,6 +19,7 @@ from mesh_components.model import (
     AccessMode,
     AccessPolicy,
     Destination,
+    Ingress,
     MeshSettings,
     MeshSpec,
     Service,
@@ -26,7 +27,7 @@ from mesh_components.model import (
     Workload,
     labels,
 )
-from mesh_components.smi import meshconfig, routes, splits, targets, upstream
+from mesh_components.smi import ingress, meshconfig, routes, splits, targets, upstream
 from mesh_components.smi.documents import Document, read_documents
 from mesh_components.smi.imported import ImportedMesh, Note
 from mesh_components.smi.membership import MONITORED_BY, Membership, membership, metadata_problems
@@ -44,6 +45,7 @@ _SMI = {
     ("specs.smi-spec.io", "TCPRoute"): routes.VERSIONS,
     ("config.openservicemesh.io", "MeshConfig"): meshconfig.VERSIONS,
     ("policy.openservicemesh.io", "UpstreamTrafficSetting"): upstream.VERSIONS,
+    ("policy.openservicemesh.io", "IngressBackend"): ingress.VERSIONS,
 }
 
 
@@ -109,11 +111,22 @@ def import_documents(
         problems=problems,
         notes=notes,
     )
+    entries = _ingress(found, members, services, settings, problems=problems, notes=notes)
     if not members.namespaces:
         problems.append(_no_namespaces(found))
     if problems:
         raise MeshValidationError(problems)
-    spec = validate(MeshSpec(settings, services, workloads, meshed_splits, policies, destinations))
+    spec = validate(
+        MeshSpec(
+            settings,
+            services,
+            workloads,
+            meshed_splits,
+            policies,
+            destinations,
+            ingress=entries,
+        )
+    )
     meshed = {r.doc.origin for r in read if r.workload is not None}
     return _imported(spec, found, meshed, members, notes)
 
@@ -220,6 +233,21 @@ def _policies(
     meshed = _in_mesh(found.smi.get("TrafficTarget", []), members, notes)
     built = [targets.policy_of(doc, index, problems) for doc in meshed]
     return tuple(policy for policy in built if policy is not None)
+
+
+def _ingress(
+    found: _Input,
+    members: Membership,
+    services: tuple[Service, ...],
+    settings: MeshSettings,
+    *,
+    problems: list[Problem],
+    notes: list[Note],
+) -> tuple[Ingress, ...]:
+    known = ingress.Known({(s.namespace, s.name): s for s in services}, settings, notes)
+    meshed = _in_mesh(found.smi.get("IngressBackend", []), members, notes)
+    built = [ingress.ingress_of(doc, known, problems) for doc in meshed]
+    return tuple(entry for entries in built for entry in entries)
 
 
 def _in_mesh(documents: list[Document], members: Membership, notes: list[Note]) -> list[Document]:

@@ -42,6 +42,7 @@ _COMPONENT_ONLY = {
     "observability.enableDebugServer": "OSM's controller debug server, which is gone",
     "featureFlags.enableSnapshotCacheMode": "an OSM controller internal",
     "featureFlags.enableAsyncProxyServiceMapping": "an OSM controller internal",
+    "featureFlags.enableIngressBackendPolicy": "IngressBackends are imported as ingress entries",
 }
 _DEFAULT_ONLY: dict[str, tuple[object, str]] = {
     "sidecar.maxDataPlaneConnections": (0, "no per-proxy connection limit is supported"),
@@ -64,7 +65,6 @@ _DEFAULT_ONLY: dict[str, tuple[object, str]] = {
             "enableWASMStats",
             "enableEgressPolicy",
             "enableMulticlusterMode",
-            "enableIngressBackendPolicy",
             "enableEnvoyActiveHealthChecks",
             "enableRetryPolicy",
             "enableMeshRootCertificate",
@@ -89,7 +89,12 @@ _MAPPED = (
     "certificate.certKeyBitSize",
     *_INTERCEPTION,
 )
-_REJECTED = {"certificate.ingressGateway": "ingress gateways are not supported"}
+_REJECTED = {
+    "certificate.ingressGateway": (
+        "the mesh issues each ingress identity its own certificate Secret: remove it, and let "
+        "the IngressBackend's AuthenticatedPrincipal name the controller (docs/ingress.md)"
+    )
+}
 _DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 _LOG_LEVELS = {"warn": LogLevel.WARNING, **{level.value: level for level in LogLevel}}
 

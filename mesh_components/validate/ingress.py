@@ -126,7 +126,7 @@ def _acknowledgments(at: str, ingress: Ingress) -> Iterator[Problem]:
         fix = "list the ranges plaintext clients come from, or remove 'plaintext'"
         expected = "ipRanges for plaintext clients"
         yield Problem(f"{at}.plaintext", "ingress-plaintext-without-ranges", expected, "none", fix)
-    everything = [r for r in given.ip_ranges if _covers_every_address(r)]
+    everything = [r for r in given.ip_ranges if covers_every_address(r)]
     if everything and not given.any_address:
         expected = "a range narrower than every address, or anyAddress: true"
         fix = (
@@ -141,7 +141,8 @@ def _acknowledgments(at: str, ingress: Ingress) -> Iterator[Problem]:
         yield Problem(f"{at}.anyAddress", "ingress-any-address-unused", expected, "true", fix)
 
 
-def _covers_every_address(text: str) -> bool:
+def covers_every_address(text: str) -> bool:
+    """Whether a CIDR is 0.0.0.0/0 or ::/0 (False when it does not parse)."""
     try:
         return ipaddress.ip_network(text, strict=False).prefixlen == 0
     except ValueError:
