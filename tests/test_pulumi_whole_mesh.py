@@ -66,6 +66,7 @@ def test_the_schema_describes_every_input_and_output() -> None:
         "splits",
         "policies",
         "destinations",
+        "ingress",
     }
     assert set(resource["properties"]) == {
         "meshName",

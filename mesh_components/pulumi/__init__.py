@@ -16,6 +16,7 @@ from mesh_components.pulumi.args import (
     DestinationSettingsArgs,
     MeshArgs,
     MeshFromSpecArgs,
+    MeshIngressArgs,
     MeshServiceArgs,
     TrafficSplitArgs,
 )
@@ -23,7 +24,12 @@ from mesh_components.pulumi.emission import ConfigUpdates
 from mesh_components.pulumi.errors import MeshProgramError
 from mesh_components.pulumi.mesh import Mesh
 from mesh_components.pulumi.service import MeshService
-from mesh_components.pulumi.traffic import AccessPolicy, DestinationSettings, TrafficSplit
+from mesh_components.pulumi.traffic import (
+    AccessPolicy,
+    DestinationSettings,
+    MeshIngress,
+    TrafficSplit,
+)
 from mesh_components.pulumi.whole_mesh import MeshFromSpec
 
 __all__ = [
@@ -36,6 +42,8 @@ __all__ = [
     "MeshArgs",
     "MeshFromSpec",
     "MeshFromSpecArgs",
+    "MeshIngress",
+    "MeshIngressArgs",
     "MeshProgramError",
     "MeshService",
     "MeshServiceArgs",

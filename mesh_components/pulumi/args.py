@@ -450,6 +450,37 @@ class DestinationSettingsArgs(TypedDict):
     """Routes by path, header or method, tried in order before the split."""
 
 
+class IngressSourcesArgs(TypedDict):
+    """Who outside the mesh may come in: identities (mTLS) and/or IP ranges (plaintext)."""
+
+    identities: NotRequired[list[SourceArgs]]
+    """Ingress controllers' ServiceAccounts; each is issued a certificate Secret
+    `<service account>-mesh-identity` in its namespace (`tls.crt`, `tls.key`, `ca.crt`)."""
+    ip_ranges: NotRequired[list[str]]
+    """CIDRs whose clients may connect in plaintext (needs `plaintext`)."""
+    plaintext: NotRequired[bool]
+    """Acknowledges that clients from `ip_ranges` are neither encrypted nor authenticated."""
+    any_address: NotRequired[bool]
+    """Acknowledges a range of every address (`0.0.0.0/0`, `::/0`)."""
+
+
+class MeshIngressArgs(TypedDict):
+    """Ingress to one service's ports from outside the mesh, as OSM's IngressBackend."""
+
+    namespace: str
+    """The service's namespace."""
+    service: str
+    """The service let in to."""
+    ports: list[int]
+    """Its ports (service port numbers) that the sources may reach."""
+    sources: IngressSourcesArgs
+    """Who may come in."""
+    name: NotRequired[str]
+    """The entry's name (default: the component's name)."""
+    http: NotRequired[list[HttpRuleArgs]]
+    """Allowed HTTP requests (default: all, on HTTP ports)."""
+
+
 class ContainerPortArgs(TypedDict):
     """A port the workload's container listens on."""
 
@@ -522,3 +553,5 @@ class MeshFromSpecArgs(TypedDict):
     """The access policies (`name` required in each)."""
     destinations: NotRequired[list[DestinationSettingsArgs]]
     """Destination settings (`service` required in each)."""
+    ingress: NotRequired[list[MeshIngressArgs]]
+    """Ingress from outside the mesh (`name` required in each)."""

@@ -13,6 +13,7 @@ from mesh_components.errors import MeshValidationError, Problem
 from mesh_components.model import (
     AccessPolicy,
     Destination,
+    Ingress,
     MeshSettings,
     MeshSpec,
     Service,
@@ -56,6 +57,7 @@ class Declarations:
         self.policies: list[AccessPolicy] = []
         self.workloads: list[Workload] = []
         self.destinations: list[Destination] = []
+        self.ingress: list[Ingress] = []
 
     def add_service(self, document: Document) -> Service:
         (service,) = self._load("services", document).services
@@ -77,6 +79,11 @@ class Declarations:
         self.destinations.append(destination)
         return destination
 
+    def add_ingress(self, document: Document) -> Ingress:
+        (entry,) = self._load("ingress", document).ingress
+        self.ingress.append(entry)
+        return entry
+
     def add_workload(self, workload: Workload) -> None:
         if any(w.ref == workload.ref for w in self.workloads):
             raise MeshValidationError([_duplicate_workload(workload)])
@@ -91,6 +98,7 @@ class Declarations:
             tuple(self.splits),
             tuple(self.policies),
             tuple(self.destinations),
+            ingress=tuple(self.ingress),
         )
 
     def document(self) -> Document:
@@ -115,6 +123,7 @@ class Declarations:
             splits=own.splits + tuple(s for o in others for s in o.splits),
             policies=own.policies + tuple(p for o in others for p in o.policies),
             destinations=own.destinations + tuple(d for o in others for d in o.destinations),
+            ingress=own.ingress + tuple(i for o in others for i in o.ingress),
         )
 
     def _load(self, section: str, document: Document) -> MeshSpec:

@@ -26,6 +26,7 @@ from mesh_components.model import (
     AccessPolicy,
     Destination,
     Identity,
+    Ingress,
     MeshSettings,
     Service,
     TrafficSplit,
@@ -169,6 +170,14 @@ class Mesh(pulumi.ComponentResource):
 
     def declare_destination(self, document: Document) -> Destination:
         return self._declare(lambda: self._declarations.add_destination(document))
+
+    def declare_ingress(self, document: Document) -> Ingress:
+        """Add an ingress entry; each of its identities is issued a certificate Secret."""
+        entry = self._declare(lambda: self._declarations.add_ingress(document))
+        for identity in entry.sources.identities:
+            if identity not in self._secret_names:  # an unresolved Output would hang
+                self._secret_names[identity] = _Deferred()
+        return entry
 
     def declare_workload(self, workload: Workload) -> PendingBinding:
         """Add a workload; what its sidecar mounts is known once the mesh is finalized."""

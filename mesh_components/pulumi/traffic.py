@@ -1,7 +1,7 @@
-"""TrafficSplit, AccessPolicy and DestinationSettings: declarations that live in the proxies'
-configs, not in Kubernetes objects of their own. `pulumi preview --diff` shows them as changed
-routes, weights, RBAC rules, timeouts and limits in the ConfigMaps of exactly the workloads they
-affect."""
+"""TrafficSplit, AccessPolicy, DestinationSettings and MeshIngress: declarations that live in
+the proxies' configs, not in Kubernetes objects of their own (an ingress identity's
+certificate Secret aside). `pulumi preview --diff` shows them as changed routes, weights, RBAC
+rules, timeouts and limits in the ConfigMaps of exactly the workloads they affect."""
 
 import pulumi
 
@@ -9,6 +9,7 @@ from mesh_components.pulumi import lifecycle
 from mesh_components.pulumi.args import (
     AccessPolicyArgs,
     DestinationSettingsArgs,
+    MeshIngressArgs,
     TrafficSplitArgs,
 )
 from mesh_components.pulumi.declarations import args_document
@@ -16,6 +17,7 @@ from mesh_components.pulumi.declarations import args_document
 SPLIT_TYPE = "mesh-components:index:TrafficSplit"
 POLICY_TYPE = "mesh-components:index:AccessPolicy"
 DESTINATION_TYPE = "mesh-components:index:DestinationSettings"
+INGRESS_TYPE = "mesh-components:index:MeshIngress"
 
 
 class TrafficSplit(pulumi.ComponentResource):
@@ -78,3 +80,24 @@ class DestinationSettings(pulumi.ComponentResource):
         destination = lifecycle.find(mesh).declare_destination(document)
         self.service_name = pulumi.Output.from_input(destination.service)
         self.register_outputs({"service_name": self.service_name})
+
+
+class MeshIngress(pulumi.ComponentResource):
+    """Who outside the mesh may reach a service's ports: an ingress controller's identity with
+    mTLS (the mesh issues it a certificate Secret), or IP ranges in plaintext."""
+
+    ingress_name: pulumi.Output[str]
+    """The entry's name."""
+
+    def __init__(
+        self,
+        name: str,
+        args: MeshIngressArgs,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        mesh: str | None = None,
+    ) -> None:
+        super().__init__(INGRESS_TYPE, name, None, opts)
+        entry = lifecycle.find(mesh).declare_ingress({"name": name, **args_document(args)})
+        self.ingress_name = pulumi.Output.from_input(entry.name)
+        self.register_outputs({"ingress_name": self.ingress_name})

@@ -21,14 +21,19 @@ from mesh_components.pulumi.declarations import args_document
 from mesh_components.pulumi.errors import reported
 from mesh_components.pulumi.mesh import Mesh
 from mesh_components.pulumi.service import MeshService
-from mesh_components.pulumi.traffic import AccessPolicy, DestinationSettings, TrafficSplit
+from mesh_components.pulumi.traffic import (
+    AccessPolicy,
+    DestinationSettings,
+    MeshIngress,
+    TrafficSplit,
+)
 
 TYPE = "mesh-components:index:MeshFromSpec"
 
 
 class MeshFromSpec(pulumi.ComponentResource):
-    """A whole mesh (settings, services, workloads, splits, policies and destination settings)
-    in one declaration."""
+    """A whole mesh (settings, services, workloads, splits, policies, destination settings
+    and ingress) in one declaration."""
 
     mesh_name: pulumi.Output[str]
     """The mesh's name."""
@@ -65,6 +70,8 @@ class MeshFromSpec(pulumi.ComponentResource):
             AccessPolicy(policy.get("name", ""), policy, child, mesh=mesh_name)
         for destination in args.get("destinations", []):
             DestinationSettings(_destination_name(destination), destination, child, mesh=mesh_name)
+        for entry in args.get("ingress", []):
+            MeshIngress(entry.get("name", ""), entry, child, mesh=mesh_name)
         identities: set[Identity] = set()
         for workload in _workloads(mesh_name, args.get("workloads", [])):
             if workload.identity not in identities:

@@ -2,11 +2,12 @@
 the imported spec, which compiles to the same proxy configs.
 
 The program declares a `Mesh` over the mesh's namespaces with auto-injection, one `MeshService`
-per mesh service, the splits, the policies and the destination settings, and every other object
-of the input as the `pulumi_kubernetes` resource of its kind, written out as it was. A workload
-of a mesh namespace that OSM would not have injected gets the mesh's opt-out annotation, since
-auto-injection covers whole namespaces. Secrets are left out (their data would sit in the
-program's source), and so are the mesh's Namespaces, which the Mesh creates: both are notes.
+per mesh service, the splits, the policies, the destination settings and the ingress entries,
+and every other object of the input as the `pulumi_kubernetes` resource of its kind, written
+out as it was. A workload of a mesh namespace that OSM would not have injected gets the mesh's
+opt-out annotation, since auto-injection covers whole namespaces. Secrets are left out (their
+data would sit in the program's source), and so are the mesh's Namespaces, which the Mesh
+creates: both are notes.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from mesh_components.errors import MeshValidationError, Problem
 from mesh_components.model import MeshSpec
 from mesh_components.model.writer import (
     destination_document,
+    ingress_document,
     policy_document,
     service_document,
     settings_document,
@@ -59,11 +61,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from mesh_components.pulumi import (
-    AccessPolicy,
-    DestinationSettings,
-    Mesh,
-    MeshService,
-    TrafficSplit,
+{components}
 )
 
 config = pulumi.Config()
@@ -79,10 +77,17 @@ def program_files(imported: ImportedMesh) -> tuple[dict[str, str], tuple[Note, .
     if problems:
         raise MeshValidationError(problems)
     body = [*_declarations(imported.spec), *resources]
-    main = HEADER.format(mesh=imported.spec.settings.name)
+    main = HEADER.format(mesh=imported.spec.settings.name, components=_components(imported.spec))
     main += f"\n{_mesh(imported)} as mesh:\n{INDENT}mesh.auto_inject()\n"
     main += "".join(f"\n{statement}\n" for statement in body)
     return {MAIN: main, PROJECT: _project(imported.spec)}, tuple(notes)
+
+
+def _components(spec: MeshSpec) -> str:
+    """The components the program uses, for its import line."""
+    used = ["AccessPolicy", "DestinationSettings", "Mesh", "MeshService", "TrafficSplit"]
+    found = sorted([*used, *(["MeshIngress"] if spec.ingress else [])])
+    return "\n".join(f"    {component}," for component in found)
 
 
 def _mesh(imported: ImportedMesh) -> str:
@@ -108,6 +113,8 @@ def _declarations(spec: MeshSpec) -> Iterator[str]:
         port = "" if destination.port is None else f"-{destination.port}"
         name = f"{destination.service}{port}"
         yield _component("DestinationSettings", destination_document(destination), name)
+    for entry in spec.ingress:
+        yield _component("MeshIngress", ingress_document(entry))
 
 
 def _component(kind: str, document: Json, name: str | None = None) -> str:
