@@ -12,6 +12,7 @@ import pytest
 from mesh_components.errors import MeshValidationError
 from mesh_components.model import AccessMode, Identity, Ingress, IngressSources
 from mesh_components.smi import import_documents
+from mesh_components.smi.program import MAIN, program_files
 from tests.test_smi_import import docs
 from tests.test_smi_resources import shop
 
@@ -170,3 +171,11 @@ def test_an_http_backend_without_ranges_is_refused_rather_than_open_to_everyone(
     assert (f"{PATH}.sources", "smi-missing-field") in {
         (p.path, p.code) for p in raised.value.problems
     }
+
+
+def test_the_imported_pulumi_program_declares_the_ingress_entry() -> None:
+    result = import_documents(docs(*shop(), backend()), access=AccessMode.POLICY)
+    main = program_files(result)[0][MAIN]
+    assert "import AccessPolicy, Mesh, MeshIngress, MeshService, TrafficSplit" in main
+    assert 'MeshIngress("shop/api-backend", ' in main
+    assert '"service_account": "ingress-nginx"' in main
