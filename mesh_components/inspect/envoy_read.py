@@ -112,6 +112,9 @@ def chain_match(chain: Json, *, default: bool = False) -> str:
         parts.append(match["transport_protocol"])
     if match.get("server_names"):
         parts.append(f"SNI {', '.join(match['server_names'])}")
+    if match.get("source_prefix_ranges"):
+        ranges = (f"{r['address_prefix']}/{r['prefix_len']}" for r in match["source_prefix_ranges"])
+        parts.append(f"from {', '.join(ranges)}")
     return ", ".join(parts) or "any connection"
 
 

@@ -36,7 +36,7 @@ class Connection:
 def select_chain(listener: Json, connection: Connection) -> Json | None:
     """Envoy's filter chain match: each criterion in Envoy's order keeps only the most specific
     candidates (an exact value beats an unset one); the default chain if none is left."""
-    candidates = list(listener.get("filter_chains", []))
+    candidates = [chain for chain in listener.get("filter_chains", []) if not _ingress_only(chain)]
     for match in candidates:
         unknown = set(match.get("filter_chain_match", {})) - _CHAIN_FIELDS
         if unknown:
@@ -46,6 +46,12 @@ def select_chain(listener: Json, connection: Connection) -> Json | None:
     for narrow in (_by_port, _by_server_name, _by_transport):
         candidates = narrow(candidates, connection)
     return candidates[0] if candidates else default_chain(listener)
+
+
+def _ingress_only(chain: Json) -> bool:
+    """A chain keyed on source ranges takes plaintext ingress from outside the mesh; the client
+    explained here is a mesh workload, whose sidecar always speaks TLS, so it never lands there."""
+    return "source_prefix_ranges" in _match(chain)
 
 
 def _most_specific(candidates: list[Json], rank: Callable[[Json], int | None]) -> list[Json]:
