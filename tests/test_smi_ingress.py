@@ -176,6 +176,6 @@ def test_an_http_backend_without_ranges_is_refused_rather_than_open_to_everyone(
 def test_the_imported_pulumi_program_declares_the_ingress_entry() -> None:
     result = import_documents(docs(*shop(), backend()), access=AccessMode.POLICY)
     main = program_files(result)[0][MAIN]
-    assert "import AccessPolicy, Mesh, MeshIngress, MeshService, TrafficSplit" in main
+    assert "    MeshIngress,\n    MeshService,\n" in main
     assert 'MeshIngress("shop/api-backend", ' in main
     assert '"service_account": "ingress-nginx"' in main

@@ -35,6 +35,8 @@ from mesh_components.model import (
     HeaderMatch,
     HttpRule,
     Identity,
+    Ingress,
+    IngressSources,
     Interception,
     MeshSettings,
     MeshSpec,
@@ -1060,6 +1062,129 @@ DESTINATION_ROWS = [
     ),
 ]
 
+_EDGE = Identity("ingress", "edge")
+_AT = "ingress[shop/edge]"
+
+
+def _ingress(
+    service: str = "web",
+    ports: tuple[int, ...] = (8080,),
+    http: tuple[HttpRule, ...] = (),
+    **sources: Any,
+) -> Mutation:
+    """Add the ingress entry `shop/edge` for `shop/<service>` (identity `ingress/edge`)."""
+    given = IngressSources(**{"identities": (_EDGE,), **sources})
+    entry = Ingress("edge", "shop", service, ports, given, http)
+    return lambda s: replace(s, ingress=(*s.ingress, entry))
+
+
+_NO_INBOUND_8080 = Interception(inbound_port_exclusions=(8080,))
+
+INGRESS_ROWS = [
+    row(
+        "an ingress to an undeclared service",
+        _ingress("wbe"),
+        "ingress-unknown-service",
+        f"{_AT}.service",
+    ),
+    row(
+        "an ingress port the service lacks",
+        _ingress(ports=(9999,)),
+        "ingress-unknown-port",
+        f"{_AT}.ports[0]",
+    ),
+    row(
+        "an ingress port twice",
+        _ingress(ports=(8080, 8080)),
+        "ingress-port-repeated",
+        f"{_AT}.ports[1]",
+    ),
+    row(
+        "an ingress without sources",
+        _ingress(identities=()),
+        "ingress-no-sources",
+        f"{_AT}.sources",
+    ),
+    row(
+        "an ingress range that is no CIDR",
+        _ingress(ip_ranges=("10.0.0.0/33",), plaintext=True),
+        "ingress-ip-range-invalid",
+        f"{_AT}.sources.ipRanges[0]",
+    ),
+    row(
+        "an ingress identity twice",
+        _ingress(identities=(_EDGE, _EDGE)),
+        "ingress-source-repeated",
+        f"{_AT}.sources.identities[1]",
+    ),
+    row(
+        "plaintext ranges not acknowledged",
+        _ingress(ip_ranges=("10.0.0.0/8",)),
+        "ingress-plaintext-unacknowledged",
+        f"{_AT}.sources.plaintext",
+    ),
+    row(
+        "plaintext acknowledged with no range",
+        _ingress(plaintext=True),
+        "ingress-plaintext-without-ranges",
+        f"{_AT}.sources.plaintext",
+    ),
+    row(
+        "plaintext from every address not acknowledged",
+        _ingress(ip_ranges=("0.0.0.0/0",), plaintext=True),
+        "ingress-any-address",
+        f"{_AT}.sources.ipRanges",
+    ),
+    row(
+        "anyAddress with no such range",
+        _ingress(any_address=True),
+        "ingress-any-address-unused",
+        f"{_AT}.sources.anyAddress",
+    ),
+    row(
+        "two ingress entries of one name",
+        lambda s: _ingress()(_ingress()(s)),
+        "ingress-duplicate",
+        _AT,
+    ),
+    row(
+        "ingress http rules on a TCP port",
+        _ingress("db", (5432,), (HttpRule(),)),
+        "ingress-http-on-tcp-only",
+        f"{_AT}.http",
+    ),
+    row(
+        "an ingress path without its slash",
+        _ingress(http=(HttpRule(path=PathMatch(PathMatchKind.PREFIX, "api")),)),
+        "ingress-path-invalid",
+        f"{_AT}.http[0].path.prefix",
+    ),
+    row(
+        "an ingress method in lowercase",
+        _ingress(http=(HttpRule(methods=("get",)),)),
+        "ingress-method-invalid",
+        f"{_AT}.http[0].methods[0]",
+    ),
+    row(
+        "an ingress header in uppercase",
+        _ingress(http=(HttpRule(headers=(HeaderMatch("X-Api", "v1"),)),)),
+        "ingress-header-invalid",
+        f"{_AT}.http[0].headers[X-Api]",
+    ),
+    row(
+        "an ingress regex RE2 rejects",
+        _ingress(http=(HttpRule(path=PathMatch(PathMatchKind.REGEX, "/(?=a)")),)),
+        "ingress-regex-invalid",
+        f"{_AT}.http[0].path.regex",
+    ),
+    row(
+        "an ingress port excluded from interception",
+        lambda s: _ingress()(change_proxy(s, interception=_NO_INBOUND_8080)),
+        "ingress-port-not-intercepted",
+        f"{_AT}.ports[0]",
+    ),
+]
+
 ROWS = (
     SETTINGS_ROWS
     + SERVICE_ROWS
@@ -1069,6 +1194,7 @@ ROWS = (
     + GRAPH_ROWS
     + PROBE_ROWS
     + DESTINATION_ROWS
+    + INGRESS_ROWS
 )
 
 
