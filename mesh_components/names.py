@@ -120,6 +120,25 @@ SDS_FILES = {IDENTITY_CERT_SECRET: CERT_SDS_FILE, MESH_CA_SECRET: CA_SDS_FILE}
 """The file of each secret's SDS subscription: file-based SDS holds exactly one secret."""
 
 
+# Egress: the way out of the mesh (emit/envoy/egress.py).
+EGRESS_HTTP_CLUSTER = "egress|http"
+EGRESS_TLS_CLUSTER = "egress|tls"
+EGRESS_PASSTHROUGH_CLUSTER = "egress|passthrough"
+EGRESS_PASSTHROUGH_CHAIN = "outbound|passthrough"
+EGRESS_VIRTUAL_HOST = "egress"
+EGRESS_PASSTHROUGH_VIRTUAL_HOST = "not-a-mesh-destination-passthrough"
+EGRESS_DNS_CACHE = "egress"
+
+
+def egress_chain(kind: str, port: int) -> str:
+    """An outbound chain of egress only: `egress|tls|443` (kind: http, tls or tcp)."""
+    return f"egress|{kind}|{port}"
+
+
+def egress_route_config(port: int) -> str:
+    return f"egress|{port}"
+
+
 def outbound_virtual_host(service: ServiceRef) -> str:
     return f"{service.namespace}/{service.name}"
 

@@ -182,6 +182,30 @@ class InboundPort:
 
 
 @dataclass(frozen=True, slots=True)
+class EgressPort:
+    """What the app may reach outside the mesh on one destination port: plaintext HTTP by
+    Host, TLS by SNI (names, `*.` wildcards allowed), any TCP to IPv4 ranges. Sorted, unique."""
+
+    port: int
+    http_hosts: tuple[str, ...] = ()
+    tls_hosts: tuple[str, ...] = ()
+    cidrs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class EgressPlan:
+    """The workload's way out of the mesh: allowed destinations per port, and whether every
+    other non-mesh destination passes through (else it is denied)."""
+
+    passthrough: bool = False
+    ports: tuple[EgressPort, ...] = ()
+
+    @property
+    def reaches_anything(self) -> bool:
+        return self.passthrough or bool(self.ports)
+
+
+@dataclass(frozen=True, slots=True)
 class WorkloadPlan:
     """Everything one workload's sidecar needs."""
 
@@ -191,6 +215,7 @@ class WorkloadPlan:
     inbound: tuple[InboundPort, ...]
     outbound: tuple[OutboundPort, ...]
     probes: tuple[Probe, ...]
+    egress: EgressPlan = field(default_factory=EgressPlan)
 
     def upstreams(self) -> tuple[Upstream, ...]:
         """Every distinct upstream the outbound side uses, sorted."""

@@ -6,7 +6,7 @@ from typing import Any
 
 from mesh_components.model import HttpRule, PathMatchKind
 from mesh_components.pipeline import CompiledMesh, CompiledWorkload
-from mesh_components.plan import Destination, InboundPort, OutboundPort
+from mesh_components.plan import Destination, EgressPlan, InboundPort, OutboundPort
 
 
 def summarize(mesh: CompiledMesh) -> str:
@@ -28,6 +28,24 @@ def _workload(compiled: CompiledWorkload) -> list[str]:
     lines.extend(f"  out {line}" for port in plan.outbound for line in _outbound(port))
     if not plan.outbound:
         lines.append("  out (may call nothing)")
+    lines.extend(f"  egress {line}" for line in _egress(plan.egress))
+    return lines
+
+
+def _egress(egress: EgressPlan) -> list[str]:
+    """Allowed destinations outside the mesh, and the fate of any other (only when not deny,
+    so meshes without egress read as before)."""
+    lines = []
+    for port in egress.ports:
+        for kind, allowed in (("http", port.http_hosts), ("tls", port.tls_hosts)):
+            if allowed:
+                lines.append(f":{port.port} {kind:<5} {', '.join(allowed)}")
+        if port.cidrs:
+            lines.append(f":{port.port} tcp   {', '.join(port.cidrs)}")
+    if egress.passthrough:
+        lines.append("any other destination outside the mesh: passthrough")
+    elif lines:
+        lines.append("any other destination outside the mesh: denied")
     return lines
 
 

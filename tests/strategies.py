@@ -21,6 +21,8 @@ PATHS = (
     {"regex": "/items/[0-9]+"},
     {"regex": ".*a-book.*new"},
 )
+EGRESS_HOSTS = ("api.example.com", "*.example.org", "httpbin.org")
+EGRESS_CIDRS = ("203.0.113.0/24", "198.51.100.7/32")
 Spec = dict[str, Any]
 
 
@@ -151,6 +153,11 @@ def valid_specs(draw: st.DrawFn) -> Spec:
     ingress = draw(ingress_entries(services))
     if ingress:
         spec["ingress"] = ingress
+    if draw(st.booleans()):
+        mesh["egress"] = draw(st.sampled_from(("deny", "passthrough")))
+    rules = draw(egress_rules(workloads))
+    if rules:
+        spec["egress"] = rules
     return spec
 
 
@@ -179,6 +186,29 @@ def ingress_entries(draw: st.DrawFn, services: list[Spec]) -> list[Spec]:
             }
         )
     return result
+
+
+@st.composite
+def egress_rules(draw: st.DrawFn, workloads: list[Spec]) -> list[Spec]:
+    """0-2 egress rules, each picking a workload (or its whole namespace), on ports no mesh
+    service uses (443, 7432) or that only HTTP services use (80)."""
+    rules = []
+    for k in range(draw(st.integers(0, 2))):
+        workload = draw(st.sampled_from(workloads))
+        rule: Spec = {"name": f"egress{k}", "namespace": workload["namespace"]}
+        if draw(st.booleans()):
+            rule["selector"] = workload["labels"]
+        kinds = draw(st.lists(st.sampled_from(("http", "tls", "tcp")), min_size=1, unique=True))
+        hosts = st.lists(st.sampled_from(EGRESS_HOSTS), min_size=1, max_size=3, unique=True)
+        if "http" in kinds:
+            rule["http"] = {"hosts": draw(hosts)}
+        if "tls" in kinds:
+            rule["tls"] = {"hosts": draw(hosts), "ports": [443]}
+        if "tcp" in kinds:
+            cidrs = st.lists(st.sampled_from(EGRESS_CIDRS), min_size=1, max_size=2, unique=True)
+            rule["tcp"] = {"cidrs": draw(cidrs), "ports": [7432]}
+        rules.append(rule)
+    return rules
 
 
 JUNK = st.one_of(

@@ -30,6 +30,9 @@ from mesh_components.model import (
     Destination,
     DestinationRoute,
     Duration,
+    EgressAddresses,
+    EgressHosts,
+    EgressRule,
     Fault,
     FaultAbort,
     HeaderMatch,
@@ -1185,6 +1188,48 @@ INGRESS_ROWS = [
     ),
 ]
 
+
+def _egress(*rules: EgressRule) -> Mutation:
+    return lambda s: replace(s, egress=rules)
+
+
+def _tls(*hosts: str, ports: tuple[int, ...] = (443,), name: str = "out") -> EgressRule:
+    return EgressRule(name, "client", tls=EgressHosts(hosts, ports))
+
+
+def _tcp(*cidrs: str, port: int = 5432, namespace: str = "client") -> EgressRule:
+    return EgressRule("db-out", namespace, tcp=EgressAddresses(cidrs, (port,)))
+
+
+EGRESS_AT = "egress[client/out]"
+# The rest of the egress checks: tests/test_egress.py.
+EGRESS_ROWS = [
+    row("an egress CIDR with host bits", _egress(_tcp("10.0.0.1/8")), "egress-cidr-invalid",
+        "egress[client/db-out].tcp.cidrs[0]"),
+    row("two egress rules of one name", _egress(_tls("a.example.com"), _tls("b.example.com")),
+        "egress-duplicate", EGRESS_AT),
+    row("an egress host twice", _egress(_tls("a.example.com", "a.example.com")),
+        "egress-duplicate-entry", f"{EGRESS_AT}.tls.hosts[1]"),
+    row("an empty egress host", _egress(_tls("")), "egress-host-empty",
+        f"{EGRESS_AT}.tls.hosts[0]"),
+    row("a mesh service as egress host", _egress(_tls("web.shop")), "egress-host-in-mesh",
+        f"{EGRESS_AT}.tls.hosts[0]"),
+    row("an egress host with a space", _egress(_tls("a b.com")), "egress-host-invalid",
+        f"{EGRESS_AT}.tls.hosts[0]"),
+    row("every host allowed out", _egress(_tls("*")), "egress-host-wildcard-all",
+        f"{EGRESS_AT}.tls.hosts[0]"),
+    row("egress to port 0", _egress(_tls("a.example.com", ports=(0,))), "egress-port-invalid",
+        f"{EGRESS_AT}.tls.ports[0]"),
+    row("an egress rule that allows nothing", _egress(EgressRule("out", "client")),
+        "egress-rule-empty", EGRESS_AT),
+    row("an egress rule in a namespace without workloads",
+        _egress(EgressRule("out", "nowhere", tls=EgressHosts(("a.example.com",), (443,)))),
+        "egress-selects-nothing", "egress[nowhere/out]"),
+    row("an egress range on a mesh TCP port the workload reaches",
+        _egress(_tcp("203.0.113.0/24", namespace="shop")), "egress-port-conflict",
+        "workloads[shop/web-v1]"),
+]  # fmt: skip
+
 ROWS = (
     SETTINGS_ROWS
     + SERVICE_ROWS
@@ -1195,6 +1240,7 @@ ROWS = (
     + PROBE_ROWS
     + DESTINATION_ROWS
     + INGRESS_ROWS
+    + EGRESS_ROWS
 )
 
 

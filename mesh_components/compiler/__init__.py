@@ -5,13 +5,21 @@ The passes are pure functions of the spec and a shared index; every decision is 
 
 from __future__ import annotations
 
+from mesh_components.compiler.egress import egress_conflicts, egress_plan
 from mesh_components.compiler.inbound import inbound_ports
 from mesh_components.compiler.index import MeshIndex
 from mesh_components.compiler.outbound import outbound_ports, port_conflicts
 from mesh_components.model import MeshSpec, Workload
 from mesh_components.plan import MeshPlan, WorkloadPlan
 
-__all__ = ["MeshIndex", "compile_mesh", "plan_workload", "port_conflicts"]
+__all__ = [
+    "MeshIndex",
+    "compile_mesh",
+    "egress_conflicts",
+    "egress_plan",
+    "plan_workload",
+    "port_conflicts",
+]
 
 
 def compile_mesh(spec: MeshSpec) -> MeshPlan:
@@ -34,4 +42,5 @@ def plan_workload(index: MeshIndex, workload: Workload) -> WorkloadPlan:
         inbound=inbound_ports(index, workload),
         outbound=outbound_ports(index, workload),
         probes=tuple(sorted(workload.probes, key=lambda p: (p.kind, p.container))),
+        egress=egress_plan(index, workload),
     )

@@ -17,6 +17,12 @@ from mesh_components.model.destination import (
     RetryBudget,
     TcpKeepalive,
 )
+from mesh_components.model.egress import (
+    EgressAddresses,
+    EgressHosts,
+    EgressMode,
+    EgressRule,
+)
 from mesh_components.model.ingress import Ingress, IngressSources
 from mesh_components.model.mesh import MeshSpec
 from mesh_components.model.policy import (
@@ -79,6 +85,10 @@ __all__ = [
     "Destination",
     "DestinationRoute",
     "Duration",
+    "EgressAddresses",
+    "EgressHosts",
+    "EgressMode",
+    "EgressRule",
     "Fault",
     "FaultAbort",
     "FaultDelay",

@@ -30,6 +30,14 @@ from mesh_components.model.destination import (
     RetryBudget,
     TcpKeepalive,
 )
+from mesh_components.model.egress import (
+    HTTP_DEFAULT_PORTS,
+    TLS_DEFAULT_PORTS,
+    EgressAddresses,
+    EgressHosts,
+    EgressMode,
+    EgressRule,
+)
 from mesh_components.model.ingress import Ingress, IngressSources
 from mesh_components.model.mesh import MeshSpec
 from mesh_components.model.policy import (
@@ -76,7 +84,16 @@ T = TypeVar("T")
 E = TypeVar("E", bound=enum.StrEnum)
 
 # The keys each mapping of the format may hold. Anything else is `spec-unknown-key`.
-_TOP_LEVEL = ("mesh", "services", "workloads", "splits", "policies", "destinations", "ingress")
+_TOP_LEVEL = (
+    "mesh",
+    "services",
+    "workloads",
+    "splits",
+    "policies",
+    "destinations",
+    "ingress",
+    "egress",
+)
 _MESH = (
     "name",
     "trustDomain",
@@ -86,6 +103,7 @@ _MESH = (
     "proxy",
     "certificates",
     "observability",
+    "egress",
 )
 _OBSERVABILITY = ("accessLogs", "tracing")
 _TRACING = ("address", "protocol", "samplingPercent")
@@ -206,6 +224,9 @@ _MIRROR = ("service", "percent")
 _ROUTE = ("match", "backend", "rateLimit")
 _INGRESS = ("name", "namespace", "service", "ports", "sources", "http")
 _INGRESS_SOURCES = ("identities", "ipRanges", "plaintext", "anyAddress")
+_EGRESS = ("name", "namespace", "selector", "serviceAccount", "http", "tls", "tcp")
+_EGRESS_HOSTS = ("hosts", "ports")
+_EGRESS_ADDRESSES = ("cidrs", "ports")
 
 _MESH_DEFAULTS = MeshSettings(name="")
 _PROXY_DEFAULTS = ProxySettings()
@@ -412,9 +433,12 @@ def _spec(data: object, problems: list[Problem]) -> MeshSpec | None:
     policies = _build(root.entries("policies", _POLICY), _policy)
     destinations = _build(root.entries("destinations", _DESTINATION_ENTRY), _destination_entry)
     ingress = _build(root.entries("ingress", _INGRESS), _ingress)
+    egress = _build(root.entries("egress", _EGRESS), _egress_rule)
     if settings is None:
         return None
-    return MeshSpec(settings, services, workloads, splits, policies, destinations, ingress)
+    return MeshSpec(
+        settings, services, workloads, splits, policies, destinations, ingress, egress=egress
+    )
 
 
 def _settings(node: _Node) -> MeshSettings | None:
@@ -431,6 +455,7 @@ def _settings(node: _Node) -> MeshSettings | None:
         proxy=_PROXY_DEFAULTS if proxy is None else _proxy(proxy),
         certificates=_CERTIFICATE_DEFAULTS if certificates is None else _certificates(certificates),
         observability=Observability() if observability is None else _observability(observability),
+        egress=_or(node.choice("egress", EgressMode), _MESH_DEFAULTS.egress),
     )
     return None if name is None else settings
 
@@ -808,3 +833,36 @@ def _ingress_sources(node: _Node, namespace: str | None) -> IngressSources:
         plaintext=bool(node.flag("plaintext")),
         any_address=bool(node.flag("anyAddress")),
     )
+
+
+def _egress_rule(node: _Node) -> EgressRule | None:
+    """Emptiness, syntax and scope are validation's job (`validate.egress`)."""
+    name, namespace = node.text("name", required=True), node.text("namespace", required=True)
+    selector = labels(node.string_map("selector")) if node.has("selector") else None
+    account = node.text("serviceAccount")
+    http = _maybe(node.child("http", _EGRESS_HOSTS), lambda n: _egress_hosts(n, HTTP_DEFAULT_PORTS))
+    tls = _maybe(node.child("tls", _EGRESS_HOSTS), lambda n: _egress_hosts(n, TLS_DEFAULT_PORTS))
+    tcp = _maybe(node.child("tcp", _EGRESS_ADDRESSES), _egress_addresses)
+    if name is None or namespace is None:
+        return None
+    return EgressRule(name, namespace, selector, account, http, tls, tcp)
+
+
+def _egress_hosts(node: _Node, default_ports: tuple[int, ...]) -> EgressHosts:
+    hosts = tuple(node.items("hosts", str, "host name"))
+    ports = tuple(node.items("ports", int, "port number")) if node.has("ports") else default_ports
+    _require(node, "hosts", "a list of host names")
+    return EgressHosts(hosts, ports)
+
+
+def _egress_addresses(node: _Node) -> EgressAddresses:
+    cidrs = tuple(node.items("cidrs", str, "CIDR"))
+    ports = tuple(node.items("ports", int, "port number"))
+    _require(node, "cidrs", "a list of IPv4 ranges such as 203.0.113.0/24")
+    _require(node, "ports", "a list of port numbers")
+    return EgressAddresses(cidrs, ports)
+
+
+def _require(node: _Node, key: str, expected: str) -> None:
+    if not node.has(key):
+        node.report(node.at(key), "spec-missing-field", expected, "nothing", f"add {key!r}")

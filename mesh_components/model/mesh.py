@@ -1,11 +1,12 @@
 """The whole declaration (settings, services, workloads, splits, policies, destinations,
-ingress) as one frozen value."""
+ingress, egress rules) as one frozen value."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from mesh_components.model.destination import Destination
+from mesh_components.model.egress import EgressRule
 from mesh_components.model.ingress import Ingress
 from mesh_components.model.policy import AccessPolicy
 from mesh_components.model.service import Service
@@ -25,3 +26,4 @@ class MeshSpec:
     policies: tuple[AccessPolicy, ...] = ()
     destinations: tuple[Destination, ...] = ()
     ingress: tuple[Ingress, ...] = ()
+    egress: tuple[EgressRule, ...] = ()

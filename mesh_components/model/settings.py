@@ -8,6 +8,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from mesh_components.model.egress import EgressMode
+
 
 class MtlsMode(enum.StrEnum):
     """Whether a sidecar also accepts plaintext from clients outside the mesh."""
@@ -214,3 +216,4 @@ class MeshSettings:
     proxy: ProxySettings = field(default_factory=ProxySettings)
     certificates: CertificateSettings = field(default_factory=CertificateSettings)
     observability: Observability = field(default_factory=Observability)
+    egress: EgressMode = EgressMode.DENY

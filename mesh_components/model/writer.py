@@ -23,6 +23,13 @@ from mesh_components.model.destination import (
     RetryBudget,
     TcpKeepalive,
 )
+from mesh_components.model.egress import (
+    HTTP_DEFAULT_PORTS,
+    TLS_DEFAULT_PORTS,
+    EgressAddresses,
+    EgressHosts,
+    EgressRule,
+)
 from mesh_components.model.ingress import Ingress
 from mesh_components.model.mesh import MeshSpec
 from mesh_components.model.policy import AccessPolicy, HttpRule
@@ -58,6 +65,7 @@ def spec_document(spec: MeshSpec) -> Document:
         ("policies", [policy_document(p) for p in spec.policies]),
         ("destinations", [destination_document(d) for d in spec.destinations]),
         ("ingress", [ingress_document(i) for i in spec.ingress]),
+        ("egress", [egress_document(rule) for rule in spec.egress]),
     )
     found.update({key: items for key, items in sections if items})
     return found
@@ -335,3 +343,29 @@ def _plain(value: Any) -> Any:
     if hasattr(value, "value") and isinstance(value.value, str):  # a StrEnum
         return value.value
     return value
+
+
+def egress_document(rule: EgressRule) -> Document:
+    found: Document = {"name": rule.name, "namespace": rule.namespace}
+    if rule.selector is not None:
+        found["selector"] = dict(rule.selector)
+    if rule.service_account is not None:
+        found["serviceAccount"] = rule.service_account
+    if rule.http is not None:
+        found["http"] = _egress_hosts_document(rule.http, HTTP_DEFAULT_PORTS)
+    if rule.tls is not None:
+        found["tls"] = _egress_hosts_document(rule.tls, TLS_DEFAULT_PORTS)
+    if rule.tcp is not None:
+        found["tcp"] = _egress_addresses_document(rule.tcp)
+    return found
+
+
+def _egress_hosts_document(hosts: EgressHosts, default_ports: tuple[int, ...]) -> Document:
+    found: Document = {"hosts": list(hosts.hosts)}
+    if hosts.ports != default_ports:
+        found["ports"] = list(hosts.ports)
+    return found
+
+
+def _egress_addresses_document(addresses: EgressAddresses) -> Document:
+    return {"cidrs": list(addresses.cidrs), "ports": list(addresses.ports)}

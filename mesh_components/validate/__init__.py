@@ -2,7 +2,8 @@
 
 The checks are data: `CHECKS` is a tuple of small pure functions `(spec) -> problems`, one
 module per subject. Each check tolerates what earlier ones report (duplicates, dangling names).
-`graph.CHECKS` resolve the mesh as the compiler does, so they run once the rest found nothing.
+`graph.CHECKS` resolve the mesh as the compiler does, so they run once the rest found nothing;
+`egress.GRAPH_CHECKS` need the outbound ports resolved, so they run last.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from mesh_components.model import MeshSpec
 from mesh_components.validate import (
     certificates,
     destinations,
+    egress,
     graph,
     ingress,
     policies,
@@ -33,6 +35,7 @@ _SUBJECTS = (
     policies,
     destinations,
     ingress,
+    egress,
 )
 
 CHECKS: tuple[Check, ...] = tuple(check for subject in _SUBJECTS for check in subject.CHECKS)
@@ -47,6 +50,8 @@ def find_problems(spec: MeshSpec) -> tuple[Problem, ...]:
     problems = {problem for check in CHECKS for problem in check(spec)}
     if not problems:
         problems = {problem for check in graph.CHECKS for problem in check(spec)}
+    if not problems:
+        problems = {problem for check in egress.GRAPH_CHECKS for problem in check(spec)}
     return tuple(sorted(problems))
 
 

@@ -9,6 +9,7 @@ for a headless destination, keep the pod IP the app dialled (original destinatio
 from __future__ import annotations
 
 from mesh_components import names
+from mesh_components.emit.envoy import egress
 from mesh_components.emit.envoy.observability import tracing_cluster
 from mesh_components.emit.envoy.secrets import upstream_tls
 from mesh_components.emit.envoy.types import (
@@ -38,8 +39,8 @@ _LOCALHOST = "127.0.0.1"
 
 
 def clusters(plan: WorkloadPlan, settings: MeshSettings, paths: VolumePaths) -> tuple[Json, ...]:
-    """Every cluster of the workload's sidecar: upstreams, local ports, local TLS ports (for
-    HTTPS probes), health-checked local ports (for TCP probes), admin, deny."""
+    """Every cluster of the workload's sidecar: upstreams, egress, local ports, local TLS ports
+    (for HTTPS probes), health-checked local ports (for TCP probes), admin, deny."""
     http2_ports = {p.target_port for p in plan.inbound if p.protocol.needs_http2_upstream}
     http2_ports |= {p.port for p in plan.probes if p.action is ProbeAction.GRPC}
     # A port that only HTTPS probes use gets no plaintext cluster: nothing would route to it.
@@ -50,6 +51,7 @@ def clusters(plan: WorkloadPlan, settings: MeshSettings, paths: VolumePaths) -> 
     collector = tracing_cluster(settings)
     return (
         *(upstream_cluster(upstream, paths) for upstream in plan.upstreams()),
+        *egress.clusters(plan.egress),
         *(() if collector is None else (collector,)),
         *(local_cluster(port, http2=port in http2_ports) for port in sorted(plaintext)),
         *(local_tls_cluster(port) for port in tls_probed),

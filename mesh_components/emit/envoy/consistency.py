@@ -59,7 +59,7 @@ def _listener_shapes(config: EnvoyConfig) -> list[str]:
     problems = []
     for listener in config.listeners:
         name = listener["name"]
-        if not listener.get("filter_chains"):
+        if not all_chains(listener):
             problems.append(f"listener {name!r} has no filter chains")
         problems += [
             f"listener {name!r}: {p}" for p in _duplicates("filter chain", all_chains(listener))

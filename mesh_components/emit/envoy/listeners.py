@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from mesh_components import names
-from mesh_components.emit.envoy import ingress, rbac, routes
+from mesh_components.emit.envoy import egress, ingress, rbac, routes
 from mesh_components.emit.envoy.consistency import InconsistentConfigError, all_chains
 from mesh_components.emit.envoy.http_filters import inbound_http_filters
 from mesh_components.emit.envoy.observability import access_logs, tracing
@@ -27,7 +27,13 @@ from mesh_components.emit.envoy.types import (
 )
 from mesh_components.model import MeshSettings, MtlsMode, Probe, ProbeAction, ProbeKind, ProxyPorts
 from mesh_components.names import VolumePaths
-from mesh_components.plan import InboundPort, OutboundPort, WeightedUpstream, WorkloadPlan
+from mesh_components.plan import (
+    EgressPort,
+    InboundPort,
+    OutboundPort,
+    WeightedUpstream,
+    WorkloadPlan,
+)
 
 _ANY_ADDRESS = "0.0.0.0"
 
@@ -89,19 +95,31 @@ def _tcp_proxy(stat_name: str, target: Json, **options: object) -> Json:
 
 def outbound_listener(plan: WorkloadPlan, settings: MeshSettings) -> Json | None:
     """The app's outgoing connections, redirected here by iptables. A chain per destination
-    port, matched on the port alone: ClusterIPs and pod IPs are unknown at render time.
+    port, matched on the port alone: ClusterIPs and pod IPs are unknown at render time; then
+    the egress chains (`egress.py`), and a default chain that denies or, in passthrough mode,
+    forwards to the original destination.
 
-    No tls_inspector or http_inspector: server-first protocols (MySQL) send nothing first and
-    would stall until the inspector times out. None at all when the workload may reach
-    nothing, because Envoy rejects a listener without filter chains.
+    No http_inspector, and tls_inspector only on ports with egress TLS hosts: server-first
+    protocols (MySQL) send nothing first and would stall until the inspector times out. None
+    at all when the workload may reach nothing: its connections are refused.
     """
-    if not plan.outbound:
+    if not plan.outbound and not plan.egress.reaches_anything:
         return None
     chains = [_outbound_chain(outbound, plan, settings) for outbound in plan.outbound]
+    mesh_http = {outbound.port for outbound in plan.outbound if outbound.protocol.is_http}
+    chains += [
+        _egress_http_chain(port, plan, settings)
+        for port in egress.http_only_ports(plan.egress, mesh_http)
+    ]
+    chains += egress.chains(plan.egress, settings)
     port = settings.proxy.ports.outbound
     listener = _listener(names.OUTBOUND_LISTENER, port, "OUTBOUND", chains)
-    listener["listener_filters"] = [ORIGINAL_DST.config()]
-    listener["default_filter_chain"] = _deny_chain(settings)
+    listener["listener_filters"] = [ORIGINAL_DST.config(), *egress.listener_filters(plan.egress)]
+    listener.update(egress.listener_options(plan.egress))
+    if plan.egress.passthrough:
+        listener["default_filter_chain"] = egress.passthrough_chain(settings)
+    else:
+        listener["default_filter_chain"] = _deny_chain(settings)
     return listener
 
 
@@ -110,14 +128,8 @@ def _outbound_chain(port: OutboundPort, plan: WorkloadPlan, settings: MeshSettin
     logs = access_logs(settings, "outbound")
     if port.protocol.is_http:
         route_config = routes.outbound_route_config(port)
-        network_filter = _http_connection_manager(
-            name,
-            route_config,
-            strip_trailing_host_dot=True,
-            upgrade_configs=[{"upgrade_type": "websocket"}],
-            **logs,
-            **tracing(plan, settings),
-        )
+        route_config = egress.with_egress_hosts(route_config, plan.egress, port.port)
+        network_filter = _outbound_http(name, route_config, port.port, plan, settings)
     else:
         backends = _only_backends(port)
         idle = port.destinations[0].policy.idle_timeout
@@ -127,6 +139,31 @@ def _outbound_chain(port: OutboundPort, plan: WorkloadPlan, settings: MeshSettin
         "name": name,
         "filter_chain_match": {"destination_port": port.port},
         "filters": [network_filter],
+    }
+
+
+def _outbound_http(
+    name: str, route_config: Json, port: int, plan: WorkloadPlan, settings: MeshSettings
+) -> Json:
+    return _http_connection_manager(
+        name,
+        route_config,
+        egress.http_filters(plan.egress, port),
+        strip_trailing_host_dot=True,
+        upgrade_configs=[{"upgrade_type": "websocket"}],
+        **access_logs(settings, "outbound"),
+        **tracing(plan, settings),
+    )
+
+
+def _egress_http_chain(port: EgressPort, plan: WorkloadPlan, settings: MeshSettings) -> Json:
+    """Egress HTTP hosts on a port that carries no mesh HTTP service."""
+    name = names.egress_chain("http", port.port)
+    route_config = egress.route_config(plan.egress, port.port)
+    return {
+        "name": name,
+        "filter_chain_match": {"destination_port": port.port},
+        "filters": [_outbound_http(name, route_config, port.port, plan, settings)],
     }
 
 

@@ -77,6 +77,18 @@ UPSTREAM_TLS = _ext(
     "envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
 )
 DNS_CLUSTER = _ext("envoy.clusters.dns", "envoy.extensions.clusters.dns.v3.DnsCluster")
+DYNAMIC_FORWARD_PROXY_CLUSTER = _ext(
+    "envoy.clusters.dynamic_forward_proxy",
+    "envoy.extensions.clusters.dynamic_forward_proxy.v3.ClusterConfig",
+)
+HTTP_DYNAMIC_FORWARD_PROXY = _ext(
+    "envoy.filters.http.dynamic_forward_proxy",
+    "envoy.extensions.filters.http.dynamic_forward_proxy.v3.FilterConfig",
+)
+SNI_DYNAMIC_FORWARD_PROXY = _ext(
+    "envoy.filters.network.sni_dynamic_forward_proxy",
+    "envoy.extensions.filters.network.sni_dynamic_forward_proxy.v3.FilterConfig",
+)
 FILE_ACCESS_LOG = _ext(
     "envoy.access_loggers.file",
     "envoy.extensions.access_loggers.file.v3.FileAccessLog",
