@@ -9,16 +9,24 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import pytest
 import yaml
 
+from mesh_components import read_spec
 from mesh_components.errors import MeshValidationError
 from mesh_components.model import EgressAddresses, EgressHosts, EgressMode, EgressRule, labels
 from mesh_components.model.loader import load_spec
 from mesh_components.model.writer import spec_document
 from mesh_components.pipeline import CompiledWorkload, build
 from mesh_components.plan import EgressPort
+from mesh_components.pulumi import MeshFromSpec
+from mesh_components.render import render
 from mesh_components.validate import CODES, find_problems
+from tests.pulumi_mocks import run
+from tests.test_pulumi_components import CA_TEXT, NOW
+from tests.test_pulumi_whole_mesh import python_args
+from tests.test_render import make_ca
 
 GOLDEN = Path(__file__).parent / "goldens" / "egress" / "mesh.yaml"
 Spec = dict[str, Any]
@@ -339,3 +347,36 @@ def test_passthrough_forwards_the_default_chain_and_unknown_hosts_on_mesh_http_p
     batch = outbound(workload(spec, "batch"))
     assert batch["filter_chains"] == []
     assert batch["default_filter_chain"]["name"] == "outbound|passthrough"
+
+
+# The Pulumi components.
+
+
+def test_the_whole_mesh_component_deploys_the_rendered_egress_config() -> None:
+    spec = read_spec(GOLDEN)
+    args = python_args(spec_document(spec))
+
+    def program() -> None:
+        namespaces = ["shop"]
+        args["mesh"] = {
+            **args["mesh"],
+            "namespaces": namespaces,
+            "ca": pulumi.Output.secret(CA_TEXT),
+        }
+        MeshFromSpec("egress", args, now=NOW)
+
+    recorder = run(program)
+    deployed = {
+        name: resource.inputs["data"]
+        for name, resource in recorder.of_type("kubernetes:core/v1:ConfigMap").items()
+    }
+    rendered = {
+        f"{o['metadata']['namespace']}/{o['metadata']['name']}": o["data"]
+        for o in render(spec, make_ca(), NOW).objects
+        if o["kind"] == "ConfigMap"
+    }
+    assert deployed == rendered
+    client = "\n".join(
+        v for name, data in rendered.items() if "client" in name for v in data.values()
+    )
+    assert "egress|http" in client

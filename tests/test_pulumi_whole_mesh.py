@@ -67,6 +67,7 @@ def test_the_schema_describes_every_input_and_output() -> None:
         "policies",
         "destinations",
         "ingress",
+        "egress",
     }
     assert set(resource["properties"]) == {
         "meshName",

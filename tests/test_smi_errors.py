@@ -162,12 +162,12 @@ CASES: list[tuple[str, Callable[[list[Json]], None], str, str]] = [
         lambda d: d.append(
             {
                 "apiVersion": "policy.openservicemesh.io/v1alpha1",
-                "kind": "Egress",
+                "kind": "Retry",
                 "metadata": {"name": "e", "namespace": "shop"},
             }
         ),
         "smi-kind-unsupported",
-        "Egress[shop/e]",
+        "Retry[shop/e]",
     ),
     (
         "LoadBalancer service",
@@ -196,8 +196,8 @@ CASES: list[tuple[str, Callable[[list[Json]], None], str, str]] = [
         "Deployment[shop/web].spec.template.spec.serviceAccountName",
     ),
     (
-        "egress",
-        lambda d: d.append(meshconfig(traffic={"enableEgress": True})),
+        "egress passthrough that is not a boolean",
+        lambda d: d.append(meshconfig(traffic={"enableEgress": "yes"})),
         "smi-meshconfig-unsupported",
         "MeshConfig[osm-system/osm-mesh-config].spec.traffic.enableEgress",
     ),
@@ -268,6 +268,6 @@ INDEPENDENT = (
     "source that is no ServiceAccount",
     "host header",
     "LoadBalancer service",
-    "egress",
+    "egress passthrough that is not a boolean",
     "workload without a ServiceAccount",
 )

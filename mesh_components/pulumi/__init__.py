@@ -14,12 +14,14 @@ emit what `render` emits. See docs/pulumi.md.
 from mesh_components.pulumi.args import (
     AccessPolicyArgs,
     DestinationSettingsArgs,
+    EgressRuleArgs,
     MeshArgs,
     MeshFromSpecArgs,
     MeshIngressArgs,
     MeshServiceArgs,
     TrafficSplitArgs,
 )
+from mesh_components.pulumi.egress import EgressRule
 from mesh_components.pulumi.emission import ConfigUpdates
 from mesh_components.pulumi.errors import MeshProgramError
 from mesh_components.pulumi.mesh import Mesh
@@ -38,6 +40,8 @@ __all__ = [
     "ConfigUpdates",
     "DestinationSettings",
     "DestinationSettingsArgs",
+    "EgressRule",
+    "EgressRuleArgs",
     "Mesh",
     "MeshArgs",
     "MeshFromSpec",

@@ -149,6 +149,9 @@ class MeshArgs(TypedDict):
     """Who issues identity certificates, and their lifetimes."""
     observability: NotRequired[ObservabilityArgs]
     """Access logs and tracing."""
+    egress: NotRequired[str]
+    """What happens to traffic leaving the mesh that no egress rule allows: `deny` (default)
+    or `passthrough` (forwarded unchanged, for migrations). See docs/egress.md."""
     ca: NotRequired[pulumi.Input[str]]
     """The CA file's text (a Pulumi secret), as `render --ca-file` reads it. Required unless
     cert-manager issues the certificates."""
@@ -481,6 +484,43 @@ class MeshIngressArgs(TypedDict):
     """Allowed HTTP requests (default: all, on HTTP ports)."""
 
 
+class EgressHostsArgs(TypedDict):
+    """Hosts outside the mesh by name: the Host header of plaintext HTTP, or TLS SNI."""
+
+    hosts: list[str]
+    """Names such as `api.example.com`, or `*.example.com` for its subdomains."""
+    ports: NotRequired[list[int]]
+    """The ports the app dials (HTTP: [80], TLS: [443])."""
+
+
+class EgressAddressesArgs(TypedDict):
+    """IPv4 ranges outside the mesh, for any TCP protocol."""
+
+    cidrs: list[str]
+    """Ranges such as `203.0.113.0/24`."""
+    ports: list[int]
+    """The ports the app dials."""
+
+
+class EgressRuleArgs(TypedDict):
+    """Destinations outside the mesh that workloads of one namespace may reach."""
+
+    namespace: str
+    """The namespace of the workloads it applies to."""
+    name: NotRequired[str]
+    """The rule's name (default: the component's name)."""
+    selector: NotRequired[dict[str, str]]
+    """Only workloads with these labels (default: every workload of the namespace)."""
+    service_account: NotRequired[str]
+    """Only workloads that run as this ServiceAccount."""
+    http: NotRequired[EgressHostsArgs]
+    """Plaintext HTTP, by Host."""
+    tls: NotRequired[EgressHostsArgs]
+    """TLS, by SNI."""
+    tcp: NotRequired[EgressAddressesArgs]
+    """TCP, by IPv4 range."""
+
+
 class ContainerPortArgs(TypedDict):
     """A port the workload's container listens on."""
 
@@ -555,3 +595,5 @@ class MeshFromSpecArgs(TypedDict):
     """Destination settings (`service` required in each)."""
     ingress: NotRequired[list[MeshIngressArgs]]
     """Ingress from outside the mesh (`name` required in each)."""
+    egress: NotRequired[list[EgressRuleArgs]]
+    """The egress rules (`name` required in each)."""

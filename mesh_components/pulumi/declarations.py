@@ -13,6 +13,7 @@ from mesh_components.errors import MeshValidationError, Problem
 from mesh_components.model import (
     AccessPolicy,
     Destination,
+    EgressRule,
     Ingress,
     MeshSettings,
     MeshSpec,
@@ -58,6 +59,7 @@ class Declarations:
         self.workloads: list[Workload] = []
         self.destinations: list[Destination] = []
         self.ingress: list[Ingress] = []
+        self.egress: list[EgressRule] = []
 
     def add_service(self, document: Document) -> Service:
         (service,) = self._load("services", document).services
@@ -84,6 +86,11 @@ class Declarations:
         self.ingress.append(entry)
         return entry
 
+    def add_egress(self, document: Document) -> EgressRule:
+        (rule,) = self._load("egress", document).egress
+        self.egress.append(rule)
+        return rule
+
     def add_workload(self, workload: Workload) -> None:
         if any(w.ref == workload.ref for w in self.workloads):
             raise MeshValidationError([_duplicate_workload(workload)])
@@ -99,6 +106,7 @@ class Declarations:
             tuple(self.policies),
             tuple(self.destinations),
             ingress=tuple(self.ingress),
+            egress=tuple(self.egress),
         )
 
     def document(self) -> Document:
@@ -124,6 +132,7 @@ class Declarations:
             policies=own.policies + tuple(p for o in others for p in o.policies),
             destinations=own.destinations + tuple(d for o in others for d in o.destinations),
             ingress=own.ingress + tuple(i for o in others for i in o.ingress),
+            egress=own.egress + tuple(r for o in others for r in o.egress),
         )
 
     def _load(self, section: str, document: Document) -> MeshSpec:

@@ -25,6 +25,7 @@ from mesh_components.identities import needs_authority
 from mesh_components.model import (
     AccessPolicy,
     Destination,
+    EgressRule,
     Identity,
     Ingress,
     MeshSettings,
@@ -178,6 +179,9 @@ class Mesh(pulumi.ComponentResource):
             if identity not in self._secret_names:  # an unresolved Output would hang
                 self._secret_names[identity] = _Deferred()
         return entry
+
+    def declare_egress(self, document: Document) -> EgressRule:
+        return self._declare(lambda: self._declarations.add_egress(document))
 
     def declare_workload(self, workload: Workload) -> PendingBinding:
         """Add a workload; what its sidecar mounts is known once the mesh is finalized."""

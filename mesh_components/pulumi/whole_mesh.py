@@ -18,6 +18,7 @@ from mesh_components.model.loader import load_spec
 from mesh_components.pulumi import resources
 from mesh_components.pulumi.args import MeshFromSpecArgs
 from mesh_components.pulumi.declarations import args_document
+from mesh_components.pulumi.egress import EgressRule
 from mesh_components.pulumi.errors import reported
 from mesh_components.pulumi.mesh import Mesh
 from mesh_components.pulumi.service import MeshService
@@ -32,8 +33,8 @@ TYPE = "mesh-components:index:MeshFromSpec"
 
 
 class MeshFromSpec(pulumi.ComponentResource):
-    """A whole mesh (settings, services, workloads, splits, policies, destination settings
-    and ingress) in one declaration."""
+    """A whole mesh (settings, services, workloads, splits, policies, destination settings,
+    ingress and egress rules) in one declaration."""
 
     mesh_name: pulumi.Output[str]
     """The mesh's name."""
@@ -72,6 +73,8 @@ class MeshFromSpec(pulumi.ComponentResource):
             DestinationSettings(_destination_name(destination), destination, child, mesh=mesh_name)
         for entry in args.get("ingress", []):
             MeshIngress(entry.get("name", ""), entry, child, mesh=mesh_name)
+        for rule in args.get("egress", []):
+            EgressRule(rule.get("name", ""), rule, child, mesh=mesh_name)
         identities: set[Identity] = set()
         for workload in _workloads(mesh_name, args.get("workloads", [])):
             if workload.identity not in identities:

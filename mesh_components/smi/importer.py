@@ -19,6 +19,7 @@ from mesh_components.model import (
     AccessMode,
     AccessPolicy,
     Destination,
+    EgressRule,
     Ingress,
     MeshSettings,
     MeshSpec,
@@ -27,7 +28,7 @@ from mesh_components.model import (
     Workload,
     labels,
 )
-from mesh_components.smi import ingress, meshconfig, routes, splits, targets, upstream
+from mesh_components.smi import egress, ingress, meshconfig, routes, splits, targets, upstream
 from mesh_components.smi.documents import Document, read_documents
 from mesh_components.smi.imported import ImportedMesh, Note
 from mesh_components.smi.membership import MONITORED_BY, Membership, membership, metadata_problems
@@ -46,6 +47,7 @@ _SMI = {
     ("config.openservicemesh.io", "MeshConfig"): meshconfig.VERSIONS,
     ("policy.openservicemesh.io", "UpstreamTrafficSetting"): upstream.VERSIONS,
     ("policy.openservicemesh.io", "IngressBackend"): ingress.VERSIONS,
+    ("policy.openservicemesh.io", "Egress"): egress.VERSIONS,
 }
 
 
@@ -103,6 +105,7 @@ def import_documents(
     destinations = _destinations(
         found.smi.get("UpstreamTrafficSetting", []), members, problems, notes
     )
+    egress_rules = _egress(found.smi.get("Egress", []), members, problems, notes)
     settings, policies = _access(
         settings,
         policies=policies,
@@ -125,6 +128,7 @@ def import_documents(
             policies,
             destinations,
             ingress=entries,
+            egress=egress_rules,
         )
     )
     meshed = {r.doc.origin for r in read if r.workload is not None}
@@ -248,6 +252,21 @@ def _ingress(
     meshed = _in_mesh(found.smi.get("IngressBackend", []), members, notes)
     built = [ingress.ingress_of(doc, known, problems) for doc in meshed]
     return tuple(entry for entries in built for entry in entries)
+
+
+def _egress(
+    documents: list[Document], members: Membership, problems: list[Problem], notes: list[Note]
+) -> tuple[EgressRule, ...]:
+    """OSM applied an Egress to its sources' pods; sources outside the mesh have no sidecar."""
+    found = []
+    for doc in _in_mesh(documents, members, notes):
+        for rule in egress.egress_rules_of(doc, problems, notes):
+            if rule.namespace in members.namespaces:
+                found.append(rule)
+            else:
+                source = f"{rule.namespace}/{rule.service_account}"
+                notes.append(Note(doc.path, f"not imported for {source}: not in the mesh"))
+    return tuple(found)
 
 
 def _in_mesh(documents: list[Document], members: Membership, notes: list[Note]) -> list[Document]:

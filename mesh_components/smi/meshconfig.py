@@ -1,11 +1,12 @@
 """OSM's MeshConfig (`config.openservicemesh.io` v1alpha1, v1alpha2) as mesh settings.
 
-Carried over: permissive traffic policy mode (`access: open`), the sidecar's log level and
-resources, the interception exclusions, and the certificate lifetime and RSA key size.
+Carried over: permissive traffic policy mode (`access: open`), egress passthrough
+(`enableEgress`), the sidecar's log level and resources, the interception exclusions, and the
+certificate lifetime and RSA key size.
 Settings of OSM's own components (its images, controller log level, debug server, xDS resync)
 mean nothing without OSM's control plane: they are notes. Fields OSM's schema does not have
 were pruned by the API server, so OSM never saw them: notes too. Anything else that changes how
-the mesh behaves and that this mesh cannot do (egress passthrough, tracing, external
+the mesh behaves and that this mesh cannot do (tracing, external
 authorization, TLS version or cipher choices, ingress certificates) is a problem, unless it is
 set to OSM's default.
 """
@@ -20,6 +21,7 @@ from mesh_components.errors import Problem
 from mesh_components.model import (
     AccessMode,
     CertificateSettings,
+    EgressMode,
     Interception,
     KeyType,
     LogLevel,
@@ -51,11 +53,6 @@ _DEFAULT_ONLY: dict[str, tuple[object, str]] = {
     "sidecar.cipherSuites": ([], "the cipher suites are the mesh's own"),
     "sidecar.ecdhCurves": ([], "the key exchange groups are the mesh's own"),
     "sidecar.localProxyMode": ("Localhost", "the sidecar reaches the app on localhost only"),
-    "traffic.enableEgress": (
-        False,
-        "egress passthrough is not supported: set it to false and list external destinations "
-        "in outboundIPRangeExclusionList or outboundPortExclusionList (they bypass the sidecar)",
-    ),
     "traffic.networkInterfaceExclusionList": ([], "interfaces cannot be excluded"),
     "traffic.inboundExternalAuthorization.enable": (False, "external authorization"),
     "observability.tracing.enable": (False, "tracing is not supported yet"),
@@ -63,7 +60,6 @@ _DEFAULT_ONLY: dict[str, tuple[object, str]] = {
         f"featureFlags.{flag}": (False, "this OSM feature is not supported")
         for flag in (
             "enableWASMStats",
-            "enableEgressPolicy",
             "enableMulticlusterMode",
             "enableEnvoyActiveHealthChecks",
             "enableRetryPolicy",
@@ -80,6 +76,8 @@ _INTERCEPTION = {
 }
 _MAPPED = (
     "traffic.enablePermissiveTrafficPolicyMode",
+    "traffic.enableEgress",
+    "featureFlags.enableEgressPolicy",
     "sidecar.logLevel",
     "sidecar.resources.requests.cpu",
     "sidecar.resources.requests.memory",
@@ -199,7 +197,20 @@ def _settings(
         interception=_interception(proxy.interception, leaves, wrong),
     )
     certificates = _certificates(settings.certificates, leaves, wrong, at, notes)
-    return replace(settings, access=access, proxy=proxy, certificates=certificates)
+    egress = _egress(settings.egress, leaves, wrong)
+    return replace(settings, access=access, proxy=proxy, certificates=certificates, egress=egress)
+
+
+def _egress(mode: EgressMode, leaves: dict[str, object], wrong: Any) -> EgressMode:
+    """`enableEgress: true` lets everything out (passthrough); Egress policies are imported
+    either way, and `enableEgressPolicy` (on by default in OSM) is the switch for them."""
+    for key in ("traffic.enableEgress", "featureFlags.enableEgressPolicy"):
+        if key in leaves and not isinstance(leaves[key], bool):
+            wrong(key, "true or false")
+    enabled = leaves.get("traffic.enableEgress")
+    if isinstance(enabled, bool):
+        return EgressMode.PASSTHROUGH if enabled else EgressMode.DENY
+    return mode
 
 
 def _resources(resources: Resources, leaves: dict[str, object], wrong: Any) -> Resources:

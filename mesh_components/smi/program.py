@@ -2,11 +2,11 @@
 the imported spec, which compiles to the same proxy configs.
 
 The program declares a `Mesh` over the mesh's namespaces with auto-injection, one `MeshService`
-per mesh service, the splits, the policies, the destination settings and the ingress entries,
-and every other object of the input as the `pulumi_kubernetes` resource of its kind, written
-out as it was. A workload of a mesh namespace that OSM would not have injected gets the mesh's
-opt-out annotation, since auto-injection covers whole namespaces. Secrets are left out (their
-data would sit in the program's source), and so are the mesh's Namespaces, which the Mesh
+per mesh service, the splits, the policies, the destination settings, the ingress entries and
+the egress rules, and every other object of the input as the `pulumi_kubernetes` resource of its
+kind, written out as it was. A workload of a mesh namespace that OSM would not have injected gets
+the mesh's opt-out annotation, since auto-injection covers whole namespaces. Secrets are left out
+(their data would sit in the program's source), and so are the mesh's Namespaces, which the Mesh
 creates: both are notes.
 """
 
@@ -23,6 +23,7 @@ from mesh_components.errors import MeshValidationError, Problem
 from mesh_components.model import MeshSpec
 from mesh_components.model.writer import (
     destination_document,
+    egress_document,
     ingress_document,
     policy_document,
     service_document,
@@ -86,7 +87,8 @@ def program_files(imported: ImportedMesh) -> tuple[dict[str, str], tuple[Note, .
 def _components(spec: MeshSpec) -> str:
     """The components the program uses, for its import line."""
     used = ["AccessPolicy", "DestinationSettings", "Mesh", "MeshService", "TrafficSplit"]
-    found = sorted([*used, *(["MeshIngress"] if spec.ingress else [])])
+    optional = {"MeshIngress": spec.ingress, "EgressRule": spec.egress}
+    found = sorted([*used, *(name for name, declared in optional.items() if declared)])
     return "\n".join(f"    {component}," for component in found)
 
 
@@ -115,6 +117,8 @@ def _declarations(spec: MeshSpec) -> Iterator[str]:
         yield _component("DestinationSettings", destination_document(destination), name)
     for entry in spec.ingress:
         yield _component("MeshIngress", ingress_document(entry))
+    for rule in spec.egress:
+        yield _component("EgressRule", egress_document(rule))
 
 
 def _component(kind: str, document: Json, name: str | None = None) -> str:
