@@ -121,6 +121,7 @@ SDS_FILES = {IDENTITY_CERT_SECRET: CERT_SDS_FILE, MESH_CA_SECRET: CA_SDS_FILE}
 
 
 # Egress: the way out of the mesh (emit/envoy/egress.py).
+EGRESS_CLUSTER_PREFIX = "egress|"
 EGRESS_HTTP_CLUSTER = "egress|http"
 EGRESS_TLS_CLUSTER = "egress|tls"
 EGRESS_PASSTHROUGH_CLUSTER = "egress|passthrough"

@@ -24,6 +24,7 @@ from mesh_components.pulumi import MeshFromSpec
 from mesh_components.render import render
 from mesh_components.validate import CODES, find_problems
 from tests.pulumi_mocks import run
+from tests.test_inspect_goldens import run_cli
 from tests.test_pulumi_components import CA_TEXT, NOW
 from tests.test_pulumi_whole_mesh import python_args
 from tests.test_render import make_ca
@@ -380,3 +381,28 @@ def test_the_whole_mesh_component_deploys_the_rendered_egress_config() -> None:
         v for name, data in rendered.items() if "client" in name for v in data.values()
     )
     assert "egress|http" in client
+
+
+# explain.
+
+PASSTHROUGH = GOLDEN.parent.parent / "egress-passthrough" / "mesh.yaml"
+
+
+@pytest.mark.parametrize(
+    ("spec", "source", "to", "code", "says"),
+    [
+        (GOLDEN, "client", "httpbin.org:80", 0, "egress|http: out of the mesh"),
+        (GOLDEN, "client", "evil.example.net:80", 1, "403"),
+        (GOLDEN, "client", "cdn.githubusercontent.com:443", 0, "egress|tls: out of the mesh"),
+        (GOLDEN, "client", "other.example.net:443", 1, "deny chain"),
+        (GOLDEN, "web", "203.0.113.9:5432", 0, "addresses 198.51.100.7/32, 203.0.113.0/24"),
+        (GOLDEN, "web", "10.0.0.9:5432", 1, "deny chain"),
+        (PASSTHROUGH, "client", "evil.example.net:80", 0, "egress|passthrough"),
+        (PASSTHROUGH, "web", "anything.example.net:9999", 0, "egress|passthrough"),
+    ],
+)
+def test_explain_follows_a_call_out_of_the_mesh(
+    spec: Path, source: str, to: str, code: int, says: str
+) -> None:
+    exit_code, printed = run_cli(f"explain {spec} --from shop/{source} --to {to}")
+    assert (exit_code, says in printed) == (code, True), printed

@@ -108,6 +108,9 @@ def chain_match(chain: Json, *, default: bool = False) -> str:
     parts = []
     if "destination_port" in match:
         parts.append(f"port {match['destination_port']}")
+    if match.get("prefix_ranges"):
+        ranges = [f"{r['address_prefix']}/{r['prefix_len']}" for r in match["prefix_ranges"]]
+        parts.append(f"addresses {', '.join(ranges)}")
     if "transport_protocol" in match:
         parts.append(match["transport_protocol"])
     if match.get("server_names"):

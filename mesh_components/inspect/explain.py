@@ -134,6 +134,8 @@ class _Tracer:
 
     def run(self) -> Explanation:
         targets = self._client_side()
+        if not isinstance(targets, _Stop):
+            targets = _outside_the_mesh(targets, self.steps)
         if isinstance(targets, _Stop):
             servers = tuple(self._servers_of_host()) if targets.before_routing else ()
             return self._done((), targets.verdict, targets.reason, servers)
@@ -175,8 +177,9 @@ class _Tracer:
             )
         where = f"{listener['name']} {read.address(listener)}"
         self._note("listener", f"{where} (iptables redirects the app's connection here)")
-        chain = select_chain(listener, Connection(self.request.port))
-        if chain is None or chain is read.default_chain(listener):
+        chain = _outbound_chain(listener, self.request)
+        passthrough = chain is not None and chain["name"] == names.EGRESS_PASSTHROUGH_CHAIN
+        if chain is None or (chain is read.default_chain(listener) and not passthrough):
             self._note(
                 "chain", f"{names.OUTBOUND_DENY_CHAIN}: no chain for port {self.request.port}"
             )
@@ -297,6 +300,30 @@ class _Tracer:
         ]
         on_port = [(s, c) for s, c in found if reach.port_of(c) == self.request.port]
         return [self._server(s, reach.connection(c), None) for s, c in on_port or found]
+
+
+def _outbound_chain(listener: Json, request: Request) -> Json | None:
+    """The chain the app's connection lands on: as TLS with SNI = the host when a chain on the
+    port names that SNI (an egress TLS host: the app speaks TLS to it), else as plaintext."""
+    tls = Connection(request.port, "tls", request.host, request.host)
+    chain = select_chain(listener, tls)
+    if chain is not None and chain.get("filter_chain_match", {}).get("server_names"):
+        return chain
+    return select_chain(listener, Connection(request.port, address=request.host))
+
+
+def _outside_the_mesh(targets: Targets, steps: list[Step]) -> Targets | _Stop:
+    """An egress cluster ends the trace: the destination has no sidecar to ask."""
+    egress = [name for name, _ in targets if name.startswith(names.EGRESS_CLUSTER_PREFIX)]
+    if not egress:
+        return targets
+    how = {
+        names.EGRESS_HTTP_CLUSTER: "Envoy resolves the Host and connects there",
+        names.EGRESS_TLS_CLUSTER: "Envoy resolves the SNI and connects there",
+        names.EGRESS_PASSTHROUGH_CLUSTER: "to the address the app dialled",
+    }
+    steps.append(Step("egress", f"{egress[0]}: out of the mesh, {how.get(egress[0], '')}"))
+    return _Stop(Verdict.ALLOWED, "allowed out of the mesh (docs/egress.md), without mTLS")
 
 
 def _upstream(cluster: Json, dialled_port: int) -> tuple[list[Step], Connection, list[str]]:

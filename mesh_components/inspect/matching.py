@@ -6,6 +6,7 @@ guess, so an explanation cannot silently diverge from Envoy.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -16,7 +17,9 @@ from mesh_components.emit.envoy.types import Json
 from mesh_components.errors import MeshError
 from mesh_components.inspect.envoy_read import default_chain
 
-_CHAIN_FIELDS = frozenset({"destination_port", "server_names", "transport_protocol"})
+_CHAIN_FIELDS = frozenset(
+    {"destination_port", "prefix_ranges", "server_names", "transport_protocol"}
+)
 
 
 class UnsupportedConfigError(MeshError):
@@ -26,11 +29,13 @@ class UnsupportedConfigError(MeshError):
 @dataclass(frozen=True, slots=True)
 class Connection:
     """What a listener sees of a new connection: the original destination port, and for TLS
-    the SNI (read by tls_inspector)."""
+    the SNI (read by tls_inspector). `address`: the original destination IP when known (an
+    egress range matches on it), else "" (an address no range holds)."""
 
     port: int
     transport: str = "raw_buffer"
     sni: str = ""
+    address: str = ""
 
 
 def select_chain(listener: Json, connection: Connection) -> Json | None:
@@ -43,7 +48,7 @@ def select_chain(listener: Json, connection: Connection) -> Json | None:
             raise UnsupportedConfigError(
                 f"filter chain match on {sorted(unknown)} in {match['name']}"
             )
-    for narrow in (_by_port, _by_server_name, _by_transport):
+    for narrow in (_by_port, _by_address, _by_server_name, _by_transport):
         candidates = narrow(candidates, connection)
     return candidates[0] if candidates else default_chain(listener)
 
@@ -72,6 +77,28 @@ def _by_port(candidates: list[Json], connection: Connection) -> list[Json]:
         return 1 if port is None else (0 if port == connection.port else None)
 
     return _most_specific(candidates, rank)
+
+
+def _by_address(candidates: list[Json], connection: Connection) -> list[Json]:
+    """The longest prefix that holds the address wins over no prefix at all."""
+
+    def rank(chain: Json) -> int | None:
+        ranges = _match(chain).get("prefix_ranges")
+        if not ranges:
+            return 33
+        lengths = [r["prefix_len"] for r in ranges if _holds(r, connection.address)]
+        return 32 - max(lengths) if lengths else None
+
+    return _most_specific(candidates, rank)
+
+
+def _holds(prefix: Json, address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    network = f"{prefix['address_prefix']}/{prefix['prefix_len']}"
+    return ip in ipaddress.ip_network(network, strict=False)
 
 
 def _by_server_name(candidates: list[Json], connection: Connection) -> list[Json]:
