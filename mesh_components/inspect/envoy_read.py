@@ -109,16 +109,19 @@ def chain_match(chain: Json, *, default: bool = False) -> str:
     if "destination_port" in match:
         parts.append(f"port {match['destination_port']}")
     if match.get("prefix_ranges"):
-        ranges = [f"{r['address_prefix']}/{r['prefix_len']}" for r in match["prefix_ranges"]]
-        parts.append(f"addresses {', '.join(ranges)}")
+        parts.append(f"addresses {_ranges(match['prefix_ranges'])}")
     if "transport_protocol" in match:
         parts.append(match["transport_protocol"])
     if match.get("server_names"):
         parts.append(f"SNI {', '.join(match['server_names'])}")
     if match.get("source_prefix_ranges"):
-        ranges = (f"{r['address_prefix']}/{r['prefix_len']}" for r in match["source_prefix_ranges"])
-        parts.append(f"from {', '.join(ranges)}")
+        parts.append(f"from {_ranges(match['source_prefix_ranges'])}")
     return ", ".join(parts) or "any connection"
+
+
+def _ranges(prefixes: list[Json]) -> str:
+    """CIDR ranges (`prefix_ranges`, `source_prefix_ranges`) as `a/n, b/m`."""
+    return ", ".join(f"{r['address_prefix']}/{r['prefix_len']}" for r in prefixes)
 
 
 @dataclass(frozen=True, slots=True)
