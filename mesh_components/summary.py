@@ -26,9 +26,10 @@ def _workload(compiled: CompiledWorkload) -> list[str]:
     lines.append(f"  listeners: {listeners}")
     lines.extend(f"  in  {line}" for port in plan.inbound for line in _inbound(port))
     lines.extend(f"  out {line}" for port in plan.outbound for line in _outbound(port))
+    egress = _egress(plan.egress)
     if not plan.outbound:
-        lines.append("  out (may call nothing)")
-    lines.extend(f"  egress {line}" for line in _egress(plan.egress))
+        lines.append("  out (may call no mesh service)" if egress else "  out (may call nothing)")
+    lines.extend(f"  egress {line}" for line in egress)
     return lines
 
 
