@@ -181,6 +181,8 @@ def http_on_tcp_only(spec: MeshSpec) -> Iterator[Problem]:
 def tcp_ports(spec: MeshSpec) -> Iterator[Problem]:
     """Each TCP port is in range and a TCP service port of the destination."""
     for policy in spec.policies:
+        if not policy.tcp_ports:
+            continue  # nothing to check, and resolving the destination costs O(services)
         at, targets = f"{policy_path(policy)}.tcp.ports", _destination_services(spec, policy)
         known = sorted({p.port for s in targets or () for p in s.ports if not p.protocol.is_http})
         expected = f"a TCP port of the destination ({', '.join(map(str, known)) or 'it has none'})"

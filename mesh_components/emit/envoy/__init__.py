@@ -31,9 +31,6 @@ def emit_workload(
         clusters=cluster_list,
         secrets=secret_list,
         bootstrap=bootstrap.bootstrap(plan, settings, paths),
-        static_bootstrap=bootstrap.static_bootstrap(
-            plan, settings, listeners=listener_list, clusters=cluster_list, secrets=secret_list
-        ),
     )
     check(config)
     return config

@@ -40,21 +40,22 @@ def bootstrap(plan: WorkloadPlan, settings: MeshSettings, paths: VolumePaths) ->
 
 
 def static_bootstrap(
-    plan: WorkloadPlan,
-    settings: MeshSettings,
+    bootstrap: Json,
     *,
     listeners: Sequence[Json],
     clusters: Sequence[Json],
     secrets: Sequence[Json],
 ) -> Json:
-    """The same node and admin, with the resources inlined. Static secrets are referenced by
-    name alone: an `sds_config` would make Envoy subscribe to the file instead."""
+    """`bootstrap`'s node and admin, with the resources inlined instead of its file-based
+    subscriptions. Static secrets are referenced by name alone: an `sds_config` would make
+    Envoy subscribe to the file instead."""
     static = {
         "listeners": [_secrets_by_name(listener) for listener in listeners],
         "clusters": [_secrets_by_name(cluster) for cluster in clusters],
         "secrets": list(secrets),
     }
-    return {**_common(plan, settings), "static_resources": static}
+    common = {key: value for key, value in bootstrap.items() if key != "dynamic_resources"}
+    return {**common, "static_resources": static}
 
 
 def file_config_source(filename: str, paths: VolumePaths) -> Json:

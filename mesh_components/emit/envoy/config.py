@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mesh_components import names, yamltext
+from mesh_components.emit.envoy.bootstrap import static_bootstrap as _inlined
 from mesh_components.emit.envoy.secrets import secrets
 from mesh_components.emit.envoy.types import CLUSTER, LISTENER, SECRET, Json, typed
 from mesh_components.names import VolumePaths
@@ -16,8 +17,8 @@ from mesh_components.names import VolumePaths
 
 @dataclass(frozen=True, slots=True)
 class EnvoyConfig:
-    """A sidecar's resources, its file-based bootstrap and an inlined bootstrap for
-    `envoy --mode validate`. Route configs are also inlined in the listeners; they are
+    """A sidecar's resources and its file-based bootstrap, and on demand an inlined bootstrap
+    for `envoy --mode validate`. Route configs are also inlined in the listeners; they are
     listed here for review."""
 
     listeners: tuple[Json, ...]
@@ -25,7 +26,13 @@ class EnvoyConfig:
     clusters: tuple[Json, ...]
     secrets: tuple[Json, ...]
     bootstrap: Json
-    static_bootstrap: Json
+
+    @property
+    def static_bootstrap(self) -> Json:
+        """The bootstrap with every resource inlined (built on each use: only checks need it)."""
+        return _inlined(
+            self.bootstrap, listeners=self.listeners, clusters=self.clusters, secrets=self.secrets
+        )
 
     def documents(self) -> dict[str, Json]:
         """{filename: document} for the config volume: the bootstrap, LDS, CDS and one SDS

@@ -1,6 +1,9 @@
 """Cross-reference checks on one workload's emitted config, like go-control-plane's
 `Snapshot.Consistent`: every name referenced exists, no name or filter-chain match repeats,
 no listener is empty. A failure is a compiler bug, never a user's mistake.
+
+Each document is walked once (`_Index`); the rules then read what the walk gathered, so the
+check costs one pass over the config, however many rules there are.
 """
 
 from __future__ import annotations
@@ -8,9 +11,11 @@ from __future__ import annotations
 import json
 import posixpath
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from mesh_components import names
 from mesh_components.emit.envoy.types import TCP_PROXY, UPSTREAM_TLS, Json
 from mesh_components.names import LOCAL_TLS_CLUSTER_PREFIX
 
@@ -30,23 +35,10 @@ class InconsistentConfigError(Exception):
 
 def check(config: EnvoyConfig) -> None:
     """Raise InconsistentConfigError listing every problem, or return None."""
-    problems = [problem for rule in _RULES for problem in rule(config)]
+    index = _Index.of(config)
+    problems = [problem for rule in _RULES for problem in rule(config, index)]
     if problems:
         raise InconsistentConfigError(problems)
-
-
-def _duplicates(kind: str, resources: Iterable[Json]) -> list[str]:
-    counts = Counter(resource["name"] for resource in resources)
-    return [f"duplicate {kind} name {name!r}" for name, n in sorted(counts.items()) if n > 1]
-
-
-def _unique_names(config: EnvoyConfig) -> list[str]:
-    return [
-        *_duplicates("listener", config.listeners),
-        *_duplicates("route config", config.route_configs),
-        *_duplicates("cluster", config.clusters),
-        *_duplicates("secret", config.secrets),
-    ]
 
 
 def all_chains(listener: Json) -> list[Json]:
@@ -55,7 +47,117 @@ def all_chains(listener: Json) -> list[Json]:
     return [*listener.get("filter_chains", []), *([default] if default else [])]
 
 
-def _listener_shapes(config: EnvoyConfig) -> list[str]:
+_SECRET_KEYS = ("tls_certificate_sds_secret_configs", "validation_context_sds_secret_config")
+
+
+@dataclass(slots=True)
+class _Index:
+    """What the rules read, gathered in one walk of each document. An owner is the resource
+    a message sits in, as the problems name it (`listener 'outbound'`)."""
+
+    shared: list[str] = field(default_factory=list)
+    embedded: list[tuple[str, Json]] = field(default_factory=list)
+    """(listener name, route config) for every route config inlined in a listener."""
+    route_actions: list[tuple[str, Json]] = field(default_factory=list)
+    """(owner, action) for every route's action, the owner being its route config."""
+    tcp_proxies: list[tuple[str, Json]] = field(default_factory=list)
+    secret_users: list[tuple[str, Json]] = field(default_factory=list)
+    subscriptions: list[Json] = field(default_factory=list)
+    upstream_tls: list[tuple[str, Json]] = field(default_factory=list)
+    """(cluster name, UpstreamTlsContext)."""
+
+    @classmethod
+    def of(cls, config: EnvoyConfig) -> _Index:
+        index = cls()
+        index.document("listeners", "listener", config.listeners)
+        inlined = {id(route_config) for _, route_config in index.embedded}
+        unembedded = [r for r in config.route_configs if id(r) not in inlined]
+        index.document("route configs", "route config", unembedded)
+        index.document("clusters", "cluster", config.clusters)
+        index.document("secrets", "secret", config.secrets)
+        index.document("bootstrap", "bootstrap", [config.bootstrap])
+        return index
+
+    def document(self, document: str, kind: str, resources: Iterable[Json]) -> None:
+        """Walk one document's resources, sharing one set of seen objects."""
+        seen: set[int] = set()
+        for resource in resources:
+            name = str(resource.get("name", document))
+            owner = f"{kind} {name!r}"
+            route_config = owner if kind == "route config" else None
+            self._walk(resource, _Walk(document, kind, name, owner, seen), route_config)
+
+    def _walk(self, node: Any, walk: _Walk, route_config: str | None) -> None:
+        """Every dict and list under `node` once; a second sighting is a shared object."""
+        if id(node) in walk.seen:
+            self.shared.append(
+                f"the {walk.document} use one object in several places: {node!r:.60}"
+            )
+            return
+        walk.seen.add(id(node))
+        if type(node) is list:
+            for item in node:
+                if type(item) is dict or type(item) is list:
+                    self._walk(item, walk, route_config)
+            return
+        self._message(node, walk, route_config)
+        for key, value in node.items():
+            if type(value) is dict:
+                if key == "route_config" and walk.kind == "listener":
+                    self.embedded.append((walk.owner, value))
+                    self._walk(value, walk, f"route config {value.get('name')!r}")
+                else:
+                    self._walk(value, walk, route_config)
+            elif type(value) is list:
+                self._walk(value, walk, route_config)
+
+    def _message(self, message: Json, walk: _Walk, route_config: str | None) -> None:
+        kind = walk.kind
+        if route_config is not None and "route" in message and "match" in message:
+            self.route_actions.append((route_config, message["route"]))
+        type_url = message.get("@type")
+        if type_url == TCP_PROXY.url and kind == "listener":
+            self.tcp_proxies.append((walk.owner, message))
+        elif type_url == UPSTREAM_TLS.url and kind == "cluster":
+            self.upstream_tls.append((walk.name, message))
+        if kind in ("listener", "cluster") and any(key in message for key in _SECRET_KEYS):
+            self.secret_users.append((walk.owner, message))
+        if "path_config_source" in message and kind in ("listener", "cluster", "bootstrap"):
+            self.subscriptions.append(message["path_config_source"])
+
+
+@dataclass(frozen=True, slots=True)
+class _Walk:
+    """Where a walk is: its document, the kind and owner of the resource, what it has seen."""
+
+    document: str
+    kind: str
+    name: str
+    owner: str
+    seen: set[int]
+
+
+def _duplicates(kind: str, resources: Iterable[Json]) -> list[str]:
+    counts = Counter(resource["name"] for resource in resources)
+    return [f"duplicate {kind} name {name!r}" for name, n in sorted(counts.items()) if n > 1]
+
+
+def _unique_names(config: EnvoyConfig, _: _Index) -> list[str]:
+    return [
+        *_duplicates("listener", config.listeners),
+        *_duplicates("route config", config.route_configs),
+        *_duplicates("cluster", config.clusters),
+        *_duplicates("secret", config.secrets),
+    ]
+
+
+def _shared_objects(_: EnvoyConfig, index: _Index) -> list[str]:
+    """One object in two places of a document dumps as a YAML anchor and alias, and a
+    change to one place would silently change the other."""
+    return index.shared
+
+
+def _listener_shapes(config: EnvoyConfig, _: _Index) -> list[str]:
     problems = []
     for listener in config.listeners:
         name = listener["name"]
@@ -81,57 +183,18 @@ def _duplicate_matches(listener: Json) -> list[str]:
     return problems
 
 
-def _containers(tree: Any) -> Iterator[Json | list[Any]]:
-    """Every dict and list nested in `tree`, depth first."""
-    if isinstance(tree, dict | list):
-        yield tree
-        for value in tree.values() if isinstance(tree, dict) else tree:
-            yield from _containers(value)
-
-
-def _dicts(tree: Any) -> Iterator[Json]:
-    """Every message nested in `tree`, depth first."""
-    return (node for node in _containers(tree) if isinstance(node, dict))
-
-
-def _shared_objects(config: EnvoyConfig) -> list[str]:
-    """One object in two places of a document dumps as a YAML anchor and alias, and a
-    change to one place would silently change the other."""
-    documents = {
-        "listeners": list(config.listeners),
-        "route configs": list(config.route_configs),
-        "clusters": list(config.clusters),
-        "secrets": list(config.secrets),
-        "bootstrap": config.bootstrap,
-        "static bootstrap": config.static_bootstrap,
-    }
-    problems = []
-    for name, document in documents.items():
-        seen: set[int] = set()
-        for node in _containers(document):
-            if id(node) in seen:
-                problems.append(f"the {name} use one object in several places: {node!r:.60}")
-            seen.add(id(node))
-    return problems
-
-
-def _route_configs_listed(config: EnvoyConfig) -> list[str]:
+def _route_configs_listed(config: EnvoyConfig, index: _Index) -> list[str]:
     """The route configs inlined in listeners are exactly the ones listed for review."""
     listed = {route_config["name"]: route_config for route_config in config.route_configs}
     embedded = set()
     problems = []
-    for listener in config.listeners:
-        for message in _dicts(listener):
-            route_config = message.get("route_config")
-            if route_config is None:
-                continue
-            name = route_config["name"]
-            embedded.add(name)
-            if listed.get(name) != route_config:
-                problems.append(
-                    f"listener {listener['name']!r} embeds a route config {name!r} "
-                    "that differs from the listed one"
-                )
+    for listener, route_config in index.embedded:
+        name = route_config["name"]
+        embedded.add(name)
+        if listed.get(name) != route_config:
+            problems.append(
+                f"{listener} embeds a route config {name!r} that differs from the listed one"
+            )
     problems += [
         f"route config {name!r} is listed but no listener embeds it"
         for name in sorted(listed.keys() - embedded)
@@ -139,7 +202,7 @@ def _route_configs_listed(config: EnvoyConfig) -> list[str]:
     return problems
 
 
-def _virtual_hosts(config: EnvoyConfig) -> list[str]:
+def _virtual_hosts(config: EnvoyConfig, _: _Index) -> list[str]:
     problems = []
     for route_config in config.route_configs:
         hosts = route_config["virtual_hosts"]
@@ -156,31 +219,21 @@ def _virtual_hosts(config: EnvoyConfig) -> list[str]:
     return problems
 
 
-def _targets(tree: Json, *, routes: bool) -> Iterator[Json]:
-    """The messages that name clusters: route actions in route configs, or tcp_proxy configs
-    in listeners (their inline route configs are checked once, as listed)."""
-    for message in _dicts(tree):
-        if routes and "match" in message and "route" in message:
-            yield message["route"]
-        if not routes and message.get("@type") == TCP_PROXY.url:
-            yield message
-
-
-def _cluster_references(config: EnvoyConfig) -> list[str]:
+def _cluster_references(config: EnvoyConfig, index: _Index) -> list[str]:
+    """Route actions (in route configs) and tcp_proxy configs (in listeners) name clusters
+    that exist, and a split's weights do not sum to 0."""
     clusters = {cluster["name"] for cluster in config.clusters}
     problems = []
-    resources = [(r, False) for r in config.listeners] + [(r, True) for r in config.route_configs]
-    for resource, routes in resources:
-        for target in _targets(resource, routes=routes):
-            weighted = target.get("weighted_clusters", {}).get("clusters", [])
-            single = [target["cluster"]] if "cluster" in target else []
-            names = [w["name"] for w in weighted] + single
-            owner = f"{'route config' if routes else 'listener'} {resource['name']!r}"
-            problems += [
-                f"{owner} routes to missing cluster {n!r}" for n in names if n not in clusters
-            ]
-            if weighted and sum(w["weight"] for w in weighted) == 0:
-                problems.append(f"{owner} splits over weights that sum to 0")
+    for owner, target in [*index.tcp_proxies, *index.route_actions]:
+        weighted = target.get("weighted_clusters", {}).get("clusters", [])
+        single = [target["cluster"]] if "cluster" in target else []
+        problems += [
+            f"{owner} routes to missing cluster {n!r}"
+            for n in [w["name"] for w in weighted] + single
+            if n not in clusters
+        ]
+        if weighted and sum(w["weight"] for w in weighted) == 0:
+            problems.append(f"{owner} splits over weights that sum to 0")
     return sorted(set(problems))
 
 
@@ -190,29 +243,30 @@ def _secret_names(message: Json) -> list[str]:
     return [ref["name"] for ref in [*refs, *([validation] if validation else [])]]
 
 
-def _secret_references(config: EnvoyConfig) -> list[str]:
+def _secret_references(config: EnvoyConfig, index: _Index) -> list[str]:
     secrets = {secret["name"] for secret in config.secrets}
-    problems = []
-    resources = [("listener", r) for r in config.listeners] + [
-        ("cluster", r) for r in config.clusters
+    problems = [
+        f"{owner} uses missing secret {name!r}"
+        for owner, message in index.secret_users
+        for name in _secret_names(message)
+        if name not in secrets
     ]
-    for kind, resource in resources:
-        for message in _dicts(resource):
-            missing = [n for n in _secret_names(message) if n not in secrets]
-            problems += [f"{kind} {resource['name']!r} uses missing secret {n!r}" for n in missing]
     return sorted(set(problems))
 
 
-def _file_references(config: EnvoyConfig) -> list[str]:
+def _files(config: EnvoyConfig) -> set[str]:
+    """The names of the files `config.documents()` writes."""
+    fixed = {names.BOOTSTRAP_FILE, names.LDS_FILE, names.CDS_FILE}
+    return fixed | {names.SDS_FILES[secret["name"]] for secret in config.secrets}
+
+
+def _file_references(config: EnvoyConfig, index: _Index) -> list[str]:
     """Every file a subscription reads is one we write, in the directory it watches."""
-    documents = config.documents()
+    files = _files(config)
     problems = []
-    trees = (config.bootstrap, *config.listeners, *config.clusters)
-    for source in (
-        m["path_config_source"] for t in trees for m in _dicts(t) if "path_config_source" in m
-    ):
+    for source in index.subscriptions:
         directory, filename = posixpath.split(source["path"])
-        if filename not in documents:
+        if filename not in files:
             problems.append(
                 f"a subscription reads {source['path']!r}, which is not among the files"
             )
@@ -221,27 +275,21 @@ def _file_references(config: EnvoyConfig) -> list[str]:
     return sorted(set(problems))
 
 
-def _upstream_identities(config: EnvoyConfig) -> list[str]:
+def _upstream_identities(_: EnvoyConfig, index: _Index) -> list[str]:
     """An upstream that matches no SAN would accept any mesh identity. The exception is a
     local TLS cluster (HTTPS probes of the app on loopback): it checks no certificate, as the
     kubelet did not, so it must never present our identity."""
     problems = []
-    for cluster in config.clusters:
-        name = cluster["name"]
-        for message in _dicts(cluster):
-            if message.get("@type") != UPSTREAM_TLS.url:
-                continue
-            common = message.get("common_tls_context", {})
-            if name.startswith(LOCAL_TLS_CLUSTER_PREFIX):
-                if common.get("tls_certificate_sds_secret_configs") or common.get(
-                    "tls_certificates"
-                ):
-                    problems.append(f"cluster {name!r} shows our identity to an unchecked peer")
-                continue
-            validation = common.get("combined_validation_context", {})
-            matchers = validation.get("default_validation_context", {})
-            if not matchers.get("match_typed_subject_alt_names"):
-                problems.append(f"cluster {name!r} accepts any peer identity")
+    for name, message in index.upstream_tls:
+        common = message.get("common_tls_context", {})
+        if name.startswith(LOCAL_TLS_CLUSTER_PREFIX):
+            if common.get("tls_certificate_sds_secret_configs") or common.get("tls_certificates"):
+                problems.append(f"cluster {name!r} shows our identity to an unchecked peer")
+            continue
+        validation = common.get("combined_validation_context", {})
+        matchers = validation.get("default_validation_context", {})
+        if not matchers.get("match_typed_subject_alt_names"):
+            problems.append(f"cluster {name!r} accepts any peer identity")
     return problems
 
 
