@@ -47,7 +47,7 @@ def all_chains(listener: Json) -> list[Json]:
     return [*listener.get("filter_chains", []), *([default] if default else [])]
 
 
-_SECRET_KEYS = ("tls_certificate_sds_secret_configs", "validation_context_sds_secret_config")
+_SUBSCRIBERS = ("listener", "cluster", "bootstrap")
 
 
 @dataclass(slots=True)
@@ -85,10 +85,13 @@ class _Index:
             name = str(resource.get("name", document))
             owner = f"{kind} {name!r}"
             route_config = owner if kind == "route config" else None
-            self._walk(resource, _Walk(document, kind, name, owner, seen), route_config)
+            references = kind in ("listener", "cluster")
+            walk = _Walk(document, kind, name, owner, seen, references, kind in _SUBSCRIBERS)
+            self._walk(resource, walk, route_config)
 
     def _walk(self, node: Any, walk: _Walk, route_config: str | None) -> None:
-        """Every dict and list under `node` once; a second sighting is a shared object."""
+        """Every dict and list under `node` once; a second sighting is a shared object.
+        It runs for every node of every config, so it stays lean (no generators)."""
         if id(node) in walk.seen:
             self.shared.append(
                 f"the {walk.document} use one object in several places: {node!r:.60}"
@@ -100,7 +103,7 @@ class _Index:
                 if type(item) is dict or type(item) is list:
                     self._walk(item, walk, route_config)
             return
-        self._message(node, walk, route_config)
+        self._record(node, walk, route_config)
         for key, value in node.items():
             if type(value) is dict:
                 if key == "route_config" and walk.kind == "listener":
@@ -111,19 +114,26 @@ class _Index:
             elif type(value) is list:
                 self._walk(value, walk, route_config)
 
-    def _message(self, message: Json, walk: _Walk, route_config: str | None) -> None:
-        kind = walk.kind
+    def _record(self, message: Json, walk: _Walk, route_config: str | None) -> None:
+        """Note what the rules read in this message."""
         if route_config is not None and "route" in message and "match" in message:
             self.route_actions.append((route_config, message["route"]))
-        type_url = message.get("@type")
-        if type_url == TCP_PROXY.url and kind == "listener":
-            self.tcp_proxies.append((walk.owner, message))
-        elif type_url == UPSTREAM_TLS.url and kind == "cluster":
-            self.upstream_tls.append((walk.name, message))
-        if kind in ("listener", "cluster") and any(key in message for key in _SECRET_KEYS):
+        if walk.references and (
+            "tls_certificate_sds_secret_configs" in message
+            or "validation_context_sds_secret_config" in message
+        ):
             self.secret_users.append((walk.owner, message))
-        if "path_config_source" in message and kind in ("listener", "cluster", "bootstrap"):
+        if walk.subscribes and "path_config_source" in message:
             self.subscriptions.append(message["path_config_source"])
+        if "@type" in message:
+            self._typed(message, walk)
+
+    def _typed(self, message: Json, walk: _Walk) -> None:
+        type_url = message["@type"]
+        if type_url == TCP_PROXY.url and walk.kind == "listener":
+            self.tcp_proxies.append((walk.owner, message))
+        elif type_url == UPSTREAM_TLS.url and walk.kind == "cluster":
+            self.upstream_tls.append((walk.name, message))
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +145,10 @@ class _Walk:
     name: str
     owner: str
     seen: set[int]
+    references: bool
+    """Whether secret references count here (listeners and clusters use secrets)."""
+    subscribes: bool
+    """Whether file subscriptions count here (listeners, clusters and the bootstrap)."""
 
 
 def _duplicates(kind: str, resources: Iterable[Json]) -> list[str]:
