@@ -1,5 +1,6 @@
-"""The report's plots: compile time and peak memory against mesh size, and config bytes per
-workload against mesh size in policy and open mode. Skipped, with a note, without matplotlib."""
+"""The report's plots: compile time and peak memory against mesh size, config bytes per
+workload against mesh size in policy and open mode, and the data plane's latency
+distributions. Skipped, with a note, without matplotlib."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def draw(report: dict[str, Any], out: Path) -> list[str]:
     ):
         figure, axes = plt.subplots(figsize=(6, 4))
         for mode in ("policy", "open"):
-            rows = [r for r in report["compile"] if r["mode"] == mode]
+            rows = [r for r in report["compile"] if r["mode"] == mode and not r["sampled"]]
             axes.plot(
                 [r["services"] for r in rows], [r[key]["median"] for r in rows], "o-", label=mode
             )
@@ -51,6 +52,21 @@ def draw(report: dict[str, Any], out: Path) -> list[str]:
     figure.savefig(out / "bytes.png", dpi=100)
     plt.close(figure)
     written.append("bytes.png")
+    latency = (report.get("dataplane") or {}).get("latency_ms")
+    if latency:
+        figure, axes = plt.subplots(figsize=(6, 4))
+        for variant, samples in latency.items():
+            ordered = sorted(samples)
+            share = [(i + 1) / len(ordered) for i in range(len(ordered))]
+            axes.plot(ordered, share, label=variant)
+        axes.set_xscale("log")
+        axes.set_xlabel("latency per request (ms), new connection from the app")
+        axes.set_ylabel("share of requests at or below")
+        axes.grid(True, which="both", alpha=0.3)
+        axes.legend()
+        figure.savefig(out / "latency.png", dpi=100)
+        plt.close(figure)
+        written.append("latency.png")
     return written
 
 
