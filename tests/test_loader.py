@@ -232,6 +232,12 @@ def test_workload_kind_defaults_to_deployment_and_labels_are_frozen() -> None:
     (loaded,) = load_spec(spec(workloads=[workload(labels={"b": "2", "a": "1"})])).workloads
     assert loaded.kind is WorkloadKind.DEPLOYMENT
     assert loaded.labels == (("a", "1"), ("b", "2"))
+    assert loaded.proxy_log_level is None
+
+
+def test_a_workload_may_set_its_own_proxy_log_level() -> None:
+    (loaded,) = load_spec(spec(workloads=[workload(proxyLogLevel="debug")])).workloads
+    assert loaded.proxy_log_level is LogLevel.DEBUG
 
 
 # Problem codes.
@@ -319,6 +325,11 @@ def test_a_value_of_the_wrong_type_is_reported(data: object, path: str) -> None:
         pytest.param(with_probe(kind="ready"), "workloads[web].probes[0].kind", id="probe-kind"),
         pytest.param(
             with_probe(action="exec"), "workloads[web].probes[0].action", id="probe-action"
+        ),
+        pytest.param(
+            spec(workloads=[workload(proxyLogLevel="verbose")]),
+            "workloads[web].proxyLogLevel",
+            id="proxy-log-level",
         ),
         pytest.param(
             spec(policies=[policy(http=[{"path": {"exact": "/", "prefix": "/"}}])]),

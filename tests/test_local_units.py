@@ -12,7 +12,7 @@ import pytest
 
 from mesh_components import cli
 from mesh_components.errors import MeshValidationError
-from mesh_components.local import dns, kube_proxy, launcher, volumes
+from mesh_components.local import dns, kube_proxy, launcher, stub_app, volumes
 from mesh_components.local.containers import Runs, runs_as
 from mesh_components.local.manifests import index
 from mesh_components.local.services import PodEndpoint, ServiceAllocator, resolve
@@ -184,3 +184,13 @@ def test_without_root_every_verb_says_so_in_one_line(
         assert cli.main(["local", *argv]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "need root" in err, err
+
+
+def test_the_stub_app_fails_every_nth_request_or_the_one_that_asks() -> None:
+    every_third = stub_app.Faults.from_environment({"STUB_FAIL_EVERY": "3"})
+    answers = [every_third.next("") for _ in range(6)]
+    assert answers == [(1, 200), (2, 200), (3, 503), (4, 200), (5, 200), (6, 503)]
+    always = stub_app.Faults.from_environment({"STUB_FAIL_EVERY": "1", "STUB_FAIL_STATUS": "500"})
+    assert [always.next("") for _ in range(2)] == [(1, 500), (2, 500)]
+    never = stub_app.Faults.from_environment({})
+    assert [never.next(""), never.next("502")] == [(1, 200), (2, 502)]

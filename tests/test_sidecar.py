@@ -40,6 +40,13 @@ NATIVE = MeshSettings(name="test")
 CLASSIC = MeshSettings(name="test", proxy=ProxySettings(sidecar_mode=SidecarMode.CLASSIC))
 
 
+def test_a_workload_log_level_overrides_the_mesh_one() -> None:
+    args = sidecar_container(NATIVE, LogLevel.DEBUG)["args"]
+    assert args[args.index("--log-level") + 1] == "debug"
+    args = sidecar_container(NATIVE)["args"]
+    assert args[args.index("--log-level") + 1] == NATIVE.proxy.log_level.value == "info"
+
+
 def test_the_sidecar_runs_envoy_explicitly_on_the_config_volume() -> None:
     proxy = ProxySettings(concurrency=4, log_level=LogLevel.WARNING, drain_seconds=7)
     container = sidecar_container(MeshSettings(name="test", proxy=proxy))
@@ -53,6 +60,7 @@ def test_the_sidecar_runs_envoy_explicitly_on_the_config_volume() -> None:
         "--log-level", "warning",
         "--drain-time-s", "7",
         "--drain-strategy", "immediate",
+        "--file-flush-interval-msec", "1000",
         "--disable-hot-restart",
     ]  # fmt: skip
     assert container["volumeMounts"] == [

@@ -4,7 +4,7 @@ Standalone (standard library only), run as `python3 -I client.py '<json job>'`. 
 request uses a new connection (as `curl` run N times would), so the sidecar's routing is
 exercised per request. A TCP request connects, reads the server's greeting line, sends a line
 and reads it back. It prints one JSON list of results: start time, status (an HTTP code,
-"ok", or "error: <kind>"), latency, and the backend's answer.
+"ok", or "error: <kind>"), latency, the backend's answer and the response headers.
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ def http_once(job: dict[str, Any]) -> dict[str, Any]:
         answer = json.loads(body)
     except ValueError:
         answer = {"text": body.decode(errors="replace")[:200]}
-    return {"status": response.status, "answer": answer}
+    headers = {name.lower(): value for name, value in response.getheaders()}
+    return {"status": response.status, "answer": answer, "headers": headers}
 
 
 def tcp_once(job: dict[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,13 @@ Standalone (standard library only), because it runs as an unprivileged UID from 
 cluster's state dir: `python3 -I stub_app.py '<json config>'`.
 
 - HTTP ports answer any method and path with JSON: the pod, workload, container, labels, port,
-  request line, and the identity the sidecar vouched for (the URI of `x-forwarded-client-cert`).
+  request line, the identity the sidecar vouched for (the URI of `x-forwarded-client-cert`) and
+  `served`, the number of HTTP requests this process has received (1, 2, ...).
+- A fault mode, for resilience tests, fails HTTP requests with a 5xx (the same JSON body, so
+  the failing pod is named): `STUB_FAIL_EVERY=N` in the container's environment fails every Nth
+  request (`served` a multiple of N; 1 fails them all), with status `STUB_FAIL_STATUS` (503 by
+  default); a request header `x-stub-fail: <status>` fails that one request. Deterministic: no
+  randomness, so a test knows which attempt fails.
 - TCP ports send a greeting line first (server-first, like MySQL), then echo what they get.
 
 On SIGTERM it keeps serving for SHUTDOWN_DELAY seconds, as a well-behaved app does while its
@@ -14,7 +20,9 @@ gets its last request within a second), then exits.
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 import signal
 import socket
 import socketserver
@@ -25,6 +33,31 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 SHUTDOWN_DELAY = 8.0
+FAIL_HEADER = "x-stub-fail"
+
+
+class Faults:
+    """Which requests fail: every `every`th one (0: none) with `status`. Thread-safe."""
+
+    def __init__(self, every: int, status: int) -> None:
+        self.every, self.status = every, status
+        self._counter = itertools.count(1)
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_environment(cls, environ: dict[str, str]) -> Faults:
+        return cls(
+            int(environ.get("STUB_FAIL_EVERY") or 0), int(environ.get("STUB_FAIL_STATUS") or 503)
+        )
+
+    def next(self, forced: str) -> tuple[int, int]:
+        """This request's number and the status to answer with."""
+        with self._lock:
+            served = next(self._counter)
+        if forced:
+            return served, int(forced)
+        failing = self.every > 0 and served % self.every == 0
+        return served, self.status if failing else 200
 
 
 def identity(xfcc: str) -> str:
@@ -37,7 +70,7 @@ def identity(xfcc: str) -> str:
     return ""
 
 
-def http_handler(config: dict[str, Any], port: int) -> type[BaseHTTPRequestHandler]:
+def http_handler(config: dict[str, Any], port: int, faults: Faults) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         disable_nagle_algorithm = True  # Headers and body are two writes: no 40 ms stall.
@@ -47,13 +80,15 @@ def http_handler(config: dict[str, Any], port: int) -> type[BaseHTTPRequestHandl
             if length:
                 self.rfile.read(length)
             xfcc = self.headers.get("x-forwarded-client-cert", "")
+            served, status = faults.next(self.headers.get(FAIL_HEADER, ""))
             body = json.dumps({
                 "pod": config["pod"], "namespace": config["namespace"],
                 "workload": config["workload"], "container": config["container"],
                 "labels": config["labels"], "port": port, "method": self.command,
                 "path": self.path, "identity": identity(xfcc), "xfcc": xfcc,
+                "served": served,
             }).encode() + b"\n"  # fmt: skip
-            self.send_response(200)
+            self.send_response(status)
             self.send_header("content-type", "application/json")
             self.send_header("content-length", str(len(body)))
             self.end_headers()
@@ -93,11 +128,12 @@ class HttpServer(ThreadingHTTPServer):
 
 def serve(config: dict[str, Any]) -> None:
     servers: list[socketserver.BaseServer] = []
+    faults = Faults.from_environment(dict(os.environ))
     for port, kind in config["ports"]:
         if kind == "tcp":
             servers.append(TcpServer(("0.0.0.0", port), tcp_handler(config, port)))
         else:
-            servers.append(HttpServer(("0.0.0.0", port), http_handler(config, port)))
+            servers.append(HttpServer(("0.0.0.0", port), http_handler(config, port, faults)))
     for server in servers:
         threading.Thread(target=server.serve_forever, daemon=True).start()
     stopping = threading.Event()

@@ -160,6 +160,7 @@ _WORKLOAD = (
     "env",
     "replicas",
     "schedule",
+    "proxyLogLevel",
 )
 _CONTAINER_PORT = ("containerPort", "name")
 _PROBE = (
@@ -543,10 +544,13 @@ def _workload(node: _Node) -> Workload | None:
     ports = _build(node.entries("ports", _CONTAINER_PORT), _container_port)
     probes = _build(node.entries("probes", _PROBE), _probe)
     annotations, app = labels(node.string_map("annotations")), _app(node)
+    log_level = node.choice("proxyLogLevel", LogLevel)
     if name is None or namespace is None or account is None:
         return None
     kind = _or(kind, WorkloadKind.DEPLOYMENT)
-    return Workload(name, namespace, account, kind, pod_labels, ports, probes, annotations, app)
+    return Workload(
+        name, namespace, account, kind, pod_labels, ports, probes, annotations, app, log_level
+    )
 
 
 def _app(node: _Node) -> AppContainer:

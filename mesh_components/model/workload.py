@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from mesh_components.model.refs import Identity, WorkloadRef
 from mesh_components.model.service import Labels
+from mesh_components.model.settings import LogLevel
 
 
 class WorkloadKind(enum.StrEnum):
@@ -79,7 +80,8 @@ class Workload:
 
     `annotations` go on the pod template (per-workload interception exclusions, opt-out).
     `app` is only needed to render the workload itself; injecting existing manifests reads
-    everything else from them.
+    everything else from them. `proxy_log_level` overrides the mesh's `proxy.logLevel` for
+    this workload's sidecars (None: the mesh's).
     """
 
     name: str
@@ -91,6 +93,7 @@ class Workload:
     probes: tuple[Probe, ...] = ()
     annotations: Labels = ()
     app: AppContainer = field(default_factory=AppContainer)
+    proxy_log_level: LogLevel | None = None
 
     @property
     def ref(self) -> WorkloadRef:

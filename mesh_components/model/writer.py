@@ -163,6 +163,8 @@ def workload_document(workload: Workload) -> Document:
     if workload.probes:
         found["probes"] = [_probe_document(probe) for probe in workload.probes]
     found.update(_app_document(workload.app))
+    if workload.proxy_log_level is not None:
+        found["proxyLogLevel"] = workload.proxy_log_level.value
     return found
 
 

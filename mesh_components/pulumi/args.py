@@ -576,6 +576,8 @@ class WorkloadArgs(TypedDict):
     """How many pods (1)."""
     schedule: NotRequired[str]
     """A CronJob's schedule."""
+    proxy_log_level: NotRequired[str]
+    """This workload's sidecar log level (trace ... off), over the mesh's `proxy.logLevel`."""
 
 
 class MeshFromSpecArgs(TypedDict):

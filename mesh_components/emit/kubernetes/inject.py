@@ -20,7 +20,7 @@ from mesh_components.emit.kubernetes.iptables import interception_for
 from mesh_components.emit.kubernetes.metadata import Json
 from mesh_components.emit.kubernetes.sidecar import sidecar_container
 from mesh_components.errors import MeshValidationError, Problem
-from mesh_components.model import MeshSettings, Probe, SidecarMode
+from mesh_components.model import LogLevel, MeshSettings, Probe, SidecarMode
 from mesh_components.validate.workloads import pod_probe_problems
 
 VOLUME_MODE = 0o444
@@ -59,6 +59,7 @@ class ProxyBinding:
     config_map: str
     secret: str
     config_hash: str | None
+    log_level: LogLevel | None = None  # the workload's own sidecar log level
 
 
 def inject_manifest(manifest: Json, settings: MeshSettings, binding: ProxyBinding) -> Json:
@@ -145,7 +146,8 @@ def _mesh_spec(spec: Json, settings: MeshSettings, binding: ProxyBinding, init: 
     """Init container first; in native mode the sidecar next, so the user's init containers
     already run through it. In classic mode the sidecar is the first app container."""
     new_spec = probe_rewriting.rewrite_probes(spec, settings)
-    proxy, user_init = sidecar_container(settings), spec.get("initContainers", [])
+    proxy = sidecar_container(settings, binding.log_level)
+    user_init = spec.get("initContainers", [])
     if settings.proxy.sidecar_mode is SidecarMode.NATIVE:
         new_spec["initContainers"] = [init, proxy, *user_init]
     else:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from mesh_components import names
 from mesh_components.emit.kubernetes.metadata import Json
-from mesh_components.model import MeshSettings, ProxySettings, Resources, SidecarMode
+from mesh_components.model import LogLevel, MeshSettings, ProxySettings, Resources, SidecarMode
 
 STARTUP_SECONDS = 120
 """How long the app may be held while Envoy starts (measured: ready 60-130 ms after start)."""
@@ -23,14 +23,15 @@ _PORT_NAMES = (
 undeclared (admin binds 127.0.0.1, the other two are iptables targets)."""
 
 
-def sidecar_container(settings: MeshSettings) -> Json:
-    """The proxy container, as the Kubernetes API spells it, for the mesh's sidecar mode."""
+def sidecar_container(settings: MeshSettings, log_level: LogLevel | None = None) -> Json:
+    """The proxy container, as the Kubernetes API spells it, for the mesh's sidecar mode;
+    `log_level` is the workload's own (None: the mesh's)."""
     proxy = settings.proxy
     container: Json = {
         "name": names.PROXY_CONTAINER,
         "image": proxy.image,
         "command": ["envoy"],
-        "args": envoy_args(proxy),
+        "args": envoy_args(proxy, log_level),
         "ports": [
             {"name": name, "containerPort": getattr(proxy.ports, role), "protocol": "TCP"}
             for name, role in _PORT_NAMES
@@ -47,18 +48,21 @@ def sidecar_container(settings: MeshSettings) -> Json:
     return {**container, "lifecycle": _classic_lifecycle(proxy)}
 
 
-def envoy_args(proxy: ProxySettings) -> list[str]:
+def envoy_args(proxy: ProxySettings, log_level: LogLevel | None = None) -> list[str]:
     """Envoy's flags. `--drain-time-s` and `--drain-strategy immediate` govern both a listener
     replaced by a config update and the graceful drain before shutdown: every response then
     asks the client to reconnect, while new connections are still accepted until the drain
-    time ends. No hot restart: config reloads come from the volumes instead."""
+    time ends. No hot restart: config reloads come from the volumes instead. Access logs reach
+    stdout within a second (`--file-flush-interval-msec`, Istio's value; Envoy's default is
+    10 s)."""
     return [
         "-c", f"{names.CONFIG_DIR}/{names.BOOTSTRAP_FILE}",
         "--reject-unknown-dynamic-fields",
         "--concurrency", str(proxy.concurrency),
-        "--log-level", proxy.log_level.value,
+        "--log-level", (log_level or proxy.log_level).value,
         "--drain-time-s", str(proxy.drain_seconds),
         "--drain-strategy", "immediate",
+        "--file-flush-interval-msec", "1000",
         "--disable-hot-restart",
     ]  # fmt: skip
 
