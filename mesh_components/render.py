@@ -95,7 +95,6 @@ def proxy_binding(workload: Workload, files: dict[str, str]) -> ProxyBinding:
         config_map=names.proxy_config_map(workload.name),
         secret=names.identity_secret(workload.service_account),
         config_hash=config_maps.config_hash(files),
-        log_level=workload.proxy_log_level,
     )
 
 

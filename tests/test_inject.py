@@ -157,6 +157,21 @@ def test_interception_annotations_reach_the_init_container() -> None:
     assert "--dport 5432 -j RETURN" in init["command"][-1]
 
 
+def test_a_pod_may_run_its_sidecar_at_its_own_log_level() -> None:
+    def level(annotations: dict[str, str]) -> str:
+        template = {"metadata": {"annotations": annotations}, "spec": pod_spec()}
+        proxy = inject_pod_template(template, NATIVE, BINDING)["spec"]["initContainers"][1]
+        args: list[str] = proxy["args"]
+        return args[args.index("--log-level") + 1]
+
+    assert level({}) == NATIVE.proxy.log_level.value == "info"
+    assert level({names.PROXY_LOG_LEVEL_ANNOTATION: "debug"}) == "debug"
+    with pytest.raises(MeshValidationError) as excinfo:
+        level({names.PROXY_LOG_LEVEL_ANNOTATION: "verbose"})
+    path = f"metadata.annotations[{names.PROXY_LOG_LEVEL_ANNOTATION}]"
+    assert codes_and_paths(excinfo.value) == {("annotation-invalid", path)}
+
+
 def test_a_probe_changed_after_injection_is_kept_on_reinjection() -> None:
     once = inject_pod_template({"spec": pod_spec()}, NATIVE, BINDING)
     once["spec"]["containers"][1]["readinessProbe"] = {"httpGet": {"path": "/v2", "port": 9001}}

@@ -23,6 +23,8 @@ from tests.test_render import make_ca
 ROOT = Path(__file__).parents[1]
 BOOKSTORE = ROOT / "examples" / "bookstore"
 RESILIENCE = ROOT / "tests" / "goldens" / "resilience" / "mesh.yaml"
+# Also sets a workload's own proxy log level.
+RESILIENCE_LOCAL = ROOT / "tests" / "local_resilience"
 _FREE_FORM = {"selector", "labels", "headers", "env", "annotations"}
 
 
@@ -84,7 +86,11 @@ def test_the_schema_describes_every_input_and_output() -> None:
     )
 
 
-@pytest.mark.parametrize("path", [BOOKSTORE, RESILIENCE], ids=["bookstore", "resilience"])
+@pytest.mark.parametrize(
+    "path",
+    [BOOKSTORE, RESILIENCE, RESILIENCE_LOCAL],
+    ids=["bookstore", "resilience", "resilience-local"],
+)
 def test_the_whole_mesh_component_deploys_what_render_writes(path: Path) -> None:
     recorder = whole_mesh(path)
     rendered = render(read_spec(path), make_ca(), NOW).objects
@@ -101,7 +107,7 @@ def test_the_whole_mesh_component_deploys_what_render_writes(path: Path) -> None
     }
     for kind in ("Deployment", "StatefulSet"):
         deployed = recorder.of_type(f"kubernetes:apps/v1:{kind}")
-        assert set(deployed) == set(by_kind[kind])
+        assert set(deployed) == set(by_kind.get(kind, {}))
         for name, registered in deployed.items():
             assert base_names(registered.inputs["spec"]) == base_names(
                 by_kind[kind][name]["spec"]

@@ -59,7 +59,6 @@ class ProxyBinding:
     config_map: str
     secret: str
     config_hash: str | None
-    log_level: LogLevel | None = None  # the workload's own sidecar log level
 
 
 def inject_manifest(manifest: Json, settings: MeshSettings, binding: ProxyBinding) -> Json:
@@ -104,12 +103,14 @@ def inject_pod_template(template: Json, settings: MeshSettings, binding: ProxyBi
         interception = interception_for(settings, annotations)
     except MeshValidationError as error:
         problems += _annotation_problems(error.problems)
+    log_level, level_problems = _log_level(annotations)
+    problems += _annotation_problems(level_problems)
     if problems:
         raise MeshValidationError(problems)
     probes = probe_rewriting.probes_of(spec)
     probe_ports = tuple(sorted({probe_target(p, settings.proxy.ports).port for p in probes}))
     init = init_container(settings, interception, probe_ports)
-    new_spec = _mesh_spec(spec, settings, binding, init)
+    new_spec = _mesh_spec(spec, settings, binding, init, log_level)
     annotations |= _mesh_annotations(spec, new_spec, probes, binding)
     annotations |= _scrape_annotations(annotations, settings)
     metadata = {**base.get("metadata", {}), "annotations": annotations}
@@ -142,11 +143,17 @@ def _restore_probes(spec: Json, records: dict[str, dict[str, list[Json]]]) -> No
                 container[field] = original
 
 
-def _mesh_spec(spec: Json, settings: MeshSettings, binding: ProxyBinding, init: Json) -> Json:
+def _mesh_spec(
+    spec: Json,
+    settings: MeshSettings,
+    binding: ProxyBinding,
+    init: Json,
+    log_level: LogLevel | None,
+) -> Json:
     """Init container first; in native mode the sidecar next, so the user's init containers
     already run through it. In classic mode the sidecar is the first app container."""
     new_spec = probe_rewriting.rewrite_probes(spec, settings)
-    proxy = sidecar_container(settings, binding.log_level)
+    proxy = sidecar_container(settings, log_level)
     user_init = spec.get("initContainers", [])
     if settings.proxy.sidecar_mode is SidecarMode.NATIVE:
         new_spec["initContainers"] = [init, proxy, *user_init]
@@ -252,6 +259,21 @@ def _probe_problems(spec: Json, settings: MeshSettings) -> Iterator[Problem]:
                 f"port {probe.port}, one of the sidecar's",
                 "restore the app's own probe (was this pod injected by hand or another tool?)",
             )
+
+
+def _log_level(annotations: dict[str, str]) -> tuple[LogLevel | None, tuple[Problem, ...]]:
+    """The pod's own sidecar log level (None: the mesh's), or the problem with its value."""
+    key = names.PROXY_LOG_LEVEL_ANNOTATION
+    if key not in annotations:
+        return None, ()
+    try:
+        return LogLevel(annotations[key]), ()
+    except ValueError:
+        levels = ", ".join(level.value for level in LogLevel)
+        fix = "use one of Envoy's log levels, or remove the annotation for the mesh's"
+        return None, (
+            Problem(key, "annotation-invalid", f"one of {levels}", repr(annotations[key]), fix),
+        )
 
 
 def _annotation_problems(problems: tuple[Problem, ...]) -> list[Problem]:

@@ -72,10 +72,14 @@ def _never_restart(template: Json) -> Json:
 
 
 def pod_template(workload: Workload) -> Json:
-    """The pod template: labels, the identity, and the one app container."""
+    """The pod template: labels, annotations (a sidecar log level of its own is one), the
+    identity, and the one app container."""
     meta: Json = {"labels": dict(workload.labels)}
-    if workload.annotations:
-        meta["annotations"] = dict(workload.annotations)
+    annotations = dict(workload.annotations)
+    if workload.proxy_log_level is not None:
+        annotations[names.PROXY_LOG_LEVEL_ANNOTATION] = workload.proxy_log_level.value
+    if annotations:
+        meta["annotations"] = annotations
     spec = {"serviceAccountName": workload.service_account, "containers": [_container(workload)]}
     return {"metadata": meta, "spec": spec}
 
