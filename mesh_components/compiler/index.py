@@ -2,14 +2,19 @@
 
 Which workloads a service selects, which identities stand behind it, which split a service
 belongs to. Built from a validated spec; a lookup miss here is a compiler bug, not user error.
+
+Validation's graph checks and the compiler resolve the same mesh, so `MeshIndex.of` returns the
+index it built last when asked again for the very same spec object (specs are immutable), and
+the index keeps what the compiler resolved from it (`resolved`): each destination is resolved
+once per mesh, not once per check and per caller.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import TypeVar
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import ClassVar, TypeVar, cast
 
 from mesh_components import names
 from mesh_components.model import (
@@ -26,6 +31,7 @@ from mesh_components.model import (
 
 _K = TypeVar("_K")
 _V = TypeVar("_V")
+_MISSING = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,9 +48,26 @@ class MeshIndex:
     policies_of_source: dict[Identity, tuple[AccessPolicy, ...]]
     policies_of_service: dict[ServiceRef, tuple[AccessPolicy, ...]]
     policies_of_identity: dict[Identity, tuple[AccessPolicy, ...]]
+    identities_of_service: dict[ServiceRef, tuple[Identity, ...]]
+    resolved: dict[tuple[object, ...], object] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+    """Memo of pure functions of this index (the compiler's resolutions), keyed by the
+    function's name and arguments. Frozen values only: callers share them."""
+
+    _last: ClassVar[list[MeshIndex]] = []
 
     @classmethod
     def of(cls, spec: MeshSpec) -> MeshIndex:
+        """The index of `spec`: the one built last if it was for this same object."""
+        if cls._last and cls._last[0].spec is spec:
+            return cls._last[0]
+        index = cls._build(spec)
+        cls._last[:] = [index]
+        return index
+
+    @classmethod
+    def _build(cls, spec: MeshSpec) -> MeshIndex:
         services = {s.ref: s for s in spec.services}
         selected = _selected_workloads(spec)
         return cls(
@@ -66,11 +89,21 @@ class MeshIndex:
             policies_of_identity=_group(
                 (p.destination.identity, p) for p in spec.policies if p.destination.identity
             ),
+            identities_of_service={
+                ref: tuple(sorted({w.identity for w in ws})) for ref, ws in selected.items()
+            },
         )
+
+    def memo(self, key: tuple[object, ...], compute: Callable[[], _V]) -> _V:
+        """`compute()`, once per key for this index: the compiler's resolutions, shared."""
+        found = self.resolved.get(key, _MISSING)
+        if found is _MISSING:
+            found = self.resolved[key] = compute()
+        return cast(_V, found)
 
     def identities(self, service: ServiceRef) -> tuple[Identity, ...]:
         """The identities of the pods behind `service`, sorted."""
-        return tuple(sorted({w.identity for w in self.selected.get(service, ())}))
+        return self.identities_of_service.get(service, ())
 
     def target_port(self, service: ServiceRef, port: ServicePort) -> int:
         """The pod port behind a service port, resolving a named target port."""

@@ -43,6 +43,15 @@ def port_conflicts(index: MeshIndex, client: Workload) -> dict[int, tuple[Servic
 
 
 def _destinations_by_port(index: MeshIndex, client: Workload) -> dict[int, list[_Entry]]:
+    """Resolved once per identity and namespace (all that it depends on), then shared: by
+    validation's graph checks and the compiler, and by the workloads of one identity."""
+    return index.memo(
+        ("destinations_by_port", client.identity, client.namespace),
+        lambda: _resolve_destinations(index, client),
+    )
+
+
+def _resolve_destinations(index: MeshIndex, client: Workload) -> dict[int, list[_Entry]]:
     grouped: dict[int, list[_Entry]] = defaultdict(list)
     for ref in reachable_services(index, client.identity):
         service = index.services[ref]
@@ -106,6 +115,16 @@ def _outbound_port(port: int, entries: list[_Entry]) -> OutboundPort:
 def _destination(
     index: MeshIndex, client: Workload, service: Service, port: ServicePort, dialed: int
 ) -> Destination:
+    """The same for every client of one namespace: resolved once, shared."""
+    return index.memo(
+        ("destination", service.ref, port, client.namespace, dialed),
+        lambda: _resolve_destination(index, client, service, port, dialed),
+    )
+
+
+def _resolve_destination(
+    index: MeshIndex, client: Workload, service: Service, port: ServicePort, dialed: int
+) -> Destination:
     split = index.split_of_root.get(service.ref)
     backends: tuple[WeightedUpstream, ...]
     if split is None:
@@ -151,6 +170,13 @@ def _upstream_on(index: MeshIndex, backend: ServiceRef, root_port: ServicePort) 
 
 
 def _upstream(index: MeshIndex, service: Service, port: ServicePort) -> Upstream:
+    """One per service port in the mesh, shared by every destination that sends to it."""
+    return index.memo(
+        ("upstream", service.ref, port), lambda: _resolve_upstream(index, service, port)
+    )
+
+
+def _resolve_upstream(index: MeshIndex, service: Service, port: ServicePort) -> Upstream:
     cluster_domain = index.spec.settings.cluster_domain
     trust_domain = index.spec.settings.trust_domain
     return Upstream(
