@@ -120,17 +120,32 @@ class MeshIndex:
         return names.service_fqdn(service, self.spec.settings.cluster_domain)
 
 
-def _selected_workloads(spec: MeshSpec) -> dict[ServiceRef, tuple[Workload, ...]]:
-    by_namespace: dict[str, list[Workload]] = defaultdict(list)
-    for workload in spec.workloads:
-        by_namespace[workload.namespace].append(workload)
-    return {
-        service.ref: tuple(
-            sorted(
-                (w for w in by_namespace[service.namespace] if service.selects(w.labels)),
-                key=lambda w: w.name,
-            )
+class Selection:
+    """Which workloads a service selects (`Service.selects`, in declaration order), looked up
+    by label instead of scanning the service's namespace: a scan per service made selection
+    quadratic in a namespace's size (500 services of 5,000 in one namespace)."""
+
+    def __init__(self, workloads: Iterable[Workload]) -> None:
+        self._by_label: dict[tuple[str, tuple[str, str]], list[Workload]] = defaultdict(list)
+        for workload in workloads:
+            for pair in workload.labels:
+                self._by_label[(workload.namespace, pair)].append(workload)
+
+    def of(self, service: Service) -> list[Workload]:
+        """The workloads of `service`'s namespace carrying every pair of its selector."""
+        if not service.selector:
+            return []
+        candidates = min(
+            (self._by_label.get((service.namespace, pair), []) for pair in service.selector),
+            key=len,
         )
+        return [w for w in candidates if service.selects(w.labels)]
+
+
+def _selected_workloads(spec: MeshSpec) -> dict[ServiceRef, tuple[Workload, ...]]:
+    selection = Selection(spec.workloads)
+    return {
+        service.ref: tuple(sorted(selection.of(service), key=lambda w: w.name))
         for service in spec.services
     }
 

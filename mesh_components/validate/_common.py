@@ -11,6 +11,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from typing import TypeAlias, TypeVar
 
+from mesh_components.compiler.index import Selection
 from mesh_components.errors import Problem
 from mesh_components.model import Labels, MeshSpec, Service, ServiceRef, Workload
 
@@ -194,9 +195,9 @@ def workloads_by_namespace(spec: MeshSpec) -> dict[str, tuple[Workload, ...]]:
     return {namespace: tuple(workloads) for namespace, workloads in grouped.items()}
 
 
-def selected(service: Service, by_namespace: dict[str, tuple[Workload, ...]]) -> list[Workload]:
+def selected(service: Service, selection: Selection) -> list[Workload]:
     """The workloads whose pods `service` selects: same namespace, every selector pair present."""
-    return [w for w in by_namespace.get(service.namespace, ()) if service.selects(w.labels)]
+    return selection.of(service)
 
 
 def listed(workloads: Iterable[Workload]) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from mesh_components import names
+from mesh_components.compiler.index import Selection
 from mesh_components.errors import Problem
 from mesh_components.model import MeshSpec, ServiceRef, Workload
 from mesh_components.validate._common import (
@@ -29,7 +30,6 @@ from mesh_components.validate._common import (
     service_path,
     suggest_name,
     workload_path,
-    workloads_by_namespace,
 )
 
 
@@ -119,9 +119,9 @@ def selectors(spec: MeshSpec) -> Iterator[Problem]:
 
 
 def selects_something(spec: MeshSpec) -> Iterator[Problem]:
-    by_namespace = workloads_by_namespace(spec)
+    selection = Selection(spec.workloads)
     for service in spec.services:
-        if service.selector and not selected(service, by_namespace):
+        if service.selector and not selected(service, selection):
             expected = (
                 f"a workload in namespace {service.namespace!r} carrying every selector label"
             )
@@ -134,9 +134,9 @@ def selects_something(spec: MeshSpec) -> Iterator[Problem]:
 
 def target_ports(spec: MeshSpec) -> Iterator[Problem]:
     """A named target port must name one container port number on every selected workload."""
-    by_namespace = workloads_by_namespace(spec)
+    selection = Selection(spec.workloads)
     for service in spec.services:
-        pods = selected(service, by_namespace)
+        pods = selected(service, selection)
         for index, port in enumerate(service.ports):
             if isinstance(port.target_port, str) and pods:
                 path = f"{service_path(service)}.ports[{index}].targetPort"

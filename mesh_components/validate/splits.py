@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 
+from mesh_components.compiler.index import Selection
 from mesh_components.errors import Problem
 from mesh_components.model import MeshSpec, Service, ServiceRef, TrafficSplit
 from mesh_components.validate._common import (
@@ -22,7 +23,6 @@ from mesh_components.validate._common import (
     selected,
     service_path,
     services_by_ref,
-    workloads_by_namespace,
 )
 
 MAX_TOTAL_WEIGHT = 2**32 - 1  # Envoy sums weighted-cluster weights in a uint32
@@ -211,7 +211,7 @@ def _compare_ports(path: str, root: Service, backend: Service) -> Iterator[Probl
 
 def root_selects_only_backend_pods(spec: MeshSpec) -> Iterator[Problem]:
     """OSM #4296: a pod the root selects but no backend does gets no traffic behind the split."""
-    services, by_namespace = services_by_ref(spec), workloads_by_namespace(spec)
+    services, selection = services_by_ref(spec), Selection(spec.workloads)
     for split in spec.splits:
         root = services.get(split.root_ref)
         backends = [
@@ -219,8 +219,8 @@ def root_selects_only_backend_pods(spec: MeshSpec) -> Iterator[Problem]:
         ]
         if root is None or not backends:
             continue
-        covered = {w.ref for backend in backends for w in selected(backend, by_namespace)}
-        stray = [w for w in selected(root, by_namespace) if w.ref not in covered]
+        covered = {w.ref for backend in backends for w in selected(backend, selection)}
+        stray = [w for w in selected(root, selection) if w.ref not in covered]
         if stray:
             yield _stray_pods(split_path(split), root, listed(stray))
 

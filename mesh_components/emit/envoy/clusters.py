@@ -12,6 +12,7 @@ from mesh_components import names
 from mesh_components.emit.envoy import egress
 from mesh_components.emit.envoy.observability import tracing_cluster
 from mesh_components.emit.envoy.secrets import upstream_tls
+from mesh_components.emit.envoy.shared import share
 from mesh_components.emit.envoy.types import (
     DNS_CLUSTER,
     HTTP_PROTOCOL_OPTIONS,
@@ -66,6 +67,11 @@ def _https(probe: Probe) -> bool:
 
 
 def upstream_cluster(upstream: Upstream, paths: VolumePaths) -> Json:
+    """mTLS to one backend service port, built once per upstream and shared by every caller."""
+    return share(("upstream cluster", upstream, paths), lambda: _upstream_cluster(upstream, paths))
+
+
+def _upstream_cluster(upstream: Upstream, paths: VolumePaths) -> Json:
     """mTLS to one backend service port, with the backend's limits, ejection and pool.
     gRPC and HTTP/2 ports speak HTTP/2 upstream."""
     name, policy = names.upstream_cluster(upstream.service, upstream.port), upstream.policy

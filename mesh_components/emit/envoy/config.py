@@ -1,6 +1,11 @@
 """One workload's Envoy configuration, and its files for the config and certificate volumes.
 
 Files are deterministic YAML: sorted keys, block style, lists in the emitters' order.
+
+An upstream cluster is one dict shared by every config that sends to it (`shared.is_shared`),
+so its YAML text is written once and reused: a DiscoveryResponse's text is the concatenation of
+its resources' texts, as the writer spells each list item on its own (no resource shares an
+object with another: `consistency.check` refuses that, and it would need YAML aliases).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from dataclasses import dataclass
 from mesh_components import names, yamltext
 from mesh_components.emit.envoy.bootstrap import static_bootstrap as _inlined
 from mesh_components.emit.envoy.secrets import secrets
+from mesh_components.emit.envoy.shared import is_shared
 from mesh_components.emit.envoy.types import CLUSTER, LISTENER, SECRET, Json, typed
 from mesh_components.names import VolumePaths
 
@@ -48,7 +54,12 @@ class EnvoyConfig:
 
     def files(self) -> dict[str, str]:
         """{filename: YAML text} of `documents()`, byte-identical for the same plan."""
-        return {name: to_yaml(document) for name, document in self.documents().items()}
+        return {
+            name: _discovery_yaml(CLUSTER, self.clusters)
+            if name == names.CDS_FILE
+            else to_yaml(document)
+            for name, document in self.documents().items()
+        }
 
     def static_bootstrap_yaml(self, certs_dir: str | None = None) -> str:
         """The static bootstrap as YAML, for `envoy --mode validate`.
@@ -67,6 +78,35 @@ class EnvoyConfig:
 def discovery_response(type_url: str, resources: Sequence[Json]) -> Json:
     """The document a file-based xDS subscription reads: `{resources: [Any, ...]}`."""
     return {"resources": [typed(type_url, **resource) for resource in resources]}
+
+
+_RESOURCES_KEY = "resources:\n"
+# YAML text of shared resources, by id (the resource is kept, so its id is never reused).
+_RESOURCE_TEXTS: dict[int, tuple[Json, str]] = {}
+_RESOURCE_TEXTS_LIMIT = 20_000
+
+
+def _discovery_yaml(type_url: str, resources: Sequence[Json]) -> str:
+    """`to_yaml(discovery_response(type_url, resources))`, reusing shared resources' text."""
+    if not any(is_shared(resource) for resource in resources):
+        return to_yaml(discovery_response(type_url, resources))
+    return _RESOURCES_KEY + "".join(_resource_yaml(type_url, r) for r in resources)
+
+
+def _resource_yaml(type_url: str, resource: Json) -> str:
+    """One resource's list item in a DiscoveryResponse's text."""
+    found = _RESOURCE_TEXTS.get(id(resource))
+    if found is not None:
+        return found[1]
+    text = to_yaml(discovery_response(type_url, [resource]))
+    if not text.startswith(_RESOURCES_KEY):
+        raise AssertionError(f"unexpected YAML for a DiscoveryResponse: {text:.60}")
+    item = text[len(_RESOURCES_KEY) :]
+    if is_shared(resource):
+        if len(_RESOURCE_TEXTS) >= _RESOURCE_TEXTS_LIMIT:
+            _RESOURCE_TEXTS.clear()
+        _RESOURCE_TEXTS[id(resource)] = (resource, item)
+    return item
 
 
 def to_yaml(document: Json) -> str:

@@ -3,7 +3,9 @@
 no listener is empty. A failure is a compiler bug, never a user's mistake.
 
 Each document is walked once (`_Index`); the rules then read what the walk gathered, so the
-check costs one pass over the config, however many rules there are.
+check costs one pass over the config, however many rules there are. An upstream cluster that
+several configs share (`shared.is_shared`) is walked once: later configs reuse what that walk
+gathered and which objects it saw.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ import json
 import posixpath
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from mesh_components import names
+from mesh_components.emit.envoy.shared import is_shared
 from mesh_components.emit.envoy.types import TCP_PROXY, UPSTREAM_TLS, Json
 from mesh_components.names import LOCAL_TLS_CLUSTER_PREFIX
 
@@ -48,6 +51,11 @@ def all_chains(listener: Json) -> list[Json]:
 
 
 _SUBSCRIBERS = ("listener", "cluster", "bootstrap")
+
+# Walks of shared clusters, by id (the cluster is kept, so its id is never reused): the
+# cluster, what its walk gathered, and the ids of every object it saw.
+_WALKED: dict[int, tuple[Json, _Index, frozenset[int]]] = {}
+_WALKED_LIMIT = 20_000
 
 
 @dataclass(slots=True)
@@ -87,7 +95,31 @@ class _Index:
             route_config = owner if kind == "route config" else None
             references = kind in ("listener", "cluster")
             walk = _Walk(document, kind, name, owner, seen, references, kind in _SUBSCRIBERS)
-            self._walk(resource, walk, route_config)
+            if not (kind == "cluster" and is_shared(resource) and self._reuse(resource, walk)):
+                self._walk(resource, walk, route_config)
+
+    def _reuse(self, cluster: Json, walk: _Walk) -> bool:
+        """Add what a walk of this shared cluster gathered, walking it the first time; False
+        when it cannot be reused (it shares an object with itself or with this document)."""
+        found = _WALKED.get(id(cluster))
+        if found is None:
+            alone, alone_walk = _Index(), replace(walk, seen=set())
+            alone._walk(cluster, alone_walk, None)
+            found = (cluster, alone, frozenset(alone_walk.seen))
+            if len(_WALKED) >= _WALKED_LIMIT:
+                _WALKED.clear()
+            _WALKED[id(cluster)] = found
+        _, alone, seen = found
+        if alone.shared or not walk.seen.isdisjoint(seen):
+            return False
+        walk.seen.update(seen)
+        self.embedded.extend(alone.embedded)
+        self.route_actions.extend(alone.route_actions)
+        self.tcp_proxies.extend(alone.tcp_proxies)
+        self.secret_users.extend(alone.secret_users)
+        self.subscriptions.extend(alone.subscriptions)
+        self.upstream_tls.extend(alone.upstream_tls)
+        return True
 
     def _walk(self, node: Any, walk: _Walk, route_config: str | None) -> None:
         """Every dict and list under `node` once; a second sighting is a shared object.
