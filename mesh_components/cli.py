@@ -30,6 +30,7 @@ from mesh_components.cli_parser import (
     add_output_path,
     add_verb,
 )
+from mesh_components.config_budget import build_within_budget
 from mesh_components.console import progress, show, show_data, show_error
 from mesh_components.emit.kubernetes.metadata import Json
 from mesh_components.envoy_check import EnvoyVerdict
@@ -40,9 +41,9 @@ from mesh_components.inspect.cli import add_commands as add_inspect_commands
 from mesh_components.local.cli import add_commands as add_local_commands
 from mesh_components.manifests import manifest_files
 from mesh_components.manifests import to_yaml as manifests_to_yaml
-from mesh_components.model import AccessMode, MeshSettings
+from mesh_components.model import AccessMode, MeshSettings, WorkloadRef
 from mesh_components.output import write_tree
-from mesh_components.pipeline import CompiledMesh, build
+from mesh_components.pipeline import CompiledMesh
 from mesh_components.pki import MeshTrust
 from mesh_components.progress import ProgressHook
 from mesh_components.render import render
@@ -327,7 +328,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     with progress() as hook:
-        mesh = build(read_spec(args.spec), progress=hook)
+        mesh = build_within_budget(read_spec(args.spec), progress=hook).compiled
         verdicts = _envoy_verdicts(mesh, hook)
     rejected = [v for v in verdicts or () if not v.accepted]
     if args.output != "table":
@@ -342,8 +343,9 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _compile(args: argparse.Namespace) -> int:
     with progress() as hook:
-        mesh = build(read_spec(args.spec), progress=hook)
-        write_tree(args.output, compiled_files(mesh))
+        built = build_within_budget(read_spec(args.spec), progress=hook)
+        mesh = built.compiled
+        write_tree(args.output, compiled_files(mesh, built.files))
     print(f"wrote {len(mesh.workloads)} workload configs to {args.output}")
     return 0
 
@@ -461,13 +463,17 @@ def _read_manifests(source: str) -> list[Json]:
     return documents
 
 
-def compiled_files(mesh: CompiledMesh) -> dict[str, str]:
-    """Every file `compile` writes: `<namespace>/<workload>/<file>`."""
+def compiled_files(
+    mesh: CompiledMesh, written: dict[WorkloadRef, dict[str, str]] | None = None
+) -> dict[str, str]:
+    """Every file `compile` writes: `<namespace>/<workload>/<file>`. `written`: each
+    workload's config files when they were already written out (else they are written here)."""
     files: dict[str, str] = {}
     for workload in mesh.workloads:
         ref = workload.plan.workload
         folder = f"{ref.namespace}/{ref.name}"
-        for name, text in workload.envoy.files().items():
+        config = workload.envoy.files() if written is None else written[ref]
+        for name, text in config.items():
             files[f"{folder}/{name}"] = text
         files[f"{folder}/{names.STATIC_BOOTSTRAP_FILE}"] = workload.envoy.static_bootstrap_yaml()
     return files

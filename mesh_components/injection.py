@@ -12,6 +12,7 @@ import dataclasses
 from collections.abc import Iterator
 from datetime import datetime
 
+from mesh_components.config_budget import build_within_budget
 from mesh_components.emit.kubernetes import config_maps, services
 from mesh_components.emit.kubernetes.inject import (
     TEMPLATE_PATHS,
@@ -32,9 +33,8 @@ from mesh_components.model import (
     WorkloadRef,
     labels,
 )
-from mesh_components.pipeline import build
 from mesh_components.pki import MeshTrust
-from mesh_components.render import budget_problems, proxy_binding
+from mesh_components.render import proxy_binding
 
 DEFAULT_NAMESPACE = "default"
 
@@ -60,11 +60,8 @@ def inject_all(
     found = {i: workload_of(m) for i, m in enumerate(manifests) if m["kind"] in TEMPLATE_PATHS}
     workloads = {i: w for i, w in found.items() if w is not None}
     merged = _merged(spec, list(workloads.values()))
-    compiled = build(merged)
-    files = {w.plan.workload: w.envoy.files() for w in compiled.workloads}
-    problems = budget_problems({w.ref: files[w.ref] for w in workloads.values()}, budget_bytes)
-    if problems:
-        raise MeshValidationError(problems)
+    injected = {w.ref for w in workloads.values()}
+    files = build_within_budget(merged, budget_bytes, checked=injected).files
     out = [_injected(m, workloads.get(i), merged, files) for i, m in enumerate(manifests)]
     return out + list(_mesh_objects(merged, list(workloads.values()), files, trust, now))
 

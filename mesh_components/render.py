@@ -14,6 +14,7 @@ from datetime import datetime
 
 from mesh_components import names
 from mesh_components.compiler import MeshIndex
+from mesh_components.config_budget import ConfigTooLargeError, build_within_budget
 from mesh_components.emit.kubernetes import accounts, config_maps, services
 from mesh_components.emit.kubernetes.inject import ProxyBinding, inject_manifest
 from mesh_components.emit.kubernetes.metadata import Json
@@ -26,9 +27,9 @@ from mesh_components.identities import (
     issuing_trust,
 )
 from mesh_components.model import MeshSpec, Service, Workload, WorkloadKind, WorkloadRef
-from mesh_components.pipeline import CompiledMesh, build
+from mesh_components.pipeline import CompiledMesh
 from mesh_components.pki import MeshTrust
-from mesh_components.progress import ProgressHook, counted, silent
+from mesh_components.progress import ProgressHook, silent
 
 KIND_ORDER = ("Namespace", "ServiceAccount", "Secret", "Certificate", "ConfigMap", "Service")
 """Objects a workload depends on come first, so `kubectl apply` in file order works."""
@@ -53,15 +54,19 @@ def render(
     """Validate, compile and emit every object, or raise MeshValidationError listing all.
 
     `ca` signs the identity Secrets; it may be None when cert-manager issues them. `progress`
-    hears about each workload's config as it is emitted and written out.
+    hears about each workload's config as it is emitted and written out. Each config is
+    measured against `budget_bytes` as soon as it is written, so a mesh far over the budget is
+    refused after a few workloads, not after building them all (`config_budget`).
     """
-    compiled = build(spec, progress=progress)
+    problems = [p for w in spec.workloads for p in _render_problems(w)]
+    try:
+        built = build_within_budget(spec, budget_bytes, progress=progress)
+    except ConfigTooLargeError as too_large:
+        raise MeshValidationError([*problems, *too_large.problems]) from None
+    if problems:
+        raise MeshValidationError(problems)
     trust = issuing_trust(spec.settings, ca)
-    files = {
-        item.plan.workload: item.envoy.files()
-        for item in counted(compiled.workloads, "writing proxy config files", progress)
-    }
-    _check_renderable(spec, files, budget_bytes)
+    files = built.files
     mesh = spec.settings.name
     objects = [
         *(accounts.namespace(mesh, ns) for ns in sorted({w.namespace for w in spec.workloads})),
@@ -69,7 +74,7 @@ def render(
         *_services(mesh, spec.services),
         *_workloads(spec, files),
     ]
-    return RenderedMesh(compiled, tuple(sorted(objects, key=_apply_order)))
+    return RenderedMesh(built.compiled, tuple(sorted(objects, key=_apply_order)))
 
 
 def _identities(spec: MeshSpec, trust: MeshTrust | None, now: datetime) -> Iterator[Json]:
@@ -113,21 +118,6 @@ def _governing(index: MeshIndex, workload: Workload) -> Service | None:
     headless = [s for s in selecting if s.headless]
     candidates = headless or selecting
     return candidates[0] if candidates else None
-
-
-def _check_renderable(
-    spec: MeshSpec, files_of: dict[WorkloadRef, dict[str, str]], budget: int
-) -> None:
-    problems = [p for w in spec.workloads for p in _render_problems(w)]
-    problems += budget_problems(files_of, budget)
-    if problems:
-        raise MeshValidationError(problems)
-
-
-def budget_problems(files_of: dict[WorkloadRef, dict[str, str]], budget: int) -> list[Problem]:
-    """`config-too-large` for every workload whose ConfigMap would pass the budget."""
-    found = (config_maps.over_budget(ref, files, budget) for ref, files in sorted(files_of.items()))
-    return [problem for problem in found if problem is not None]
 
 
 def _render_problems(workload: Workload) -> Iterator[Problem]:

@@ -320,11 +320,8 @@ def test_render_reports_progress_per_workload() -> None:
     state = ca_file.CaFile(current=ca_file.new_seed(datetime.now(UTC)))
     trust = state.trust(spec.settings.trust_domain)
     render(spec, trust, datetime.now(UTC), progress=lambda *report: seen.append(report))
-    stages = {stage for stage, _, _ in seen}
-    assert stages == {"emitting proxy configs", "writing proxy config files"}
-    for stage in stages:
-        counts = [(done, total) for s, done, total in seen if s == stage]
-        assert counts == [(i, 6) for i in range(1, 7)]
+    # One stage: each config is written out (and measured against the budget) as it is emitted.
+    assert seen == [("emitting proxy configs", i, 6) for i in range(1, 7)]
 
 
 def test_a_progress_bar_is_drawn_on_a_terminal_only(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,16 +17,14 @@ from datetime import datetime
 import pulumi
 
 from mesh_components import names
+from mesh_components.config_budget import BudgetedMesh
 from mesh_components.emit.kubernetes import config_maps
 from mesh_components.emit.kubernetes.metadata import Json
 from mesh_components.emit.kubernetes.secrets import identity_secret
-from mesh_components.errors import MeshValidationError
 from mesh_components.identities import identity_object
 from mesh_components.model import Identity, MeshSettings, WorkloadRef
-from mesh_components.pipeline import CompiledMesh
 from mesh_components.pki import IdentityCertificate, MeshTrust
 from mesh_components.pulumi import resources
-from mesh_components.pulumi.errors import MeshProgramError
 
 CONTENT_HASH_CHARACTERS = 10
 
@@ -47,14 +45,14 @@ class Emitted:
 
 
 def proxy_config(
-    compiled: pulumi.Output[CompiledMesh],
+    compiled: pulumi.Output[BudgetedMesh],
     settings: MeshSettings,
     workload: WorkloadRef,
     updates: ConfigUpdates,
     opts: pulumi.ResourceOptions,
 ) -> Emitted:
-    """The workload's ConfigMap, refused past the size budget."""
-    files = compiled.apply(lambda mesh: _files_of(mesh, workload))
+    """The workload's ConfigMap (its size already checked against the budget as it was built)."""
+    files = compiled.apply(lambda mesh: mesh.files[workload])
     digest = files.apply(config_maps.config_hash)
     obj = files.apply(lambda found: config_maps.proxy_config_map(settings.name, workload, found))
     metadata = pulumi.Output.all(obj, digest).apply(
@@ -106,15 +104,6 @@ def issue(
     trust: pulumi.Output[MeshTrust], of: Identity, now: datetime
 ) -> pulumi.Output[IdentityCertificate]:
     return trust.apply(lambda t: t.issue(of, now))
-
-
-def _files_of(mesh: CompiledMesh, workload: WorkloadRef) -> dict[str, str]:
-    (found,) = [item for item in mesh.workloads if item.plan.workload == workload]
-    files = found.envoy.files()
-    problem = config_maps.over_budget(workload, files, config_maps.DEFAULT_BUDGET_BYTES)
-    if problem is not None:
-        raise MeshProgramError(MeshValidationError([problem]))
-    return files
 
 
 def _named(metadata: Json, digest: str, updates: ConfigUpdates) -> Json:

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import pulumi
 
 from mesh_components import ca_file
+from mesh_components.config_budget import BudgetedMesh, build_within_budget
 from mesh_components.emit.kubernetes import accounts
 from mesh_components.emit.kubernetes.inject import ProxyBinding
 from mesh_components.errors import MeshValidationError, Problem
@@ -35,7 +36,6 @@ from mesh_components.model import (
     WorkloadRef,
 )
 from mesh_components.model.writer import Document
-from mesh_components.pipeline import CompiledMesh, build
 from mesh_components.pki import CertificatePolicy, MeshTrust
 from mesh_components.pulumi import emission, injection, lifecycle
 from mesh_components.pulumi.args import MeshArgs
@@ -212,20 +212,21 @@ class Mesh(pulumi.ComponentResource):
         expiry = {who: self._emit_identity(trust, who) for who in sorted(self._secret_names)}
         self._publish(hashes, expiry, trust)
 
-    def _compiled(self) -> pulumi.Output[CompiledMesh]:
+    def _compiled(self) -> pulumi.Output[BudgetedMesh]:
         """Compiled now when the mesh is all here (errors surface at once), else once the
-        other stacks' declarations arrive."""
+        other stacks' declarations arrive. Each of this stack's proxy configs is measured
+        against the ConfigMap budget as it is emitted (`config_budget`)."""
         if not self._imports:
             with reported():
-                compiled = build(self._declarations.spec())
+                compiled = build_within_budget(self._declarations.spec(), checked=self._bindings)
             return pulumi.Output.from_input(0).apply(lambda _: compiled)
         return pulumi.Output.all(*self._imports).apply(self._compile_with)
 
-    def _compile_with(self, imported: list[Document]) -> CompiledMesh:
+    def _compile_with(self, imported: list[Document]) -> BudgetedMesh:
         with reported():
-            return build(self._declarations.merged(imported))
+            return build_within_budget(self._declarations.merged(imported), checked=self._bindings)
 
-    def _emit_config(self, compiled: pulumi.Output[CompiledMesh], ref: WorkloadRef) -> Emitted:
+    def _emit_config(self, compiled: pulumi.Output[BudgetedMesh], ref: WorkloadRef) -> Emitted:
         options = self._child_in(ref.namespace)
         emitted = emission.proxy_config(compiled, self.settings, ref, self._updates, options)
         binding = self._bindings[ref]
