@@ -13,9 +13,7 @@ then stays at one config, and an open mesh is refused after its first few worklo
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Collection, Iterator
-from contextlib import contextmanager
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from mesh_components.compiler import compile_mesh
@@ -23,7 +21,7 @@ from mesh_components.emit.envoy import emit_workload
 from mesh_components.emit.kubernetes import config_maps
 from mesh_components.errors import MeshValidationError, Problem
 from mesh_components.model import MeshSpec, WorkloadRef
-from mesh_components.pipeline import CompiledMesh, CompiledWorkload
+from mesh_components.pipeline import CompiledMesh, CompiledWorkload, no_cycle_collection
 from mesh_components.plan import MeshPlan
 from mesh_components.progress import ProgressHook, counted, silent
 from mesh_components.validate import validate
@@ -58,7 +56,7 @@ def build_within_budget(
     Raises MeshValidationError for an invalid spec, and ConfigTooLargeError naming the workloads
     over budget, their sizes, the budget and the fix.
     """
-    with _no_cycle_collection():
+    with no_cycle_collection():
         plan = compile_mesh(validate(spec))
         workloads: list[CompiledWorkload] = []
         files: dict[WorkloadRef, dict[str, str]] = {}
@@ -102,15 +100,3 @@ def _unchecked(plan: MeshPlan, done: int, budget: int) -> list[Problem]:
             "gets the services it calls",
         )
     ]
-
-
-@contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """As in `pipeline.build`: configs are trees, so the cycle collector only costs time."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()

@@ -36,7 +36,7 @@ class CompiledMesh:
 
 def build(spec: MeshSpec, *, progress: ProgressHook = silent) -> CompiledMesh:
     """Validate (raising MeshValidationError with every problem), compile and emit."""
-    with _no_cycle_collection():
+    with no_cycle_collection():
         plan = compile_mesh(validate(spec))
         return CompiledMesh(
             plan=plan,
@@ -48,7 +48,7 @@ def build(spec: MeshSpec, *, progress: ProgressHook = silent) -> CompiledMesh:
 
 
 @contextmanager
-def _no_cycle_collection() -> Iterator[None]:
+def no_cycle_collection() -> Iterator[None]:
     """Plans and configs are trees: building them makes no reference cycles, yet every few
     thousand new dicts the cycle collector walks all the live ones. In a 1,000-service mesh
     that was half of the build (docs/performance.md); reference counting still frees
