@@ -77,6 +77,11 @@ def inbound_chain(service: ServiceRef, port: int, *, tls: bool = True) -> str:
     return base if tls else f"{base}|plaintext"
 
 
+def inbound_tls_passthrough_chain(service: ServiceRef, port: int) -> str:
+    """Permissive mode: TLS from a client outside the mesh, passed to the app undecrypted."""
+    return f"inbound|{service.namespace}/{service.name}|{port}|tls-passthrough"
+
+
 def ingress_plaintext_chain(target_port: int) -> str:
     """Plaintext ingress clients from declared IP ranges, on one app port."""
     return f"inbound|ingress|{target_port}|plaintext"

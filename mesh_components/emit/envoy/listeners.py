@@ -211,6 +211,11 @@ def inbound_listener(plan: WorkloadPlan, settings: MeshSettings, paths: VolumePa
             _inbound_plaintext_chain(port, plan, settings)
             for port in _first_per_target_port(plaintext)
         ]
+        unchecked = [port for port in plan.inbound if port.access is None]
+        chains += [
+            _inbound_tls_passthrough_chain(port, settings)
+            for port in _first_per_target_port(unchecked)
+        ]
     listener = _listener(names.INBOUND_LISTENER, settings.proxy.ports.inbound, "INBOUND", chains)
     listener["listener_filters"] = [ORIGINAL_DST.config(), TLS_INSPECTOR.config()]
     return listener
@@ -268,6 +273,18 @@ def _inbound_plaintext_chain(port: InboundPort, plan: WorkloadPlan, settings: Me
     match = {"destination_port": port.target_port, "transport_protocol": "raw_buffer"}
     filters = _inbound_filters(port, name, plan, settings)
     return {"name": name, "filter_chain_match": match, "filters": filters}
+
+
+def _inbound_tls_passthrough_chain(port: InboundPort, settings: MeshSettings) -> Json:
+    """Permissive mode: a client outside the mesh that speaks TLS itself (to an app serving
+    TLS) reaches the app undecrypted. Mesh clients always send the service's SNI and land on
+    its mTLS chain, which Envoy prefers to this one (no `server_names`). Only on ports without
+    access rules: in someone else's TLS the sidecar sees no identity to check."""
+    name = names.inbound_tls_passthrough_chain(port.service, port.port)
+    target = {"cluster": names.local_cluster(port.target_port)}
+    proxy = _tcp_proxy(name, target, **access_logs(settings, "inbound"))
+    match = {"destination_port": port.target_port, "transport_protocol": "tls"}
+    return {"name": name, "filter_chain_match": match, "filters": [proxy]}
 
 
 def _inbound_filters(
