@@ -121,3 +121,12 @@ def describe(value: object) -> str:
         return "a mapping" if isinstance(value, dict) else "a list"
     kinds = {int: "integer", float: "number", str: "string"}
     return f"{kinds.get(type(value), type(value).__name__)} {reprlib.repr(value)}"
+
+
+def service_in(written: str, namespace: str) -> str | None:
+    """The Service name in `name`, `name.namespace` or `name.namespace.svc[...]` (how OSM's
+    resources name a Service of their own namespace), or None when it names another one."""
+    name, *rest = written.split(".")
+    if rest and (rest[0] != namespace or rest[1:2] not in ([], ["svc"])):
+        return None
+    return name

@@ -15,7 +15,7 @@ from fractions import Fraction
 from mesh_components.errors import Problem
 from mesh_components.model import SplitBackend, TrafficSplit
 from mesh_components.smi.documents import Document
-from mesh_components.smi.fields import INVALID, Fields, describe
+from mesh_components.smi.fields import INVALID, Fields, describe, service_in
 
 VERSIONS = ("v1alpha1", "v1alpha2", "v1alpha3", "v1alpha4")
 _REASONS = {
@@ -60,8 +60,8 @@ def _root(spec: Fields, namespace: str) -> str | None:
     written = spec.text("service", required=True)
     if written is None:
         return None
-    name, *rest = written.split(".")
-    if rest and (rest[0] != namespace or rest[1:2] not in ([], ["svc"])):
+    name = service_in(written, namespace)
+    if name is None:
         expected = f"a Service of the split's namespace: name, or name.{namespace}"
         fix = "a split and its services share one namespace: move the split, or fix the name"
         spec.report(spec.at("service"), INVALID, expected, repr(written), fix)

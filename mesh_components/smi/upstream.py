@@ -28,7 +28,7 @@ from mesh_components.model import (
     RateLimit,
 )
 from mesh_components.smi.documents import Document
-from mesh_components.smi.fields import INVALID, Fields
+from mesh_components.smi.fields import INVALID, Fields, service_in
 
 VERSIONS = ("v1alpha1",)
 _SPEC = ("host", "connectionSettings", "rateLimit", "httpRoutes")
@@ -95,8 +95,8 @@ def _service(spec: Fields, namespace: str) -> str | None:
     host = spec.text("host", required=True)
     if host is None:
         return None
-    name, *rest = host.split(".")
-    if rest and (rest[0] != namespace or rest[1:2] not in ([], ["svc"])):
+    name = service_in(host, namespace)
+    if name is None:
         expected = f"a Service of the setting's namespace: name, or name.{namespace}.svc..."
         fix = "create the UpstreamTrafficSetting in the Service's namespace, as OSM requires"
         spec.report(spec.at("host"), INVALID, expected, repr(host), fix)
