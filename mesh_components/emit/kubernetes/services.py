@@ -29,10 +29,11 @@ def service(mesh: str, declared: Service) -> Json:
 
 
 def companion(mesh: str, declared: Service) -> Json:
-    """The headless companion of a ClusterIP service: ready pod IPs for Envoy's DNS cluster."""
+    """The headless companion of a ClusterIP service: ready pod IPs for Envoy's DNS cluster
+    (`publishNotReadyAddresses` stays at its default, false; the provider drops an explicit
+    false, so writing it would make `render` differ from what `pulumi up` applies)."""
     spec: Json = {
         "clusterIP": "None",
-        "publishNotReadyAddresses": False,
         "selector": dict(declared.selector),
         "ports": [_port(p) for p in declared.ports],
         **_IPV4_ONLY,
