@@ -4,10 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-# Debian packages the tests use: iptables-restore, ip netns, setpriv (namespaces); dot (graph SVG).
-SYSTEM_PACKAGES := iptables iproute2 util-linux tcpdump graphviz
+# Debian packages the tests use: iptables-restore, ip netns, setpriv (namespaces); dot (graph SVG);
+# libfaketime (a clock moved for one Pulumi program, in the engine tests).
+SYSTEM_PACKAGES := iptables iproute2 util-linux tcpdump graphviz faketime
 
-.PHONY: demo test lint typecheck unit system-deps clean
+.PHONY: demo test lint typecheck unit e2e tools system-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +19,16 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python -m mesh_components demo
 
-test: lint typecheck unit
+test: lint typecheck tools unit
+
+# The Pulumi CLI, its YAML language host and the Kubernetes provider, built from their Go modules
+# into .tools/bin (tools/build.sh; needs Go). A cold build takes about 15 minutes on 2 cores.
+tools:
+	bash tools/build.sh
+
+# Only the tests that drive the real Pulumi engine (`make test` runs them too).
+e2e: $(STAMP) tools
+	$(BIN)/pytest -m engine
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -45,4 +55,4 @@ system-deps:
 	fi
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache .hypothesis

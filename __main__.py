@@ -6,6 +6,10 @@ bookthief is denied. The workloads are plain Deployments; auto-injection adds th
 
     pulumi config set --secret ca "$(cat ca.secret.yaml)"   # a CA file: render --new-ca makes one
     pulumi config set bookstoreV2Weight 50                  # optional, 0-100
+    pulumi config set configUpdates hot-reload              # optional: rollout (default) or
+                                                            # hot-reload, which also needs
+    pulumi config set kubernetes:enableConfigMapMutable true  # these two provider settings
+    pulumi config set kubernetes:enableSecretMutable true
     pulumi up
 """
 
@@ -18,6 +22,7 @@ from mesh_components.pulumi import AccessPolicy, Mesh, MeshService, TrafficSplit
 
 config = pulumi.Config()
 v2_weight = config.get_int("bookstoreV2Weight") or 50
+config_updates = config.get("configUpdates") or "rollout"
 
 NAMESPACES = ["bookbuyer", "bookthief", "bookstore", "bookwarehouse"]
 BOOKSTORE_ROUTES = [
@@ -59,7 +64,10 @@ def env(**values: str) -> list[dict[str, str]]:
     return [{"name": key, "value": value} for key, value in values.items()]
 
 
-with Mesh("bookstore", {"namespaces": NAMESPACES, "ca": config.require_secret("ca")}) as mesh:
+with Mesh(
+    "bookstore",
+    {"namespaces": NAMESPACES, "ca": config.require_secret("ca"), "config_updates": config_updates},
+) as mesh:
     mesh.auto_inject()
 
     for name, selector in (

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Builds the pinned Go tools into .tools/bin: the Pulumi CLI, its YAML language host and the
+# Kubernetes provider, each from its Go module through a wrapper module in tools/go/<tool>
+# (go.mod and go.sum pin every version). A tool whose pins and recipe have not changed since its
+# last build is left alone, so a second run takes a second or two. Nothing is downloaded except
+# Go modules, through the Go module proxy; the Go caches stay in their default places.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+recipes=$root/tools/go
+bin=$root/.tools/bin
+work=$root/.tools/build
+mkdir -p "$bin" "$work"
+
+export CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false" GOTOOLCHAIN=local
+
+say() { printf 'tools: %s\n' "$*"; }
+
+# The version a wrapper module pins for MODULE.
+pinned() { (cd "$recipes/$1" && go list -m -f '{{.Version}}' "$2"); }
+
+# A fingerprint of what a tool is built from: its wrapper module and this script.
+fingerprint() { cat "$recipes/$1/go.mod" "$recipes/$1/go.sum" "$0" | sha256sum | cut -c1-16; }
+
+up_to_date() {
+    [ -x "$bin/$1" ] && [ "$(cat "$bin/.$1.built" 2>/dev/null)" = "$(fingerprint "$1")" ]
+}
+
+# build TOOL PACKAGE LDFLAGS [TAGS]: compile PACKAGE in a scratch copy of the wrapper module and
+# install it as .tools/bin/TOOL only once it has built.
+build() {
+    local tool=$1 package=$2 ldflags=$3 tags=${4:-} started=$SECONDS
+    say "building $tool (a cold build takes minutes; Go's caches make the next one fast)"
+    (cd "$work/$tool" && go build -trimpath -tags "$tags" -ldflags "$ldflags" -o "$bin/$tool.new" "$package")
+    mv "$bin/$tool.new" "$bin/$tool"
+    fingerprint "$tool" >"$bin/.$tool.built"
+    say "built $tool in $((SECONDS - started)) s"
+}
+
+# A scratch copy of a wrapper module, where generated files may be written.
+scratch() {
+    rm -rf "${work:?}/$1"
+    mkdir -p "$work/$1"
+    cp "$recipes/$1"/go.mod "$recipes/$1"/go.sum "$recipes/$1"/*.go "$work/$1/"
+}
+
+pulumi_cli() {
+    local version
+    version=$(pinned pulumi github.com/pulumi/pulumi/pkg/v3)
+    scratch pulumi
+    # The release build's flags (pulumi/pulumi's .goreleaser.yml).
+    build pulumi github.com/pulumi/pulumi/pkg/v3/cmd/pulumi \
+        "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$version" \
+        osusergo,grpcnotrace
+}
+
+yaml_host() {
+    local version
+    version=$(pinned pulumi-language-yaml github.com/pulumi/pulumi-yaml)
+    scratch pulumi-language-yaml
+    build pulumi-language-yaml github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml \
+        "-X github.com/pulumi/pulumi-yaml/pkg/version.Version=$version"
+}
+
+# The provider's main package embeds schema-embed.json and terraform-mapping-embed.json, which
+# upstream generates (cmd/pulumi-resource-kubernetes/generate.go) and leaves out of the module.
+# So the module is copied out of the module cache (where go verified it), its generate.go is
+# run as upstream's `go generate` runs it, and the wrapper builds the copy (replace => ./src).
+kubernetes_provider() {
+    local tool=pulumi-resource-kubernetes module=github.com/pulumi/pulumi-kubernetes/provider/v4
+    local version release dir
+    version=$(sed -n "s#^require $module \(v[^ ]*\)\$#\1#p" "$recipes/$tool/go.mod")
+    release=$(cat "$recipes/$tool/RELEASE")
+    dir=$(cd "$work" && GOFLAGS=-mod=mod go mod download -json "$module@$version" |
+        sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+    scratch "$tool"
+    cp -r "$dir" "$work/$tool/src"
+    chmod -R u+w "$work/$tool/src"
+    local cmd=$work/$tool/src/cmd/$tool gen=$work/$tool/generate
+    mkdir -p "$gen"
+    cp "$cmd/generate.go" "$cmd/schema.json" "$cmd/terraform-mapping.json" "$gen/"
+    (cd "$gen" && VERSION=$release go run generate.go)
+    cp "$gen/schema-embed.json" "$gen/terraform-mapping-embed.json" "$cmd/"
+    build "$tool" "$module/cmd/$tool" \
+        "-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$release"
+}
+
+for tool in pulumi pulumi-language-yaml pulumi-resource-kubernetes; do
+    if up_to_date "$tool"; then
+        say "$tool is up to date"
+        continue
+    fi
+    case $tool in
+        pulumi) pulumi_cli ;;
+        pulumi-language-yaml) yaml_host ;;
+        pulumi-resource-kubernetes) kubernetes_provider ;;
+    esac
+done
+say "ready in .tools/bin: $(cd "$bin" && ls | tr '\n' ' ')"
