@@ -20,7 +20,6 @@ from mesh_components.model.destination import (
 from mesh_components.model.egress import (
     EgressAddresses,
     EgressHosts,
-    EgressMode,
     EgressRule,
 )
 from mesh_components.model.ingress import Ingress, IngressSources
@@ -47,6 +46,7 @@ from mesh_components.model.settings import (
     CertificateIssuer,
     CertificateSettings,
     CertManagerIssuer,
+    EgressMode,
     Interception,
     IssuerKind,
     KeyType,

@@ -3,12 +3,12 @@
 By default (`mesh.egress: deny`) nothing outside the mesh is reachable. An `EgressRule` allows
 plaintext HTTP by Host, TLS by SNI, or TCP by IP range, on given ports, for the workloads of
 one namespace: all of them, or those its selector and ServiceAccount pick. `passthrough` lets
-every non-mesh destination through, for migrations.
+every non-mesh destination through, for migrations (`EgressMode`, in `settings` beside the
+other mesh-wide modes).
 """
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 
 from mesh_components.model.service import Labels
@@ -16,17 +16,6 @@ from mesh_components.model.workload import Workload
 
 HTTP_DEFAULT_PORTS = (80,)
 TLS_DEFAULT_PORTS = (443,)
-
-
-class EgressMode(enum.StrEnum):
-    """What happens to traffic for a destination outside the mesh that no rule allows.
-
-    `deny` (default): the sidecar refuses it. `passthrough`: the sidecar forwards it, unchanged
-    and without mTLS, to the address the app dialled (OSM's `enableEgress: true`).
-    """
-
-    DENY = "deny"
-    PASSTHROUGH = "passthrough"
 
 
 @dataclass(frozen=True, slots=True)

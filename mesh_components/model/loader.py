@@ -35,7 +35,6 @@ from mesh_components.model.egress import (
     TLS_DEFAULT_PORTS,
     EgressAddresses,
     EgressHosts,
-    EgressMode,
     EgressRule,
 )
 from mesh_components.model.ingress import Ingress, IngressSources
@@ -55,6 +54,7 @@ from mesh_components.model.settings import (
     CertificateIssuer,
     CertificateSettings,
     CertManagerIssuer,
+    EgressMode,
     Interception,
     IssuerKind,
     KeyType,

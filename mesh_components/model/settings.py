@@ -1,4 +1,4 @@
-"""Mesh-wide settings: identity, mTLS and access modes, certificates, and the proxy.
+"""Mesh-wide settings: identity, mTLS, access and egress modes, certificates, and the proxy.
 
 Defaults are Open Service Mesh's, so a migration keeps the same ports and UID.
 """
@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-
-from mesh_components.model.egress import EgressMode
 
 
 class MtlsMode(enum.StrEnum):
@@ -23,6 +21,17 @@ class AccessMode(enum.StrEnum):
 
     OPEN = "open"
     POLICY = "policy"
+
+
+class EgressMode(enum.StrEnum):
+    """What happens to traffic for a destination outside the mesh that no rule allows.
+
+    `deny` (default): the sidecar refuses it. `passthrough`: the sidecar forwards it, unchanged
+    and without mTLS, to the address the app dialled (OSM's `enableEgress: true`).
+    """
+
+    DENY = "deny"
+    PASSTHROUGH = "passthrough"
 
 
 class LogLevel(enum.StrEnum):

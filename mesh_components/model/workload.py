@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from mesh_components.model.refs import Identity, WorkloadRef
 from mesh_components.model.service import Labels
-
-if TYPE_CHECKING:  # settings imports egress, which imports this module
-    from mesh_components.model.settings import LogLevel
+from mesh_components.model.settings import LogLevel
 
 
 class WorkloadKind(enum.StrEnum):
