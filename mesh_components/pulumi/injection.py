@@ -11,7 +11,7 @@ runs as each resource is constructed, so the mesh knows every workload before it
 it runs the same under the real engine and under mocks.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pulumi
 
@@ -26,10 +26,8 @@ from mesh_components.errors import MeshValidationError, Problem
 from mesh_components.injection import DEFAULT_NAMESPACE, shape_problems, workload_of
 from mesh_components.model import MeshSettings
 from mesh_components.pulumi.errors import MeshProgramError, reported
+from mesh_components.pulumi.handle import MeshHandle
 from mesh_components.pulumi.wire import has_outputs, to_wire
-
-if TYPE_CHECKING:
-    from mesh_components.pulumi.mesh import Mesh
 
 KINDS = {
     "kubernetes:apps/v1:Deployment": ("apps/v1", "Deployment"),
@@ -45,7 +43,7 @@ KINDS = {
 _READ_FIELDS = ("name", "ports", "livenessProbe", "readinessProbe", "startupProbe")
 
 
-def register_auto_injection(mesh: "Mesh") -> None:
+def register_auto_injection(mesh: MeshHandle) -> None:
     """Rewrite every workload constructed from now on in one of the mesh's namespaces."""
 
     def transformation(
@@ -56,7 +54,9 @@ def register_auto_injection(mesh: "Mesh") -> None:
     pulumi.runtime.register_stack_transformation(transformation)
 
 
-def inject(mesh: "Mesh", resource_name: str, kind: str, metadata: Any, spec: Any) -> dict[str, Any]:
+def inject(
+    mesh: MeshHandle, resource_name: str, kind: str, metadata: Any, spec: Any
+) -> dict[str, Any]:
     """`metadata` and `spec` for a workload resource's constructor, with the sidecar.
 
     `kind` is the workload's kind (Deployment, StatefulSet, ...). Opted-out workloads come back
@@ -75,7 +75,7 @@ def inject(mesh: "Mesh", resource_name: str, kind: str, metadata: Any, spec: Any
 
 
 def _transformed(
-    mesh: "Mesh", args: pulumi.ResourceTransformationArgs
+    mesh: MeshHandle, args: pulumi.ResourceTransformationArgs
 ) -> pulumi.ResourceTransformationResult | None:
     if args.type_ not in KINDS:
         return None
@@ -102,7 +102,7 @@ def _manifest(api_version: str, kind: str, props: Any) -> Json:
     return {"apiVersion": api_version, "kind": kind, **fields}
 
 
-def _injected(mesh: "Mesh", resource_name: str, manifest: Json) -> tuple[Any, Any] | None:
+def _injected(mesh: MeshHandle, resource_name: str, manifest: Json) -> tuple[Any, Any] | None:
     """The metadata and spec (an Output) of the injected workload; None when it opts out.
     A bare Pod is its own template, so its metadata (the mesh's annotations) is an Output too."""
     metadata = _named(resource_name, manifest)

@@ -6,21 +6,19 @@ the runtime offers none (unit tests under `set_mocks`), the Mesh warns that it m
 finalized explicitly.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, cast
 
 import pulumi
 from pulumi.runtime.settings import get_root_resource
 
 from mesh_components.errors import MeshValidationError, Problem
 from mesh_components.pulumi.errors import MeshProgramError
-
-if TYPE_CHECKING:
-    from mesh_components.pulumi.mesh import Mesh
+from mesh_components.pulumi.handle import MeshHandle
 
 _state: dict[str, Any] = {"root": None, "meshes": {}, "hooked": False}
 
 
-def remember(mesh: "Mesh", *, finalize_at_end: bool = True) -> None:
+def remember(mesh: MeshHandle, *, finalize_at_end: bool = True) -> None:
     """Record `mesh` for the components that name it, and for finalization at the end."""
     meshes = _meshes()
     if mesh.settings.name in meshes:
@@ -35,11 +33,11 @@ def remember(mesh: "Mesh", *, finalize_at_end: bool = True) -> None:
             f"mesh {mesh.settings.name!r} must be finalized explicitly: use `with Mesh(...) as "
             "mesh:` or call mesh.finalize() after the last declaration (pulumi.run is taken or "
             "unavailable here)",
-            resource=mesh,
+            resource=cast(pulumi.Resource, mesh),  # every MeshHandle is a Mesh, a resource
         )
 
 
-def find(name: str | None) -> "Mesh":
+def find(name: str | None) -> MeshHandle:
     """The mesh of that name, or the only one when no name is given."""
     meshes = _meshes()
     if name is not None and name in meshes:
@@ -55,12 +53,12 @@ def find(name: str | None) -> "Mesh":
     )
 
 
-def _meshes() -> dict[str, "Mesh"]:
+def _meshes() -> dict[str, MeshHandle]:
     """This program's meshes; a new root stack (a new run or test) starts afresh."""
     root = get_root_resource()
     if _state["root"] is not root:
         _state.update(root=root, meshes={}, hooked=False)
-    meshes: dict[str, Mesh] = _state["meshes"]
+    meshes: dict[str, MeshHandle] = _state["meshes"]
     return meshes
 
 

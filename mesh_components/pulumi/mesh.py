@@ -20,7 +20,6 @@ import pulumi
 from mesh_components import ca_file
 from mesh_components.config_budget import BudgetedMesh, build_within_budget
 from mesh_components.emit.kubernetes import accounts
-from mesh_components.emit.kubernetes.inject import ProxyBinding
 from mesh_components.errors import MeshValidationError, Problem
 from mesh_components.identities import needs_authority
 from mesh_components.model import (
@@ -42,37 +41,11 @@ from mesh_components.pulumi.args import MeshArgs
 from mesh_components.pulumi.declarations import Declarations, args_document
 from mesh_components.pulumi.emission import ConfigUpdates, Emitted
 from mesh_components.pulumi.errors import MeshProgramError, reported
+from mesh_components.pulumi.handle import Deferred, PendingBinding
 from mesh_components.pulumi.resources import register
 
 TYPE = "mesh-components:index:Mesh"
 T = TypeVar("T")
-
-
-class _Deferred:
-    """An Output whose value is set later, when the mesh is finalized. Pulumi waits for every
-    Output a program made, so each one must be resolved or the program never ends."""
-
-    def __init__(self) -> None:
-        pair: tuple[pulumi.Output[Any], Callable[[pulumi.Output[Any]], None]]
-        pair = pulumi.deferred_output()
-        self.output, self._resolve = pair
-
-    def resolve(self, value: pulumi.Input[Any]) -> None:
-        self._resolve(pulumi.Output.from_input(value))
-
-
-class PendingBinding:
-    """A workload's ConfigMap and Secret names and config digest, known once finalized."""
-
-    def __init__(self, hot_reload: bool, secret: _Deferred) -> None:
-        self.config_map, self.secret = _Deferred(), secret
-        self.digest = None if hot_reload else _Deferred()
-
-    def resolved(self) -> pulumi.Output[ProxyBinding]:
-        digest = pulumi.Output.from_input("") if self.digest is None else self.digest.output
-        names = pulumi.Output.all(self.config_map.output, self.secret.output, digest)
-        hot_reload = self.digest is None
-        return names.apply(lambda n: ProxyBinding(n[0], n[1], None if hot_reload else n[2]))
 
 
 class Mesh(pulumi.ComponentResource):
@@ -114,8 +87,8 @@ class Mesh(pulumi.ComponentResource):
         self._imports = tuple(imports)
         self._now = now or datetime.now(UTC).replace(microsecond=0)
         self._bindings: dict[WorkloadRef, PendingBinding] = {}
-        self._secret_names: dict[Identity, _Deferred] = {}
-        self._outputs = {key: _Deferred() for key in _OUTPUTS}
+        self._secret_names: dict[Identity, Deferred] = {}
+        self._outputs = {key: Deferred() for key in _OUTPUTS}
         for key, deferred in self._outputs.items():
             setattr(self, key, deferred.output)
         self.finalized = False
@@ -177,7 +150,7 @@ class Mesh(pulumi.ComponentResource):
         entry = self._declare(lambda: self._declarations.add_ingress(document))
         for identity in entry.sources.identities:
             if identity not in self._secret_names:  # an unresolved Output would hang
-                self._secret_names[identity] = _Deferred()
+                self._secret_names[identity] = Deferred()
         return entry
 
     def declare_egress(self, document: Document) -> EgressRule:
@@ -187,7 +160,7 @@ class Mesh(pulumi.ComponentResource):
         """Add a workload; what its sidecar mounts is known once the mesh is finalized."""
         self._declare(lambda: self._declarations.add_workload(workload))
         if workload.identity not in self._secret_names:  # an unresolved Output would hang
-            self._secret_names[workload.identity] = _Deferred()
+            self._secret_names[workload.identity] = Deferred()
         secret = self._secret_names[workload.identity]
         binding = PendingBinding(self._updates is ConfigUpdates.HOT_RELOAD, secret)
         self._bindings[workload.ref] = binding
