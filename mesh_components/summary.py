@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from mesh_components.compiler.plan import Destination, EgressPlan, InboundPort, OutboundPort
 from mesh_components.model import HttpRule, PathMatchKind
 from mesh_components.pipeline import CompiledMesh, CompiledWorkload
-from mesh_components.plan import Destination, EgressPlan, InboundPort, OutboundPort
 
 
 def summarize(mesh: CompiledMesh) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from mesh_components.compiler import MeshIndex, compile_mesh, port_conflicts
+from mesh_components.compiler.plan import WorkloadPlan
 from mesh_components.model import (
     AccessMode,
     AccessPolicy,
@@ -25,7 +26,6 @@ from mesh_components.model import (
     Workload,
     labels,
 )
-from mesh_components.plan import WorkloadPlan
 
 HTTP = Protocol.HTTP
 TCP = Protocol.TCP

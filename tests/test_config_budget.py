@@ -12,6 +12,7 @@ import pytest
 
 from bench.synthetic import synthetic_spec
 from mesh_components import config_budget, read_spec
+from mesh_components.compiler.plan import WorkloadPlan
 from mesh_components.config_budget import MOST_REPORTED, ConfigTooLargeError, build_within_budget
 from mesh_components.emit.envoy import EnvoyConfig, emit_workload
 from mesh_components.emit.kubernetes import config_maps
@@ -20,7 +21,6 @@ from mesh_components.model import MeshSettings, MeshSpec
 from mesh_components.model.loader import load_spec
 from mesh_components.model.writer import spec_document
 from mesh_components.pipeline import build
-from mesh_components.plan import WorkloadPlan
 from mesh_components.pulumi import MeshFromSpec, MeshProgramError
 from mesh_components.render import render
 from tests.pulumi_mocks import run

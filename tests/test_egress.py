@@ -14,12 +14,12 @@ import pytest
 import yaml
 
 from mesh_components import read_spec
+from mesh_components.compiler.plan import EgressPort
 from mesh_components.errors import MeshValidationError
 from mesh_components.model import EgressAddresses, EgressHosts, EgressMode, EgressRule, labels
 from mesh_components.model.loader import load_spec
 from mesh_components.model.writer import spec_document
 from mesh_components.pipeline import CompiledWorkload, build
-from mesh_components.plan import EgressPort
 from mesh_components.pulumi import MeshFromSpec
 from mesh_components.render import render
 from mesh_components.validate import CODES, find_problems

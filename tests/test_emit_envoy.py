@@ -20,6 +20,16 @@ import pytest
 import yaml
 
 from mesh_components import names
+from mesh_components.compiler.plan import (
+    AccessRule,
+    Destination,
+    InboundPort,
+    OutboundPort,
+    RoutePolicy,
+    Upstream,
+    WeightedUpstream,
+    WorkloadPlan,
+)
 from mesh_components.compiler.resilience import cluster_policy
 from mesh_components.emit.envoy import EnvoyConfig, InconsistentConfigError, emit_workload, routes
 from mesh_components.emit.envoy import types as t
@@ -45,16 +55,6 @@ from mesh_components.model import (
 )
 from mesh_components.model.destination import effective_timeout
 from mesh_components.names import VolumePaths
-from mesh_components.plan import (
-    AccessRule,
-    Destination,
-    InboundPort,
-    OutboundPort,
-    RoutePolicy,
-    Upstream,
-    WeightedUpstream,
-    WorkloadPlan,
-)
 from tests.envoy_tool import (
     admin_json,
     free_ports,

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from mesh_components import names
+from mesh_components.compiler.plan import WorkloadPlan
 from mesh_components.emit.envoy import emit_workload
 from mesh_components.emit.kubernetes.probes import probes_of, rewrite_probes
 from mesh_components.envoy_check import throwaway_certificates
@@ -38,7 +39,6 @@ from mesh_components.model import (
     ProxySettings,
     WorkloadRef,
 )
-from mesh_components.plan import WorkloadPlan
 from tests.envoy_tool import free_ports, http_get, make_certificates, running_envoy
 
 Json = dict[str, Any]

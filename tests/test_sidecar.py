@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from mesh_components import names
+from mesh_components.compiler.plan import WorkloadPlan
 from mesh_components.emit.kubernetes.sidecar import (
     drain_script,
     envoy_args,
@@ -32,7 +33,6 @@ from mesh_components.model import (
     Resources,
     SidecarMode,
 )
-from mesh_components.plan import WorkloadPlan
 from tests.envoy_tool import envoy_or_skip, http_get, validate_config
 from tests.test_probes import http_app, live_settings, plan, static_envoy
 

@@ -9,8 +9,8 @@ from mesh_components.compiler.egress import egress_conflicts, egress_plan
 from mesh_components.compiler.inbound import inbound_ports
 from mesh_components.compiler.index import MeshIndex
 from mesh_components.compiler.outbound import outbound_ports, port_conflicts
+from mesh_components.compiler.plan import MeshPlan, WorkloadPlan
 from mesh_components.model import MeshSpec, Workload
-from mesh_components.plan import MeshPlan, WorkloadPlan
 
 __all__ = [
     "MeshIndex",

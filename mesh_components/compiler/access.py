@@ -7,6 +7,7 @@ destinations some policy lets it reach, so config size follows dependencies, not
 from __future__ import annotations
 
 from mesh_components.compiler.index import MeshIndex
+from mesh_components.compiler.plan import AccessRule
 from mesh_components.model import (
     AccessMode,
     AccessPolicy,
@@ -16,7 +17,6 @@ from mesh_components.model import (
     ServicePort,
     ServiceRef,
 )
-from mesh_components.plan import AccessRule
 
 
 def opens_port(policy: AccessPolicy, port: ServicePort) -> bool:

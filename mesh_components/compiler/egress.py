@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections import defaultdict
 
 from mesh_components.compiler.index import MeshIndex
+from mesh_components.compiler.plan import EgressPlan, EgressPort, OutboundPort
 from mesh_components.model import EgressMode, EgressRule, Protocol, Workload
-from mesh_components.plan import EgressPlan, EgressPort, OutboundPort
 
 _KINDS = ("http", "tls", "tcp")
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from mesh_components.compiler import ingress
 from mesh_components.compiler.access import inbound_access
 from mesh_components.compiler.index import MeshIndex
+from mesh_components.compiler.plan import AccessRule, InboundPort
 from mesh_components.compiler.resilience import inbound_limits
 from mesh_components.model import AccessMode, ServicePort, ServiceRef, Workload
-from mesh_components.plan import AccessRule, InboundPort
 
 
 def inbound_ports(index: MeshIndex, workload: Workload) -> tuple[InboundPort, ...]:

@@ -12,8 +12,8 @@ import ipaddress
 from collections.abc import Iterator
 
 from mesh_components.compiler.access import _canonical_rules
+from mesh_components.compiler.plan import AccessRule
 from mesh_components.model import Identity, Ingress, MeshSpec, ServicePort, ServiceRef
-from mesh_components.plan import AccessRule
 
 
 def _entries(spec: MeshSpec, service: ServiceRef, port: ServicePort) -> Iterator[Ingress]:

@@ -12,10 +12,7 @@ from collections import defaultdict
 from mesh_components import names
 from mesh_components.compiler.access import may_call, reachable_services
 from mesh_components.compiler.index import MeshIndex
-from mesh_components.compiler.resilience import cluster_policy, route_settings
-from mesh_components.model import Protocol, Retries, Service, ServicePort, ServiceRef, Workload
-from mesh_components.model.destination import effective_timeout
-from mesh_components.plan import (
+from mesh_components.compiler.plan import (
     Destination,
     MirrorTarget,
     OutboundPort,
@@ -24,6 +21,9 @@ from mesh_components.plan import (
     Upstream,
     WeightedUpstream,
 )
+from mesh_components.compiler.resilience import cluster_policy, route_settings
+from mesh_components.model import Protocol, Retries, Service, ServicePort, ServiceRef, Workload
+from mesh_components.model.destination import effective_timeout
 
 _Entry = tuple[Protocol, Destination]
 

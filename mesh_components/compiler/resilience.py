@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from mesh_components.compiler.plan import ClusterPolicy, InboundLimits, LimitedRoute
 from mesh_components.model import (
     CircuitBreakers,
     ConnectionPool,
@@ -21,7 +22,6 @@ from mesh_components.model.destination import (
     Destination,
     resolve,
 )
-from mesh_components.plan import ClusterPolicy, InboundLimits, LimitedRoute
 
 Entries = tuple[Destination, ...]
 

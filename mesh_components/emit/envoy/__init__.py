@@ -6,12 +6,12 @@ checked by `consistency.check` before it is returned.
 
 from __future__ import annotations
 
+from mesh_components.compiler.plan import WorkloadPlan
 from mesh_components.emit.envoy import bootstrap, clusters, listeners, secrets
 from mesh_components.emit.envoy.config import EnvoyConfig
 from mesh_components.emit.envoy.consistency import InconsistentConfigError, check
 from mesh_components.model import MeshSettings
 from mesh_components.names import VolumePaths
-from mesh_components.plan import WorkloadPlan
 
 __all__ = ["EnvoyConfig", "InconsistentConfigError", "emit_workload"]
 

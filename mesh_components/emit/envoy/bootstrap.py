@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mesh_components import names
+from mesh_components.compiler.plan import WorkloadPlan
 from mesh_components.emit.envoy.types import (
     DOWNSTREAM_CONNECTIONS_MONITOR,
     FILE_ACCESS_LOG,
@@ -20,7 +21,6 @@ from mesh_components.emit.envoy.types import (
 from mesh_components.limits import RE2_MAX_PROGRAM_SIZE
 from mesh_components.model import MeshSettings
 from mesh_components.names import VolumePaths
-from mesh_components.plan import WorkloadPlan
 
 # Without a global limit Envoy warns at start-up; OSM-sized sidecars stay far below this.
 MAX_DOWNSTREAM_CONNECTIONS = 50_000

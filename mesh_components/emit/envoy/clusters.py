@@ -9,6 +9,7 @@ for a headless destination, keep the pod IP the app dialled (original destinatio
 from __future__ import annotations
 
 from mesh_components import names
+from mesh_components.compiler.plan import Upstream, WorkloadPlan
 from mesh_components.emit.envoy import egress
 from mesh_components.emit.envoy.observability import tracing_cluster
 from mesh_components.emit.envoy.secrets import upstream_tls
@@ -32,7 +33,6 @@ from mesh_components.model import (
     Protocol,
 )
 from mesh_components.names import VolumePaths
-from mesh_components.plan import Upstream, WorkloadPlan
 
 CONNECT_TIMEOUT = "5s"
 _HEALTH_CHECK_INTERVAL = "1s"

@@ -19,6 +19,7 @@ from __future__ import annotations
 import ipaddress
 
 from mesh_components import names
+from mesh_components.compiler.plan import EgressPlan, EgressPort
 from mesh_components.emit.envoy.consistency import InconsistentConfigError
 from mesh_components.emit.envoy.observability import access_logs
 from mesh_components.emit.envoy.types import (
@@ -30,7 +31,6 @@ from mesh_components.emit.envoy.types import (
     Json,
 )
 from mesh_components.model import MeshSettings
-from mesh_components.plan import EgressPlan, EgressPort
 
 CONNECT_TIMEOUT = "5s"
 EGRESS_DENIED = "this host is not an allowed egress destination for this workload\n"

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from mesh_components.compiler.plan import InboundPort
 from mesh_components.emit.envoy import rbac
 from mesh_components.emit.envoy.types import FAULT, LOCAL_RATE_LIMIT, Json, typed
 from mesh_components.model import Fault, RateLimit
-from mesh_components.plan import InboundPort
 
 _ALWAYS = {"numerator": 100, "denominator": "HUNDRED"}
 _REFILL = "1s"

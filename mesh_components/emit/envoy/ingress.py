@@ -13,8 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from mesh_components import names
+from mesh_components.compiler.plan import InboundPort
 from mesh_components.emit.envoy.types import HTTP_RBAC, NETWORK_RBAC, Json
-from mesh_components.plan import InboundPort
 
 FiltersOf = Callable[[InboundPort, str], list[Json]]
 """How the inbound listener builds a chain's filters for a port (RBAC, limits, the app)."""

@@ -10,6 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from mesh_components import names
+from mesh_components.compiler.plan import (
+    EgressPort,
+    InboundPort,
+    OutboundPort,
+    WeightedUpstream,
+    WorkloadPlan,
+)
 from mesh_components.emit.envoy import egress, ingress, rbac, routes
 from mesh_components.emit.envoy.consistency import InconsistentConfigError, all_chains
 from mesh_components.emit.envoy.http_filters import inbound_http_filters
@@ -27,13 +34,6 @@ from mesh_components.emit.envoy.types import (
 )
 from mesh_components.model import MeshSettings, MtlsMode, Probe, ProbeAction, ProbeKind, ProxyPorts
 from mesh_components.names import VolumePaths
-from mesh_components.plan import (
-    EgressPort,
-    InboundPort,
-    OutboundPort,
-    WeightedUpstream,
-    WorkloadPlan,
-)
 
 _ANY_ADDRESS = "0.0.0.0"
 

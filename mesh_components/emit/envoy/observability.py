@@ -8,6 +8,7 @@ The access log names the peer's SPIFFE identity on both sides: the caller's on i
 from __future__ import annotations
 
 from mesh_components import names
+from mesh_components.compiler.plan import WorkloadPlan
 from mesh_components.emit.envoy.types import (
     DNS_CLUSTER,
     HTTP_PROTOCOL_OPTIONS,
@@ -20,7 +21,6 @@ from mesh_components.emit.envoy.types import (
     typed,
 )
 from mesh_components.model import MeshSettings, TracingProtocol
-from mesh_components.plan import WorkloadPlan
 
 # Command operators print "-" (or null in JSON) where they do not apply, e.g. HTTP fields on a
 # TCP connection. RESPONSE_FLAGS says why Envoy answered itself: UF (connect failure), UO

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from mesh_components.compiler.plan import AccessRule
 from mesh_components.emit.envoy.ingress import cidr_range
 from mesh_components.emit.envoy.types import HTTP_RBAC, NETWORK_RBAC, Json
 from mesh_components.model import HttpRule, PathMatch, PathMatchKind
-from mesh_components.plan import AccessRule
 
 
 def _any() -> Json:

@@ -10,10 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mesh_components import names
-from mesh_components.emit.envoy.http_filters import fraction, per_route_rate_limit
-from mesh_components.emit.envoy.types import PREVIOUS_HOSTS, Json
-from mesh_components.model import HttpRule, PathMatchKind, Probe, ProbeAction, ProbeKind, ProxyPorts
-from mesh_components.plan import (
+from mesh_components.compiler.plan import (
     Destination,
     InboundPort,
     OutboundPort,
@@ -21,6 +18,9 @@ from mesh_components.plan import (
     Upstream,
     WeightedUpstream,
 )
+from mesh_components.emit.envoy.http_filters import fraction, per_route_rate_limit
+from mesh_components.emit.envoy.types import PREVIOUS_HOSTS, Json
+from mesh_components.model import HttpRule, PathMatchKind, Probe, ProbeAction, ProbeKind, ProxyPorts
 
 NOT_A_DESTINATION = "this host is not a mesh destination that this workload may call\n"
 _NOT_FOUND = "not found: this port serves only /stats/prometheus and /ready\n"

@@ -8,9 +8,9 @@ file-based SDS subscription (one file per secret: file-based SDS holds exactly o
 from __future__ import annotations
 
 from mesh_components import names
+from mesh_components.compiler.plan import Upstream
 from mesh_components.emit.envoy.types import DOWNSTREAM_TLS, UPSTREAM_TLS, Json
 from mesh_components.names import VolumePaths
-from mesh_components.plan import Upstream
 
 
 def identity_cert(paths: VolumePaths) -> Json:
