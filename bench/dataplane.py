@@ -20,10 +20,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mesh_components import ca_file, names
+from mesh_components import names
 from mesh_components.emit.kubernetes.metadata import Json
 from mesh_components.local import LocalCluster, Request, missing_requirements
 from mesh_components.model.loader import load_spec
+from mesh_components.pki import ca_file
 from mesh_components.render import render
 
 MINIMAL = Path(__file__).parent / "minimal"

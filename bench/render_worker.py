@@ -16,7 +16,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mesh_components import ca_file
+from mesh_components.pki import ca_file
 from mesh_components.recording import record
 from mesh_components.recording.manifests import kubernetes_objects, manifest_tree
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from mesh_components import ca_file, envoy_check, names, pki_cli, validate_report
+from mesh_components import envoy_check, names, pki_cli, validate_report
 from mesh_components.cli_parser import (
     PROGRAM,
     Commands,
@@ -44,7 +44,7 @@ from mesh_components.manifests import to_yaml as manifests_to_yaml
 from mesh_components.model import AccessMode, MeshSettings, WorkloadRef
 from mesh_components.output import write_tree
 from mesh_components.pipeline import CompiledMesh
-from mesh_components.pki import MeshTrust
+from mesh_components.pki import MeshTrust, ca_file
 from mesh_components.progress import ProgressHook
 from mesh_components.render import render
 from mesh_components.smi.cli import add_commands as add_import_commands

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from mesh_components import ca_file, envoy_check
+from mesh_components import envoy_check
 from mesh_components.emit.kubernetes.metadata import Json
 from mesh_components.local import missing_requirements
-from mesh_components.pki import MeshTrust
+from mesh_components.pki import MeshTrust, ca_file
 from mesh_components.render import render
 from mesh_components.specfile import read_spec
 

@@ -22,11 +22,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mesh_components import ca_file, cli, console
+from mesh_components import cli, console
 from mesh_components.cli_parser import PROGRAM
 from mesh_components.console import Table
 from mesh_components.manifests import manifest_files
 from mesh_components.output import write_tree
+from mesh_components.pki import ca_file
 from mesh_components.render import render
 from mesh_components.specfile import read_spec
 from tests.test_inspect_goldens import run_cli

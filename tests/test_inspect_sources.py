@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from mesh_components import ca_file
 from mesh_components.errors import MeshValidationError
 from mesh_components.inspect import load_mesh
 from mesh_components.inspect.diff import Kind, diff
@@ -17,6 +16,7 @@ from mesh_components.inspect.proxy_config import Section, show
 from mesh_components.manifests import manifest_files
 from mesh_components.model import WorkloadRef
 from mesh_components.output import write_tree
+from mesh_components.pki import ca_file
 from mesh_components.render import render
 from mesh_components.specfile import read_spec
 

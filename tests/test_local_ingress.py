@@ -21,11 +21,12 @@ from typing import Any
 
 import pytest
 
-from mesh_components import ca_file, names
+from mesh_components import names
 from mesh_components.emit.kubernetes.metadata import Json
 from mesh_components.local import LocalCluster, cleanup
 from mesh_components.local.pod import Pod
 from mesh_components.model.loader import load_spec
+from mesh_components.pki import ca_file
 from mesh_components.render import render
 from tests.local_bookstore import outsider, why_not
 

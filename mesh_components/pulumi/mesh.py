@@ -17,7 +17,6 @@ from typing import Any, TypeVar
 
 import pulumi
 
-from mesh_components import ca_file
 from mesh_components.config_budget import BudgetedMesh, build_within_budget
 from mesh_components.emit.kubernetes import accounts
 from mesh_components.errors import MeshValidationError, Problem
@@ -35,7 +34,7 @@ from mesh_components.model import (
     WorkloadRef,
 )
 from mesh_components.model.writer import Document
-from mesh_components.pki import CertificatePolicy, MeshTrust
+from mesh_components.pki import CertificatePolicy, MeshTrust, ca_file
 from mesh_components.pulumi import emission, injection, lifecycle
 from mesh_components.pulumi.args import MeshArgs
 from mesh_components.pulumi.declarations import Declarations, args_document

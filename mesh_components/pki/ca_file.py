@@ -20,8 +20,9 @@ from typing import Any
 import yaml
 
 from mesh_components.errors import MeshValidationError, Problem
-from mesh_components.pki import MeshCA, MeshTrust
+from mesh_components.pki.authority import MeshCA
 from mesh_components.pki.imported import load_ca
+from mesh_components.pki.rollover import MeshTrust
 
 SEED_BYTES = 32
 HEADER = "# SECRET: the mesh CA's key material. Anyone holding it can mint mesh identities.\n"

@@ -12,9 +12,10 @@ from datetime import datetime, timedelta
 
 from cryptography.hazmat.primitives import hashes
 
-from mesh_components.ca_file import CaFile, CaSource
 from mesh_components.errors import MeshValidationError, Problem
-from mesh_components.pki import MeshCA, MeshTrust
+from mesh_components.pki.authority import MeshCA
+from mesh_components.pki.ca_file import CaFile, CaSource
+from mesh_components.pki.rollover import MeshTrust
 
 DEFAULT_OVERLAP = timedelta(hours=24)
 MIN_OVERLAP = timedelta(hours=1)
