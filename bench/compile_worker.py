@@ -21,10 +21,10 @@ from pathlib import Path
 from bench.synthetic import synthetic_spec
 from mesh_components.compiler import MeshIndex, plan_workload
 from mesh_components.emit.envoy import EnvoyConfig, emit_workload
-from mesh_components.envoy_check import throwaway_certificates
 from mesh_components.model import MeshSpec
 from mesh_components.model.loader import load_spec
-from mesh_components.pipeline import build
+from mesh_components.pipeline.build import build
+from mesh_components.pipeline.envoy_check import throwaway_certificates
 from mesh_components.validate import validate
 
 

@@ -24,8 +24,8 @@ from mesh_components import names
 from mesh_components.emit.kubernetes.metadata import Json
 from mesh_components.local import LocalCluster, Request, missing_requirements
 from mesh_components.model.loader import load_spec
+from mesh_components.pipeline.render import render
 from mesh_components.pki import ca_file
-from mesh_components.render import render
 
 MINIMAL = Path(__file__).parent / "minimal"
 NAMESPACE = "bench"

@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from mesh_components.envoy_check import find_envoy
+from mesh_components.pipeline.envoy_check import find_envoy
 
 
 def describe() -> dict[str, Any]:

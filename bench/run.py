@@ -20,9 +20,9 @@ from bench import dataplane, envoy_probe, machine, plots
 from bench.report import markdown
 from bench.synthetic import synthetic_spec
 from mesh_components.emit.kubernetes.config_maps import DEFAULT_BUDGET_BYTES
-from mesh_components.envoy_check import find_envoy
 from mesh_components.model.loader import load_spec
-from mesh_components.pipeline import build
+from mesh_components.pipeline.build import build
+from mesh_components.pipeline.envoy_check import find_envoy
 
 ROOT = Path(__file__).parent
 # An open mesh this large does not fit in memory whole (2,000 configs of ~3.4 MB): sampled.

@@ -40,8 +40,8 @@ from mesh_components.model import (
     labels,
 )
 from mesh_components.model.loader import load_spec
-from mesh_components.pipeline import CompiledMesh, CompiledWorkload, build
-from mesh_components.specfile import read_spec
+from mesh_components.pipeline.build import CompiledMesh, CompiledWorkload, build
+from mesh_components.pipeline.specfile import read_spec
 from mesh_components.validate import find_problems, validate
 
 __all__ = [

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from mesh_components import envoy_check, names, pki_cli, validate_report
+from mesh_components import names, pki_cli, validate_report
 from mesh_components.cli_parser import (
     PROGRAM,
     Commands,
@@ -30,25 +30,26 @@ from mesh_components.cli_parser import (
     add_output_path,
     add_verb,
 )
-from mesh_components.config_budget import build_within_budget
 from mesh_components.console import progress, show, show_data, show_error
 from mesh_components.emit.kubernetes.metadata import Json
-from mesh_components.envoy_check import EnvoyVerdict
 from mesh_components.errors import MeshError, MeshValidationError, Problem
-from mesh_components.identities import needs_authority
-from mesh_components.injection import inject_all, unsupported
 from mesh_components.inspect.cli import add_commands as add_inspect_commands
 from mesh_components.local.cli import add_commands as add_local_commands
-from mesh_components.manifests import manifest_files
-from mesh_components.manifests import to_yaml as manifests_to_yaml
 from mesh_components.model import AccessMode, MeshSettings, WorkloadRef
-from mesh_components.output import write_tree
-from mesh_components.pipeline import CompiledMesh
+from mesh_components.pipeline import envoy_check
+from mesh_components.pipeline.budget import build_within_budget
+from mesh_components.pipeline.build import CompiledMesh
+from mesh_components.pipeline.envoy_check import EnvoyVerdict
+from mesh_components.pipeline.identities import needs_authority
+from mesh_components.pipeline.injection import inject_all, unsupported
+from mesh_components.pipeline.manifests import manifest_files
+from mesh_components.pipeline.manifests import to_yaml as manifests_to_yaml
+from mesh_components.pipeline.output import write_tree
+from mesh_components.pipeline.progress import ProgressHook
+from mesh_components.pipeline.render import render
+from mesh_components.pipeline.specfile import SPEC_FILE, read_spec
 from mesh_components.pki import MeshTrust, ca_file
-from mesh_components.progress import ProgressHook
-from mesh_components.render import render
 from mesh_components.smi.cli import add_commands as add_import_commands
-from mesh_components.specfile import SPEC_FILE, read_spec
 from mesh_components.summary import summarize
 
 EXIT_INVALID = 2

@@ -32,7 +32,7 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 from mesh_components import yamltext
-from mesh_components.progress import ProgressHook, silent
+from mesh_components.pipeline.progress import ProgressHook, silent
 
 Cell = str | Sequence[str]
 """A table cell: one line, or several (the row grows; other cells stay on its first line)."""

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mesh_components import envoy_check, render_check
 from mesh_components.emit.kubernetes.metadata import Json
+from mesh_components.pipeline import envoy_check, render_check
 from mesh_components.pki import ca_file
 from mesh_components.recording import kubernetes_objects, record
 

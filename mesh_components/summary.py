@@ -6,7 +6,7 @@ from typing import Any
 
 from mesh_components.compiler.plan import Destination, EgressPlan, InboundPort, OutboundPort
 from mesh_components.model import HttpRule, PathMatchKind
-from mesh_components.pipeline import CompiledMesh, CompiledWorkload
+from mesh_components.pipeline.build import CompiledMesh, CompiledWorkload
 
 
 def summarize(mesh: CompiledMesh) -> str:

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from mesh_components.compiler.plan import AccessRule, Destination, InboundPort, OutboundPort
-from mesh_components.envoy_check import EnvoyVerdict
-from mesh_components.pipeline import CompiledMesh, CompiledWorkload
+from mesh_components.pipeline.build import CompiledMesh, CompiledWorkload
+from mesh_components.pipeline.envoy_check import EnvoyVerdict
 
 
 def report(mesh: CompiledMesh, verdicts: Sequence[EnvoyVerdict] | None) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mesh_components import envoy_check
+from mesh_components.pipeline import envoy_check
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

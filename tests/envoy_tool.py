@@ -22,7 +22,8 @@ from typing import Any
 
 import pytest
 
-from mesh_components import envoy_check, names
+from mesh_components import names
+from mesh_components.pipeline import envoy_check
 
 VALIDATE_TIMEOUT_SECONDS = 30
 _START_TIMEOUT_SECONDS = 10.0

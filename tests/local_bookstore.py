@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from mesh_components import envoy_check
 from mesh_components.emit.kubernetes.metadata import Json
 from mesh_components.local import missing_requirements
+from mesh_components.pipeline import envoy_check
+from mesh_components.pipeline.render import render
+from mesh_components.pipeline.specfile import read_spec
 from mesh_components.pki import MeshTrust, ca_file
-from mesh_components.render import render
-from mesh_components.specfile import read_spec
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "bookstore"
 RENEW_EVERY = timedelta(days=60)  # validity 90 d - renewBefore 30 d, the defaults

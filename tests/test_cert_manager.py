@@ -29,7 +29,7 @@ from mesh_components.model import (
     MeshSpec,
 )
 from mesh_components.model.loader import load_spec
-from mesh_components.render import render
+from mesh_components.pipeline.render import render
 from tests.test_render import make_ca
 
 BOOKSTORE = Path(__file__).parents[1] / "examples" / "bookstore"

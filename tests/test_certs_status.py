@@ -11,8 +11,8 @@ import pytest
 from mesh_components import names, read_spec
 from mesh_components.certs_status import DEFAULT_WINDOW, Health, identity_secrets, statuses
 from mesh_components.errors import MeshValidationError
-from mesh_components.manifests import manifest_files
-from mesh_components.render import render
+from mesh_components.pipeline.manifests import manifest_files
+from mesh_components.pipeline.render import render
 from tests.test_goldens import CASES
 from tests.test_render import NOW, make_ca
 

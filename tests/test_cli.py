@@ -10,8 +10,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from mesh_components import envoy_check, names
-from mesh_components.output import MARKER
+from mesh_components import names
+from mesh_components.pipeline import envoy_check
+from mesh_components.pipeline.output import MARKER
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOKSTORE = ROOT / "examples" / "bookstore"

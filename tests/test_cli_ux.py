@@ -25,11 +25,11 @@ import yaml
 from mesh_components import cli, console
 from mesh_components.cli_parser import PROGRAM
 from mesh_components.console import Table
-from mesh_components.manifests import manifest_files
-from mesh_components.output import write_tree
+from mesh_components.pipeline.manifests import manifest_files
+from mesh_components.pipeline.output import write_tree
+from mesh_components.pipeline.render import render
+from mesh_components.pipeline.specfile import read_spec
 from mesh_components.pki import ca_file
-from mesh_components.render import render
-from mesh_components.specfile import read_spec
 from tests.test_inspect_goldens import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent

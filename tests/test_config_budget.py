@@ -11,18 +11,19 @@ import pulumi
 import pytest
 
 from bench.synthetic import synthetic_spec
-from mesh_components import config_budget, read_spec
+from mesh_components import read_spec
 from mesh_components.compiler.plan import WorkloadPlan
-from mesh_components.config_budget import MOST_REPORTED, ConfigTooLargeError, build_within_budget
 from mesh_components.emit.envoy import EnvoyConfig, emit_workload
 from mesh_components.emit.kubernetes import config_maps
 from mesh_components.errors import MeshValidationError
 from mesh_components.model import MeshSettings, MeshSpec
 from mesh_components.model.loader import load_spec
 from mesh_components.model.writer import spec_document
-from mesh_components.pipeline import build
+from mesh_components.pipeline import budget as config_budget
+from mesh_components.pipeline.budget import MOST_REPORTED, ConfigTooLargeError, build_within_budget
+from mesh_components.pipeline.build import build
+from mesh_components.pipeline.render import render
 from mesh_components.pulumi import MeshFromSpec, MeshProgramError
-from mesh_components.render import render
 from tests.pulumi_mocks import run
 from tests.test_goldens import CASES
 from tests.test_pulumi_components import CA_TEXT, NOW

@@ -19,9 +19,9 @@ from mesh_components.errors import MeshValidationError
 from mesh_components.model import EgressAddresses, EgressHosts, EgressMode, EgressRule, labels
 from mesh_components.model.loader import load_spec
 from mesh_components.model.writer import spec_document
-from mesh_components.pipeline import CompiledWorkload, build
+from mesh_components.pipeline.build import CompiledWorkload, build
+from mesh_components.pipeline.render import render
 from mesh_components.pulumi import MeshFromSpec
-from mesh_components.render import render
 from mesh_components.validate import CODES, find_problems
 from tests.pulumi_mocks import run
 from tests.test_inspect_goldens import run_cli

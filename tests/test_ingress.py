@@ -23,8 +23,8 @@ from mesh_components.errors import MeshValidationError
 from mesh_components.model import MeshSpec
 from mesh_components.model.loader import load_spec
 from mesh_components.model.writer import spec_document
-from mesh_components.pipeline import build
-from mesh_components.render import render
+from mesh_components.pipeline.build import build
+from mesh_components.pipeline.render import render
 from mesh_components.validate import find_problems
 from tests.test_render import NOW, make_ca
 

@@ -13,12 +13,12 @@ from mesh_components.errors import MeshValidationError
 from mesh_components.inspect import load_mesh
 from mesh_components.inspect.diff import Kind, diff
 from mesh_components.inspect.proxy_config import Section, show
-from mesh_components.manifests import manifest_files
 from mesh_components.model import WorkloadRef
-from mesh_components.output import write_tree
+from mesh_components.pipeline.manifests import manifest_files
+from mesh_components.pipeline.output import write_tree
+from mesh_components.pipeline.render import render
+from mesh_components.pipeline.specfile import read_spec
 from mesh_components.pki import ca_file
-from mesh_components.render import render
-from mesh_components.specfile import read_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOKSTORE = ROOT / "examples" / "bookstore"

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from mesh_components import specfile
 from mesh_components.errors import MeshValidationError
 from mesh_components.model import (
     AccessMode,
@@ -28,7 +27,8 @@ from mesh_components.model import (
     WorkloadKind,
 )
 from mesh_components.model.loader import load_spec
-from mesh_components.specfile import read_spec
+from mesh_components.pipeline import specfile
+from mesh_components.pipeline.specfile import read_spec
 
 BOOKSTORE = Path(__file__).resolve().parent.parent / "examples" / "bookstore"
 

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from mesh_components import envoy_check
 from mesh_components.emit.kubernetes.metadata import Json
 from mesh_components.errors import MeshValidationError
 from mesh_components.local import LocalCluster, Request, Traffic, cleanup
 from mesh_components.local.pod import Pod
 from mesh_components.local.traffic import finish
+from mesh_components.pipeline import envoy_check
 from tests.local_bookstore import (
     BOOKSTORE,
     BUYER_HEADERS,

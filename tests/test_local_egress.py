@@ -23,8 +23,8 @@ import yaml
 from mesh_components.emit.kubernetes.metadata import Json
 from mesh_components.local import Request, cleanup
 from mesh_components.model.loader import load_spec
+from mesh_components.pipeline.render import render
 from mesh_components.pki import ca_file
-from mesh_components.render import render
 from tests.local_bookstore import why_not
 from tests.local_egress import (
     ALLOWED_IP,

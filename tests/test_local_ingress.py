@@ -26,8 +26,8 @@ from mesh_components.emit.kubernetes.metadata import Json
 from mesh_components.local import LocalCluster, cleanup
 from mesh_components.local.pod import Pod
 from mesh_components.model.loader import load_spec
+from mesh_components.pipeline.render import render
 from mesh_components.pki import ca_file
-from mesh_components.render import render
 from tests.local_bookstore import outsider, why_not
 
 pytestmark = [pytest.mark.root, pytest.mark.envoy]

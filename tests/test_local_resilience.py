@@ -22,16 +22,17 @@ from typing import Any, TypeVar
 
 import pytest
 
-from mesh_components import envoy_check, names
+from mesh_components import names
 from mesh_components.emit.kubernetes.metadata import Json
 from mesh_components.local import LocalCluster, Request, Traffic, cleanup, missing_requirements
 from mesh_components.local.container import Container
 from mesh_components.local.pod import Pod
 from mesh_components.local.traffic import finish
 from mesh_components.model import ServiceRef
+from mesh_components.pipeline import envoy_check
+from mesh_components.pipeline.render import render
+from mesh_components.pipeline.specfile import read_spec
 from mesh_components.pki import ca_file
-from mesh_components.render import render
-from mesh_components.specfile import read_spec
 
 pytestmark = [pytest.mark.root, pytest.mark.envoy]
 

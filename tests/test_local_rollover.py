@@ -20,9 +20,9 @@ from mesh_components.emit.kubernetes.metadata import Json
 from mesh_components.local import LocalCluster, Request, cleanup
 from mesh_components.local.traffic import finish
 from mesh_components.model import Identity
+from mesh_components.pipeline.render import render
+from mesh_components.pipeline.specfile import read_spec
 from mesh_components.pki import MeshCA, MeshTrust, ca_file
-from mesh_components.render import render
-from mesh_components.specfile import read_spec
 from tests.local_bookstore import BOOKSTORE, BUYER_HEADERS, why_not
 
 pytestmark = [pytest.mark.root, pytest.mark.envoy]

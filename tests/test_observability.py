@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 
-from mesh_components import envoy_check, names
+from mesh_components import names
 from mesh_components.emit.envoy import types as t
 from mesh_components.model import MeshSpec, Observability, Tracing, TracingProtocol
-from mesh_components.pipeline import CompiledMesh, build
-from mesh_components.specfile import read_spec
+from mesh_components.pipeline import envoy_check
+from mesh_components.pipeline.build import CompiledMesh, build
+from mesh_components.pipeline.specfile import read_spec
 
 HTTP_SERVICE = Path(__file__).parent / "goldens" / "http-service" / "mesh.yaml"
 ZIPKIN = Tracing("zipkin.observability:9411", TracingProtocol.ZIPKIN, 25)

@@ -11,8 +11,8 @@ from typing import Any
 from mesh_components import names
 from mesh_components.emit.envoy import types as t
 from mesh_components.model import AccessMode
-from mesh_components.pipeline import build
-from mesh_components.specfile import read_spec
+from mesh_components.pipeline.build import build
+from mesh_components.pipeline.specfile import read_spec
 
 PERMISSIVE = Path(__file__).parent / "goldens" / "permissive" / "mesh.yaml"
 

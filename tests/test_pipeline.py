@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from mesh_components import PathMatch, PathMatchKind, build, envoy_check, read_spec
+from mesh_components import PathMatch, PathMatchKind, build, read_spec
+from mesh_components.pipeline import envoy_check
 
 ROUTE_RULES = Path(__file__).parent / "goldens" / "policy-route-rules"
 

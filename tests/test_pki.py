@@ -15,10 +15,11 @@ from cryptography.x509.verification import PolicyBuilder, Store, VerificationErr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mesh_components import envoy_check, names, pki
+from mesh_components import names, pki
 from mesh_components.emit.envoy.types import DOWNSTREAM_TLS, TCP_PROXY
 from mesh_components.errors import MeshValidationError
 from mesh_components.model import Identity
+from mesh_components.pipeline import envoy_check
 from mesh_components.pki import CertificatePolicy, KeyType, MeshCA, TrustBundle
 from tests.tls import handshake, tls_context, write_files
 

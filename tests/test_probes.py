@@ -27,7 +27,6 @@ from mesh_components import names
 from mesh_components.compiler.plan import WorkloadPlan
 from mesh_components.emit.envoy import emit_workload
 from mesh_components.emit.kubernetes.probes import probes_of, rewrite_probes
-from mesh_components.envoy_check import throwaway_certificates
 from mesh_components.errors import MeshValidationError
 from mesh_components.model import (
     Identity,
@@ -39,6 +38,7 @@ from mesh_components.model import (
     ProxySettings,
     WorkloadRef,
 )
+from mesh_components.pipeline.envoy_check import throwaway_certificates
 from tests.envoy_tool import free_ports, http_get, make_certificates, running_envoy
 
 Json = dict[str, Any]

@@ -11,11 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mesh_components import envoy_check
 from mesh_components.cli import compiled_files
 from mesh_components.errors import MeshValidationError
 from mesh_components.model.loader import load_spec
-from mesh_components.pipeline import build
+from mesh_components.pipeline import envoy_check
+from mesh_components.pipeline.build import build
 from mesh_components.validate import find_problems
 from tests.strategies import JUNK, Spec, mutated_specs, valid_specs
 

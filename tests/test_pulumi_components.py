@@ -18,6 +18,7 @@ import yaml
 
 from mesh_components import names, read_spec
 from mesh_components.emit.kubernetes.metadata import Json
+from mesh_components.pipeline.render import render
 from mesh_components.pulumi import (
     AccessPolicy,
     DestinationSettings,
@@ -26,7 +27,6 @@ from mesh_components.pulumi import (
     MeshService,
     TrafficSplit,
 )
-from mesh_components.render import render
 from tests.pulumi_mocks import Recorder, project_program, run
 from tests.test_render import CA_START, TEST_SEED, make_ca
 

@@ -14,8 +14,8 @@ from pulumi.provider.experimental.component import ComponentProvider
 
 from mesh_components import names, read_spec
 from mesh_components.model.writer import spec_document
+from mesh_components.pipeline.render import render
 from mesh_components.pulumi import MeshFromSpec
-from mesh_components.render import render
 from tests.pulumi_mocks import Recorder, run
 from tests.test_pulumi_components import CA_TEXT, NOW
 from tests.test_render import make_ca

@@ -9,8 +9,8 @@ from pathlib import Path
 import yaml
 
 from mesh_components import build, load_spec
+from mesh_components.pipeline.render import render
 from mesh_components.pki import MeshCA
-from mesh_components.render import render
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

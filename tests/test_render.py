@@ -17,8 +17,8 @@ import yaml
 from mesh_components import names, read_spec, yamltext
 from mesh_components.emit.kubernetes.metadata import Json
 from mesh_components.errors import MeshValidationError
+from mesh_components.pipeline.render import render
 from mesh_components.pki import MeshCA
-from mesh_components.render import render
 from tests.test_goldens import CASES, GOLDENS
 
 KUBERNETES_VERSION = "1.31"

@@ -9,8 +9,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from mesh_components import render_check
 from mesh_components.cli import main
+from mesh_components.pipeline import render_check
 from tests.test_render_program import objects
 
 OSM_DEMO = Path(__file__).parent / "goldens_smi" / "osm-demo-input"

@@ -13,9 +13,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from mesh_components import render_check
 from mesh_components.cli import main
 from mesh_components.local import missing_requirements
+from mesh_components.pipeline import render_check
 
 ROOT = Path(__file__).parents[1]
 

@@ -15,10 +15,11 @@ import yaml
 from cryptography import x509
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
-from mesh_components import envoy_check, pki
+from mesh_components import pki
 from mesh_components.cli import main
 from mesh_components.errors import MeshValidationError
 from mesh_components.model import Identity
+from mesh_components.pipeline import envoy_check
 from mesh_components.pki import MeshCA, MeshTrust, RolloverStage, ca_file, ca_rotation
 from tests.test_pki import tls_listener_bootstrap
 from tests.tls import handshake, tls_context, write_files

@@ -15,9 +15,9 @@ from mesh_components.cli import main
 from mesh_components.errors import MeshValidationError
 from mesh_components.model import AccessMode, MeshSpec
 from mesh_components.model.writer import spec_document
-from mesh_components.pipeline import build
+from mesh_components.pipeline.build import build
+from mesh_components.pipeline.specfile import read_spec
 from mesh_components.smi import Document, ImportedMesh, import_documents, read_manifest_dir
-from mesh_components.specfile import read_spec
 
 ROOT = Path(__file__).parents[1]
 GOLDENS = ROOT / "tests" / "goldens_smi"

@@ -12,9 +12,9 @@ import pytest
 from mesh_components import names
 from mesh_components.emit.kubernetes.metadata import Json
 from mesh_components.errors import MeshValidationError
-from mesh_components.injection import inject_all
 from mesh_components.model import AccessMode
-from mesh_components.output import write_tree
+from mesh_components.pipeline.injection import inject_all
+from mesh_components.pipeline.output import write_tree
 from mesh_components.smi import ImportedMesh, import_documents
 from mesh_components.smi.cli import injectable_manifests, output_files
 from mesh_components.smi.program import program_files

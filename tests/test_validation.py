@@ -16,7 +16,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mesh_components import envoy_check
 from mesh_components.errors import MeshValidationError, Problem
 from mesh_components.model import (
     AccessMode,
@@ -71,6 +70,7 @@ from mesh_components.model import (
     WorkloadKind,
     labels,
 )
+from mesh_components.pipeline import envoy_check
 from mesh_components.validate import CHECKS, CODES, find_problems, validate
 from tests.specs import (
     DB_PORT,

@@ -18,9 +18,9 @@ from pathlib import Path
 from mesh_components.errors import MeshValidationError, Problem
 from mesh_components.inspect import render_dir
 from mesh_components.inspect.model import InspectedMesh, Proxy
-from mesh_components.pipeline import build
+from mesh_components.pipeline.build import build
+from mesh_components.pipeline.specfile import SPEC_FILE, read_spec
 from mesh_components.pki import ca_file
-from mesh_components.specfile import SPEC_FILE, read_spec
 
 _PULUMI_PROJECT = "Pulumi.yaml"
 _CA_CONFIG_KEY = "ca"

@@ -23,7 +23,6 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
-from mesh_components import envoy_check
 from mesh_components.emit.kubernetes.metadata import Json
 from mesh_components.local import (
     cleanup,
@@ -51,6 +50,7 @@ from mesh_components.local.services import (
     target_port,
 )
 from mesh_components.local.traffic import Exec, Request, Traffic
+from mesh_components.pipeline import envoy_check
 
 READY_TIMEOUT = 120.0
 DNS_SETTLE = 6.0

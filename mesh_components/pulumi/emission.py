@@ -17,12 +17,12 @@ from datetime import datetime
 import pulumi
 
 from mesh_components import names
-from mesh_components.config_budget import BudgetedMesh
 from mesh_components.emit.kubernetes import config_maps
 from mesh_components.emit.kubernetes.metadata import Json
 from mesh_components.emit.kubernetes.secrets import identity_secret
-from mesh_components.identities import identity_object
 from mesh_components.model import Identity, MeshSettings, WorkloadRef
+from mesh_components.pipeline.budget import BudgetedMesh
+from mesh_components.pipeline.identities import identity_object
 from mesh_components.pki import IdentityCertificate, MeshTrust
 from mesh_components.pulumi import resources
 

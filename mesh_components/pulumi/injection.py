@@ -23,8 +23,8 @@ from mesh_components.emit.kubernetes.inject import (
 )
 from mesh_components.emit.kubernetes.metadata import Json
 from mesh_components.errors import MeshValidationError, Problem
-from mesh_components.injection import DEFAULT_NAMESPACE, shape_problems, workload_of
 from mesh_components.model import MeshSettings
+from mesh_components.pipeline.injection import DEFAULT_NAMESPACE, shape_problems, workload_of
 from mesh_components.pulumi.errors import MeshProgramError, reported
 from mesh_components.pulumi.handle import MeshHandle
 from mesh_components.pulumi.wire import has_outputs, to_wire

@@ -17,10 +17,8 @@ from typing import Any, TypeVar
 
 import pulumi
 
-from mesh_components.config_budget import BudgetedMesh, build_within_budget
 from mesh_components.emit.kubernetes import accounts
 from mesh_components.errors import MeshValidationError, Problem
-from mesh_components.identities import needs_authority
 from mesh_components.model import (
     AccessPolicy,
     Destination,
@@ -34,6 +32,8 @@ from mesh_components.model import (
     WorkloadRef,
 )
 from mesh_components.model.writer import Document
+from mesh_components.pipeline.budget import BudgetedMesh, build_within_budget
+from mesh_components.pipeline.identities import needs_authority
 from mesh_components.pki import CertificatePolicy, MeshTrust, ca_file
 from mesh_components.pulumi import emission, injection, lifecycle
 from mesh_components.pulumi.args import MeshArgs
@@ -187,7 +187,7 @@ class Mesh(pulumi.ComponentResource):
     def _compiled(self) -> pulumi.Output[BudgetedMesh]:
         """Compiled now when the mesh is all here (errors surface at once), else once the
         other stacks' declarations arrive. Each of this stack's proxy configs is measured
-        against the ConfigMap budget as it is emitted (`config_budget`)."""
+        against the ConfigMap budget as it is emitted (`pipeline.budget`)."""
         if not self._imports:
             with reported():
                 compiled = build_within_budget(self._declarations.spec(), checked=self._bindings)

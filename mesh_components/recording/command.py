@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from mesh_components.errors import MeshValidationError, Problem
-from mesh_components.output import write_tree
+from mesh_components.pipeline.output import write_tree
 from mesh_components.pki import ca_file
 from mesh_components.recording import stack_outputs
 from mesh_components.recording.config import parse_overrides

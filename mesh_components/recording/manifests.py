@@ -3,8 +3,8 @@
 Each `kubernetes:<group>/<version>:<Kind>` resource becomes one object: apiVersion and kind from
 the type token, then the provider's view of its inputs (named and namespaced). Components, the
 provider and other packages' resources are not objects. Files are laid out by
-`mesh_components.manifests` (Secrets marked there); other objects holding a Pulumi secret get a
-header naming those fields, and cluster-scoped objects go to `01-cluster/`.
+`mesh_components.pipeline.manifests` (Secrets marked there); other objects holding a Pulumi
+secret get a header naming those fields, and cluster-scoped objects go to `01-cluster/`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 from mesh_components.emit.kubernetes.metadata import Json
 from mesh_components.errors import MeshValidationError, Problem
-from mesh_components.manifests import CLUSTER_FOLDER, manifest_files, to_yaml
+from mesh_components.pipeline.manifests import CLUSTER_FOLDER, manifest_files, to_yaml
 from mesh_components.recording import kubernetes
 from mesh_components.recording.properties import PropertyPath, dotted, plain
 from mesh_components.recording.recording import RecordedResource, Recording

@@ -14,10 +14,10 @@ import sys
 from mesh_components import yamltext
 from mesh_components.cli_parser import Commands, add_output_path, add_verb
 from mesh_components.emit.kubernetes.metadata import Json
-from mesh_components.manifests import to_yaml
 from mesh_components.model import AccessMode
 from mesh_components.model.writer import spec_document
-from mesh_components.output import write_tree
+from mesh_components.pipeline.manifests import to_yaml
+from mesh_components.pipeline.output import write_tree
 from mesh_components.smi.documents import Document
 from mesh_components.smi.imported import ImportedMesh, Note
 from mesh_components.smi.importer import read_manifest_dir

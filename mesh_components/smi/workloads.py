@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from mesh_components import names
 from mesh_components.emit.kubernetes.inject import TEMPLATE_PATHS
 from mesh_components.errors import MeshValidationError, Problem
-from mesh_components.injection import shape_problems, workload_of
 from mesh_components.model import Workload
+from mesh_components.pipeline.injection import shape_problems, workload_of
 from mesh_components.smi.documents import Document, Json
 from mesh_components.smi.imported import Note
 from mesh_components.smi.membership import Membership, metadata_problems

@@ -14,22 +14,22 @@ from datetime import datetime
 
 from mesh_components import names
 from mesh_components.compiler import MeshIndex
-from mesh_components.config_budget import ConfigTooLargeError, build_within_budget
 from mesh_components.emit.kubernetes import accounts, config_maps, services
 from mesh_components.emit.kubernetes.inject import ProxyBinding, inject_manifest
 from mesh_components.emit.kubernetes.metadata import Json
 from mesh_components.emit.kubernetes.workloads import workload_manifest
 from mesh_components.errors import MeshValidationError, Problem
-from mesh_components.identities import (
+from mesh_components.model import MeshSpec, Service, Workload, WorkloadKind, WorkloadRef
+from mesh_components.pipeline.budget import ConfigTooLargeError, build_within_budget
+from mesh_components.pipeline.build import CompiledMesh
+from mesh_components.pipeline.identities import (
     Authority,
     certified_identities,
     identity_object,
     issuing_trust,
 )
-from mesh_components.model import MeshSpec, Service, Workload, WorkloadKind, WorkloadRef
-from mesh_components.pipeline import CompiledMesh
+from mesh_components.pipeline.progress import ProgressHook, silent
 from mesh_components.pki import MeshTrust
-from mesh_components.progress import ProgressHook, silent
 
 KIND_ORDER = ("Namespace", "ServiceAccount", "Secret", "Certificate", "ConfigMap", "Service")
 """Objects a workload depends on come first, so `kubectl apply` in file order works."""
@@ -56,7 +56,7 @@ def render(
     `ca` signs the identity Secrets; it may be None when cert-manager issues them. `progress`
     hears about each workload's config as it is emitted and written out. Each config is
     measured against `budget_bytes` as soon as it is written, so a mesh far over the budget is
-    refused after a few workloads, not after building them all (`config_budget`).
+    refused after a few workloads, not after building them all (`budget`).
     """
     problems = [p for w in spec.workloads for p in _render_problems(w)]
     try:

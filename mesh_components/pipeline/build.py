@@ -14,7 +14,7 @@ from mesh_components.compiler import compile_mesh
 from mesh_components.compiler.plan import MeshPlan, WorkloadPlan
 from mesh_components.emit.envoy import EnvoyConfig, emit_workload
 from mesh_components.model import MeshSpec
-from mesh_components.progress import ProgressHook, counted, silent
+from mesh_components.pipeline.progress import ProgressHook, counted, silent
 from mesh_components.validate import validate
 
 

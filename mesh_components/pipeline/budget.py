@@ -22,8 +22,8 @@ from mesh_components.emit.envoy import emit_workload
 from mesh_components.emit.kubernetes import config_maps
 from mesh_components.errors import MeshValidationError, Problem
 from mesh_components.model import MeshSpec, WorkloadRef
-from mesh_components.pipeline import CompiledMesh, CompiledWorkload, no_cycle_collection
-from mesh_components.progress import ProgressHook, counted, silent
+from mesh_components.pipeline.build import CompiledMesh, CompiledWorkload, no_cycle_collection
+from mesh_components.pipeline.progress import ProgressHook, counted, silent
 from mesh_components.validate import validate
 
 MOST_REPORTED = 10

@@ -18,9 +18,10 @@ from typing import Any
 
 import yaml
 
-from mesh_components import envoy_check, names
+from mesh_components import names
 from mesh_components.emit.kubernetes.inject import TEMPLATE_PATHS
 from mesh_components.emit.kubernetes.metadata import Json
+from mesh_components.pipeline import envoy_check
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,6 @@ import dataclasses
 from collections.abc import Iterator
 from datetime import datetime
 
-from mesh_components.config_budget import build_within_budget
 from mesh_components.emit.kubernetes import config_maps, services
 from mesh_components.emit.kubernetes.inject import (
     TEMPLATE_PATHS,
@@ -23,7 +22,6 @@ from mesh_components.emit.kubernetes.inject import (
 from mesh_components.emit.kubernetes.metadata import MANAGED_BY, Json
 from mesh_components.emit.kubernetes.probes import read_probes
 from mesh_components.errors import MeshValidationError, Problem
-from mesh_components.identities import Authority, identity_object, issuing_trust
 from mesh_components.kinds import is_cluster_scoped
 from mesh_components.model import (
     ContainerPort,
@@ -33,8 +31,10 @@ from mesh_components.model import (
     WorkloadRef,
     labels,
 )
+from mesh_components.pipeline.budget import build_within_budget
+from mesh_components.pipeline.identities import Authority, identity_object, issuing_trust
+from mesh_components.pipeline.render import proxy_binding
 from mesh_components.pki import MeshTrust
-from mesh_components.render import proxy_binding
 
 DEFAULT_NAMESPACE = "default"
 
