@@ -3,8 +3,8 @@ PKI verbs (`pki_cli`), the local runner (`local`), `import` and the inspect verb
 
 Run as `python -m mesh_components`, `mesh-components` or `mesh`. Exit codes: 0 success,
 2 invalid input (every problem listed, each with a fix), 1 when a real Envoy rejects what we
-emitted (a bug in this library: please report it). Output styles: `console`; how verbs and
-their options are declared: `cli_parser`.
+emitted (a bug in this library: please report it). Output styles: `terminal.console`; how verbs
+and their options are declared: `terminal.parser`.
 """
 
 from __future__ import annotations
@@ -22,15 +22,6 @@ from pathlib import Path
 import yaml
 
 from mesh_components import names, pki_cli, validate_report
-from mesh_components.cli_parser import (
-    PROGRAM,
-    Commands,
-    MeshParser,
-    add_output_format,
-    add_output_path,
-    add_verb,
-)
-from mesh_components.console import progress, show, show_data, show_error
 from mesh_components.emit.kubernetes.metadata import Json
 from mesh_components.errors import MeshError, MeshValidationError, Problem
 from mesh_components.inspect.cli import add_commands as add_inspect_commands
@@ -51,6 +42,15 @@ from mesh_components.pipeline.specfile import SPEC_FILE, read_spec
 from mesh_components.pki import MeshTrust, ca_file
 from mesh_components.smi.cli import add_commands as add_import_commands
 from mesh_components.summary import summarize
+from mesh_components.terminal.console import progress, show, show_data, show_error
+from mesh_components.terminal.parser import (
+    PROGRAM,
+    Commands,
+    MeshParser,
+    add_output_format,
+    add_output_path,
+    add_verb,
+)
 
 EXIT_INVALID = 2
 EXIT_ENVOY_REJECTED = 1

@@ -20,11 +20,11 @@ from mesh_components.certs_status import (
     identity_secrets,
     statuses,
 )
-from mesh_components.cli_parser import Commands, add_output_format, add_verb
-from mesh_components.console import Table, show, show_data, show_error
 from mesh_components.errors import MeshValidationError, Problem
 from mesh_components.pipeline.specfile import read_spec
 from mesh_components.pki import MeshCA, MeshTrust, ca_file, ca_rotation
+from mesh_components.terminal.console import Table, show, show_data, show_error
+from mesh_components.terminal.parser import Commands, add_output_format, add_verb
 
 EXIT_INVALID = 2
 _HEALTH_STYLES = (

@@ -22,14 +22,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mesh_components import cli, console
-from mesh_components.cli_parser import PROGRAM
-from mesh_components.console import Table
+from mesh_components import cli
 from mesh_components.pipeline.manifests import manifest_files
 from mesh_components.pipeline.output import write_tree
 from mesh_components.pipeline.render import render
 from mesh_components.pipeline.specfile import read_spec
 from mesh_components.pki import ca_file
+from mesh_components.terminal import console
+from mesh_components.terminal.console import Table
+from mesh_components.terminal.parser import PROGRAM
 from tests.test_inspect_goldens import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent

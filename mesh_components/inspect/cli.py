@@ -2,8 +2,8 @@
 
 `add_commands(commands)` registers them on the main parser. Bad input (an unknown workload, a
 malformed HOST:PORT) raises MeshValidationError, which the main CLI prints as one paragraph
-and turns into exit code 2. Reports are drawn by `console`: rich on a terminal, the plain text
-of the goldens in a pipe.
+and turns into exit code 2. Reports are drawn by `terminal.console`: rich on a terminal, the
+plain text of the goldens in a pipe.
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from mesh_components.cli_parser import Commands, MeshParser, add_output_format, add_verb
-from mesh_components.console import show, show_data
 from mesh_components.errors import MeshValidationError, Problem
 from mesh_components.inspect import diff_text, explain_text, graph_formats
 from mesh_components.inspect.diff import diff
@@ -23,6 +21,8 @@ from mesh_components.inspect.model import InspectedMesh, Proxy
 from mesh_components.inspect.proxy_config import Section, blocks, raw
 from mesh_components.inspect.sources import load_mesh
 from mesh_components.model import WorkloadRef
+from mesh_components.terminal.console import show, show_data
+from mesh_components.terminal.parser import Commands, MeshParser, add_output_format, add_verb
 
 _PATH_HELP = (
     "a spec file, a directory holding mesh.yaml, a Pulumi project, a render directory, "

@@ -9,10 +9,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Sequence
 
-from mesh_components.console import Block, Cell, Table, plain
 from mesh_components.emit.envoy.types import Json
 from mesh_components.inspect import envoy_read as read
 from mesh_components.inspect.model import Proxy
+from mesh_components.terminal.console import Block, Cell, Table, plain
 
 
 class Section(enum.StrEnum):

@@ -16,12 +16,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mesh_components.cli_parser import PROGRAM, Commands, add_output_format, add_verb
-from mesh_components.console import Table, is_terminal, show, show_data
 from mesh_components.local import cleanup, processes, system, traffic
 from mesh_components.local.layout import Layout, check_name
 from mesh_components.local.manifests import read_dir
 from mesh_components.local.system import LocalRunnerError
+from mesh_components.terminal.console import Table, is_terminal, show, show_data
+from mesh_components.terminal.parser import PROGRAM, Commands, add_output_format, add_verb
 
 UP_TIMEOUT = 300.0
 UPDATE_TIMEOUT = 400.0

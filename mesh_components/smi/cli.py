@@ -12,7 +12,6 @@ import argparse
 import sys
 
 from mesh_components import yamltext
-from mesh_components.cli_parser import Commands, add_output_path, add_verb
 from mesh_components.emit.kubernetes.metadata import Json
 from mesh_components.model import AccessMode
 from mesh_components.model.writer import spec_document
@@ -23,6 +22,7 @@ from mesh_components.smi.imported import ImportedMesh, Note
 from mesh_components.smi.importer import read_manifest_dir
 from mesh_components.smi.program import program_files
 from mesh_components.smi.workloads import is_workload, opted_out
+from mesh_components.terminal.parser import Commands, add_output_path, add_verb
 
 _DETAILS = """\
 PATH gets mesh.yaml (the spec), __main__.py and Pulumi.yaml (the same mesh as a Pulumi

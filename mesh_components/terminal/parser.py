@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import NoReturn, TypeAlias
 
-from mesh_components.console import FORMATS, show_error
+from mesh_components.terminal.console import FORMATS, show_error
 
 EXIT_USAGE = 2
 PROGRAM = "python -m mesh_components"
