@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mesh_components import names, read_spec
-from mesh_components.certs_status import DEFAULT_WINDOW, Health, identity_secrets, statuses
+from mesh_components.cli.certs_status import DEFAULT_WINDOW, Health, identity_secrets, statuses
 from mesh_components.errors import MeshValidationError
 from mesh_components.pipeline.manifests import manifest_files
 from mesh_components.pipeline.render import render

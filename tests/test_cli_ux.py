@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mesh_components import cli
+from mesh_components.cli import app as cli
 from mesh_components.pipeline.manifests import manifest_files
 from mesh_components.pipeline.output import write_tree
 from mesh_components.pipeline.render import render

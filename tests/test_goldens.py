@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from mesh_components import yamltext
+from mesh_components.cli.summary import summarize
 from mesh_components.pipeline import envoy_check
 from mesh_components.pipeline.build import CompiledMesh, build
 from mesh_components.pipeline.specfile import read_spec
-from mesh_components.summary import summarize
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDENS = ROOT / "tests" / "goldens"

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mesh_components.cli import compiled_files
+from mesh_components.cli.app import compiled_files
 from mesh_components.errors import MeshValidationError
 from mesh_components.model.loader import load_spec
 from mesh_components.pipeline import envoy_check

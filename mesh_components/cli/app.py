@@ -1,5 +1,5 @@
 """The command line: `validate`, `compile` and `render` a mesh spec; `inject` manifests; the
-PKI verbs (`pki_cli`), the local runner (`local`), `import` and the inspect verbs.
+PKI verbs (`cli.pki`), the local runner (`local`), `import` and the inspect verbs.
 
 Run as `python -m mesh_components`, `mesh-components` or `mesh`. Exit codes: 0 success,
 2 invalid input (every problem listed, each with a fix), 1 when a real Envoy rejects what we
@@ -21,7 +21,10 @@ from pathlib import Path
 
 import yaml
 
-from mesh_components import names, pki_cli, validate_report
+from mesh_components import names
+from mesh_components.cli import pki as pki_cli
+from mesh_components.cli import validate_report
+from mesh_components.cli.summary import summarize
 from mesh_components.emit.kubernetes.metadata import Json
 from mesh_components.errors import MeshError, MeshValidationError, Problem
 from mesh_components.inspect.cli import add_commands as add_inspect_commands
@@ -41,7 +44,6 @@ from mesh_components.pipeline.render import render
 from mesh_components.pipeline.specfile import SPEC_FILE, read_spec
 from mesh_components.pki import MeshTrust, ca_file
 from mesh_components.smi.cli import add_commands as add_import_commands
-from mesh_components.summary import summarize
 from mesh_components.terminal.console import progress, show, show_data, show_error
 from mesh_components.terminal.parser import (
     PROGRAM,
@@ -312,7 +314,7 @@ def _keep_new_ca(args: argparse.Namespace, state: ca_file.CaFile | None) -> None
 
 def _demo(args: argparse.Namespace) -> int:
     # Imported here: it imports pulumi, which the other commands do not need.
-    from mesh_components import demo  # noqa: PLC0415
+    from mesh_components.cli import demo  # noqa: PLC0415
 
     print(f"rendering the Pulumi program in {args.project.resolve()} (a throwaway CA)")
     with progress() as hook:

@@ -13,7 +13,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 
-from mesh_components.certs_status import (
+from mesh_components.cli.certs_status import (
     DEFAULT_WINDOW,
     CertificateStatus,
     Health,
