@@ -1,1 +1,2 @@
-"""Emitters: compiled plans to Envoy resources (`envoy/`) and, later, Kubernetes objects."""
+"""Emitters: compiled plans to Envoy resources (`envoy/`), and the Kubernetes objects a mesh
+needs, sidecar injection included (`kubernetes/`)."""
