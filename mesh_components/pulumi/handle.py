@@ -26,15 +26,31 @@ from mesh_components.model.writer import Document
 
 class Deferred:
     """An Output whose value is set later, when the mesh is finalized. Pulumi waits for every
-    Output a program made, so each one must be resolved or the program never ends."""
+    Output a program made, so each one must be settled, with a value or with the error that
+    ended the program (`fail`), or the program never ends."""
 
     def __init__(self) -> None:
         pair: tuple[pulumi.Output[Any], Callable[[pulumi.Output[Any]], None]]
         pair = pulumi.deferred_output()
         self.output, self._resolve = pair
+        self.settled = False
 
     def resolve(self, value: pulumi.Input[Any]) -> None:
+        self.settled = True
         self._resolve(pulumi.Output.from_input(value))
+
+    def fail(self, error: BaseException) -> None:
+        """Settle it with `error`, unless it already has a value: whatever waits on it (a
+        workload's volumes, a stack output) then fails with the program's own error."""
+        if not self.settled:
+            self.resolve(pulumi.Output.from_input(None).apply(_raising(error)))
+
+
+def _raising(error: BaseException) -> Callable[[object], Any]:
+    def raise_it(_: object) -> Any:
+        raise error
+
+    return raise_it
 
 
 class PendingBinding:
@@ -43,6 +59,11 @@ class PendingBinding:
     def __init__(self, hot_reload: bool, secret: Deferred) -> None:
         self.config_map, self.secret = Deferred(), secret
         self.digest = None if hot_reload else Deferred()
+
+    @property
+    def deferred(self) -> tuple[Deferred, ...]:
+        """Every Output this binding waits for."""
+        return tuple(d for d in (self.config_map, self.secret, self.digest) if d is not None)
 
     def resolved(self) -> pulumi.Output[ProxyBinding]:
         digest = pulumi.Output.from_input("") if self.digest is None else self.digest.output
@@ -79,3 +100,5 @@ class MeshHandle(Protocol):
     ) -> pulumi.ResourceOptions: ...
 
     def finalize(self) -> None: ...
+
+    def abandon(self, error: BaseException) -> None: ...

@@ -6,6 +6,8 @@ the runtime offers none (unit tests under `set_mocks`), the Mesh warns that it m
 finalized explicitly.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, cast
 
 import pulumi
@@ -48,9 +50,28 @@ def find(name: str | None) -> MeshHandle:
     expected = "the name of a Mesh created earlier in this program"
     fix = "create the Mesh first" if not meshes else "pass mesh=<name> to say which mesh"
     found = repr(name) if name else f"no name, with meshes {known}"
-    raise MeshProgramError(
+    error = MeshProgramError(
         MeshValidationError([Problem("mesh", "mesh-unknown", expected, found, fix)])
     )
+    abandon_all(error)
+    raise error
+
+
+@contextmanager
+def settled_on_failure() -> Iterator[None]:
+    """Whatever fails inside also settles every mesh's pending Outputs with that error."""
+    try:
+        yield
+    except BaseException as error:
+        abandon_all(error)
+        raise
+
+
+def abandon_all(error: BaseException) -> None:
+    """The program is failing with `error`: settle every Output its meshes still owe, since
+    Pulumi waits for each one and a program that ends with one pending never ends at all."""
+    for mesh in _meshes().values():
+        mesh.abandon(error)
 
 
 def _meshes() -> dict[str, MeshHandle]:

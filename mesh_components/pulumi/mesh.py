@@ -39,7 +39,7 @@ from mesh_components.pulumi import emission, injection, lifecycle
 from mesh_components.pulumi.args import MeshArgs
 from mesh_components.pulumi.declarations import Declarations, args_document
 from mesh_components.pulumi.emission import ConfigUpdates, Emitted
-from mesh_components.pulumi.errors import MeshProgramError, reported
+from mesh_components.pulumi.errors import reported
 from mesh_components.pulumi.handle import Deferred, PendingBinding
 from mesh_components.pulumi.resources import register
 
@@ -78,7 +78,7 @@ class Mesh(pulumi.ComponentResource):
         `finalize_at_end=False`: the caller finalizes (a component that declares a whole
         mesh at once)."""
         super().__init__(TYPE, name, None, opts)
-        with reported():
+        with lifecycle.settled_on_failure(), reported():
             self._declarations = Declarations({"name": name, **args_document(args)})
             self._updates = _config_updates(args.get("config_updates", "rollout"))
             self._ca = _checked_ca(self.settings, args.get("ca"))
@@ -119,6 +119,8 @@ class Mesh(pulumi.ComponentResource):
     ) -> None:
         if error is None:
             self.finalize()
+        else:
+            lifecycle.abandon_all(error)
 
     def inject(self, resource_name: str, kind: str, metadata: Any, spec: Any) -> dict[str, Any]:
         """`metadata` and `spec` for one workload's constructor, with the sidecar: explicit
@@ -166,9 +168,9 @@ class Mesh(pulumi.ComponentResource):
         return binding
 
     def _declare(self, add: Callable[[], T]) -> T:
-        if self.finalized:
-            raise MeshProgramError(MeshValidationError([_declared_late(self.settings.name)]))
-        with reported():
+        with lifecycle.settled_on_failure(), reported():
+            if self.finalized:
+                raise MeshValidationError([_declared_late(self.settings.name)])
             return add()
 
     # Finalization.
@@ -178,6 +180,18 @@ class Mesh(pulumi.ComponentResource):
         if self.finalized:
             return
         self.finalized = True
+        with lifecycle.settled_on_failure():
+            self._finalize()
+
+    def abandon(self, error: BaseException) -> None:
+        """Settle every Output this mesh still owes with `error` (the program is failing)."""
+        owed = [*self._outputs.values(), *self._secret_names.values()]
+        for binding in self._bindings.values():
+            owed.extend(binding.deferred)
+        for deferred in owed:
+            deferred.fail(error)
+
+    def _finalize(self) -> None:
         compiled = self._compiled()
         hashes = {ref: self._emit_config(compiled, ref) for ref in self._bindings}
         trust = self._trust()
