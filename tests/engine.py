@@ -44,7 +44,8 @@ def require_tools() -> None:
 
 @dataclass
 class Result:
-    """One CLI operation: did it succeed, what it printed, and how long it took."""
+    """One CLI operation: did it succeed, what it printed, how long it took (`seconds`, the
+    whole process; `program_seconds`, the program's top-level code, where the mesh compiles)."""
 
     ok: bool
     stdout: str
@@ -53,6 +54,7 @@ class Result:
     seconds: float
     returncode: int
     steps: list[dict[str, Any]] = field(default_factory=list)
+    program_seconds: float = 0.0
 
     @property
     def output(self) -> str:
@@ -80,6 +82,8 @@ class Workspace:
         env.update(
             PATH=f"{TOOLS / 'bin'}{os.pathsep}{env.get('PATH', '')}",
             PULUMI_TOOLS_ROOT=str(TOOLS),
+            # Programs may import from the checkout (bench/pulumi_program imports bench).
+            PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
             PULUMI_HOME=str(self.root / "home"),
             PULUMI_BACKEND_URL=f"file://{self.root / 'state'}",
             PULUMI_CONFIG_PASSPHRASE="engine-tests-only",
@@ -149,6 +153,7 @@ def _result(completed: subprocess.CompletedProcess[str], path: Path, seconds: fl
         seconds,
         completed.returncode,
         steps,
+        found.get("program_seconds", 0.0),
     )
 
 
