@@ -108,3 +108,48 @@ def _render_with_reference(tmp_path: Path, outputs: Path) -> dict[Any, Any]:
     command += [f"--stack-reference={PLATFORM_STACK}={outputs}"]
     subprocess.run(command, check=True, capture_output=True, text=True, timeout=300)
     return objects(out)
+
+
+PLATFORM_POLICY = """
+from mesh_components.pulumi import AccessPolicy
+
+with Mesh("shop", {**SETTINGS, "ca": config.require_secret("ca")}) as mesh:
+    AccessPolicy(
+        "frontend-posts-orders",
+        {
+            "namespace": "shop",
+            "destination": {"service": "api"},
+            "sources": [{"service_account": "frontend"}],
+            "http": [{"methods": ["POST"], "path": {"prefix": "/orders"}}],
+        },
+    )
+"""
+
+
+def test_a_policy_added_in_the_platform_shows_in_the_apps_next_preview(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    platform = tmp_path / "platform"
+    shutil.copytree(EXAMPLES / "composition" / "platform", platform)
+    _up(workspace, platform, tmp_path / "platform-out")
+    app = EXAMPLES / "composition" / "app"
+    reference = {"platformStack": PLATFORM_STACK}
+    assert workspace.run("up", app, config=reference, render_to=tmp_path / "app").ok
+    source = (platform / "__main__.py").read_text()
+    declared = source.replace(
+        'with Mesh("shop", {**SETTINGS, "ca": config.require_secret("ca")}) as mesh:\n    pass\n',
+        PLATFORM_POLICY,
+    )
+    assert declared != source
+    (platform / "__main__.py").write_text(declared)
+    _up(workspace, platform, tmp_path / "platform-out")
+    preview = workspace.run(
+        "preview", app, config=reference, render_to=tmp_path / "app", flags=("--json",)
+    )
+    assert preview.ok, preview.output
+    changed = {
+        urn.rsplit("::", 1)[1]: op
+        for urn, op in preview.changed().items()
+        if op != "read"  # the StackReference reads the platform's outputs on every run
+    }
+    assert changed == {"shop/api-mesh-proxy": "replace", "api": "update"}

@@ -192,8 +192,13 @@ class Mesh(pulumi.ComponentResource):
             deferred.fail(error)
 
     def _finalize(self) -> None:
-        compiled = self._compiled()
-        hashes = {ref: self._emit_config(compiled, ref) for ref in self._bindings}
+        hashes: dict[WorkloadRef, Emitted] = {}
+        if self._bindings:
+            compiled = self._compiled()
+            hashes = {ref: self._emit_config(compiled, ref) for ref in self._bindings}
+        # else: a stack that runs no workload emits no proxy config. It declares for other
+        # stacks (a platform stack's policies name their services and identities), so the
+        # mesh as a whole is checked where it compiles: in the stacks that import it.
         trust = self._trust()
         expiry = {who: self._emit_identity(trust, who) for who in sorted(self._secret_names)}
         self._publish(hashes, expiry, trust)
