@@ -73,14 +73,16 @@ class Workspace:
         (root / "state").mkdir(parents=True, exist_ok=True)
         (root / "home").mkdir(exist_ok=True)
 
-    def env(self, *, clock_offset: str | None = None) -> dict[str, str]:
+    def env(
+        self, *, clock_offset: str | None = None, path: tuple[Path, ...] = ()
+    ) -> dict[str, str]:
         env = {
             key: value
             for key, value in os.environ.items()
             if not key.startswith(("PULUMI_", "KUBE")) and key != "LD_PRELOAD"
         }
         env.update(
-            PATH=f"{TOOLS / 'bin'}{os.pathsep}{env.get('PATH', '')}",
+            PATH=os.pathsep.join([*map(str, path), str(TOOLS / "bin"), env.get("PATH", "")]),
             PULUMI_TOOLS_ROOT=str(TOOLS),
             # Programs may import from the checkout (bench/pulumi_program imports bench).
             PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
@@ -109,6 +111,7 @@ class Workspace:
         render_to: Path | None = None,
         flags: tuple[str, ...] = (),
         clock_offset: str | None = None,
+        path: tuple[Path, ...] = (),
         timeout: float = 300,
     ) -> Result:
         """`pulumi OPERATION` of PROJECT's stack, with exactly this stack config."""
@@ -128,7 +131,7 @@ class Workspace:
         started = time.monotonic()
         completed = subprocess.run(
             command,
-            env=self.env(clock_offset=clock_offset),
+            env=self.env(clock_offset=clock_offset, path=path),
             capture_output=True,
             text=True,
             timeout=timeout,

@@ -52,6 +52,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--secret", action="append", default=[], metavar="KEY=VALUE|@FILE")
     parser.add_argument("--diff", action="store_true", help="preview: a rich diff")
     parser.add_argument("--json", action="store_true", help="preview: the JSON output")
+    parser.add_argument(
+        "--local",
+        action="store_true",
+        help="run the project through its runtime's language host (a YAML program), not inline",
+    )
     return parser
 
 
@@ -74,6 +79,8 @@ def _program(project: Path) -> Callable[[], None]:
 
 
 def _stack(project: Path, args: argparse.Namespace) -> auto.Stack:
+    if args.local:
+        return _local_stack(project, args)
     name = yaml.safe_load((project / "Pulumi.yaml").read_text())["name"]
     settings = auto.ProjectSettings(name=name, runtime="python")
     work = Path(args.work)
@@ -87,6 +94,15 @@ def _stack(project: Path, args: argparse.Namespace) -> auto.Stack:
     return auto.create_or_select_stack(
         args.stack, project_name=name, program=_program(project), opts=options
     )
+
+
+def _local_stack(project: Path, args: argparse.Namespace) -> auto.Stack:
+    """A program the CLI runs through its language host, as `pulumi up` in PROJECT would."""
+    options = auto.LocalWorkspaceOptions(
+        pulumi_command=auto.PulumiCommand(root=os.environ["PULUMI_TOOLS_ROOT"]),
+        env_vars=dict(os.environ),
+    )
+    return auto.create_or_select_stack(args.stack, work_dir=str(project), opts=options)
 
 
 def _configure(stack: auto.Stack, args: argparse.Namespace) -> None:

@@ -57,6 +57,7 @@ class MeshFromSpec(pulumi.ComponentResource):
     ) -> None:
         """`now`: the instant certificates are issued for (the clock by default)."""
         super().__init__(TYPE, name, None, opts)
+        args = _from_wire(args)
         settings = args["mesh"]
         mesh_name = settings.get("name", name)
         child = pulumi.ResourceOptions(parent=self)
@@ -104,6 +105,19 @@ class MeshFromSpec(pulumi.ComponentResource):
 
 
 _OUTPUTS = ("mesh_name", "identities", "ca_bundle", "config_hashes", "certificate_expiry")
+
+
+def _from_wire(value: Any) -> Any:
+    """Pulumi's wire format has only one number type, a double: a port of 80 written in YAML or
+    TypeScript reaches the provider as 80.0. Whole numbers become ints again; any other number
+    stays as it came, for validation to refuse where an integer is expected."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _from_wire(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_from_wire(item) for item in value]
+    return value
 
 
 def _workloads(mesh: str, declared: list[Any]) -> tuple[Workload, ...]:
