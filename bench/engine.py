@@ -23,6 +23,11 @@ BENCH_PROGRAM = ROOT / "bench" / "pulumi_program"
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--services", type=int, nargs="*", default=[100, 1000])
+    parser.add_argument(
+        "--skip-checkpoints",
+        action="store_true",
+        help="PULUMI_SKIP_CHECKPOINTS=true: save the state once at the end, not after each step",
+    )
     args = parser.parse_args()
     require_tools()
     ca = ca_file.text_of(ca_file.CaFile(current=ca_file.new_seed(datetime.now(UTC))))
@@ -35,11 +40,13 @@ def main() -> None:
     ]
     for label, project, config in cases:
         with tempfile.TemporaryDirectory() as scratch:
-            _measure(label, project, config, ca, Path(scratch))
+            _measure(label, project, config, ca, Path(scratch), skip=args.skip_checkpoints)
 
 
-def _measure(label: str, project: Path, config: dict[str, str], ca: str, scratch: Path) -> None:
-    workspace = Workspace(scratch)
+def _measure(
+    label: str, project: Path, config: dict[str, str], ca: str, scratch: Path, *, skip: bool
+) -> None:
+    workspace = Workspace(scratch, **({"PULUMI_SKIP_CHECKPOINTS": "true"} if skip else {}))
     for operation in ("preview", "up", "preview"):
         result = workspace.run(
             operation,

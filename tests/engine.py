@@ -68,8 +68,10 @@ class Result:
 class Workspace:
     """A file backend and a work directory per project, shared by the stacks of one test."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, **variables: str) -> None:
+        """`variables`: more of the CLI's environment (PULUMI_SKIP_CHECKPOINTS, say)."""
         self.root = root
+        self.variables = variables
         (root / "state").mkdir(parents=True, exist_ok=True)
         (root / "home").mkdir(exist_ok=True)
 
@@ -96,6 +98,7 @@ class Workspace:
             KUBECONFIG=str(self.root / "no-kubeconfig"),
             HOME=str(self.root / "home"),
         )
+        env.update(self.variables)
         if clock_offset is not None:
             env.update(LD_PRELOAD=str(FAKETIME), FAKETIME=clock_offset)
         return env

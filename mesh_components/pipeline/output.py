@@ -11,7 +11,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Mapping
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from mesh_components.errors import MeshError
 
@@ -29,13 +29,25 @@ def write_tree(target: Path, files: Mapping[str, str]) -> None:
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
         for relative, text in sorted(files.items()):
-            path = staging / relative
+            path = staging / _relative(relative, target)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
         (staging / MARKER).write_text("written by mesh_components; safe to replace\n")
         _swap(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _relative(relative: str, target: Path) -> PurePosixPath:
+    """`relative` as a path that stays inside the output, or an error: the last guard, behind
+    the name checks, against a generated path that would write anywhere else on disk."""
+    path = PurePosixPath(relative)
+    if path.is_absolute() or not path.parts or any(p in {".", ".."} for p in path.parts):
+        raise OutputError(
+            f"refusing to write {relative!r}: it would land outside {target}. "
+            "Fix: check the names of the objects written (metadata.name and metadata.namespace)"
+        )
+    return path
 
 
 def _check_target(target: Path) -> None:

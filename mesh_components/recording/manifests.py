@@ -15,7 +15,12 @@ from typing import Any
 
 from mesh_components.emit.kubernetes.metadata import Json
 from mesh_components.errors import MeshValidationError, Problem
-from mesh_components.pipeline.manifests import CLUSTER_FOLDER, manifest_files, to_yaml
+from mesh_components.pipeline.manifests import (
+    CLUSTER_FOLDER,
+    manifest_files,
+    name_problems,
+    to_yaml,
+)
 from mesh_components.recording import kubernetes
 from mesh_components.recording.properties import PropertyPath, dotted, plain
 from mesh_components.recording.recording import RecordedResource, Recording
@@ -102,11 +107,17 @@ def manifest_tree(objects: Iterable[KubernetesObject]) -> dict[str, str]:
     written as "[unknown]"."""
     objects = tuple(objects)
     scoped = [o for o in objects if o.namespace is not None or o.kind == "Namespace"]
-    files = manifest_files(plain(o.object, UNKNOWN_PLACEHOLDER) for o in scoped)
+    cluster = [o for o in objects if o.namespace is None and o.kind != "Namespace"]
+    problems = [p for o in cluster for p in name_problems(o.object, ("name",))]
+    try:
+        files = manifest_files(plain(o.object, UNKNOWN_PLACEHOLDER) for o in scoped)
+    except MeshValidationError as error:
+        raise MeshValidationError([*error.problems, *problems]) from None
+    if problems:
+        raise MeshValidationError(problems)
     for obj in scoped:
         if obj.kind != "Secret" and obj.secrets:
             _mark(files, obj)
-    cluster = [o for o in objects if o.namespace is None and o.kind != "Namespace"]
     for rank, obj in enumerate(cluster):
         text = to_yaml(plain(obj.object, UNKNOWN_PLACEHOLDER))
         header = _secret_header(obj) if obj.secrets else ""

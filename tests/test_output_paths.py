@@ -1,0 +1,77 @@
+"""Names never become paths outside the output directory: `render` of a Pulumi program or of a
+manifest directory refuses object names that are not Kubernetes names (every one listed, exit
+2, nothing written), and `write_tree` itself refuses a relative path that leaves the output."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mesh_components.cli import main
+from mesh_components.pipeline.output import OutputError, write_tree
+from mesh_components.pki import ca_file
+
+HOSTILE_PROGRAM = """
+import pulumi_kubernetes as k8s
+
+k8s.core.v1.ConfigMap(
+    "by-name", metadata={"name": "../../../escaped-by-name", "namespace": "default"}, data={}
+)
+k8s.core.v1.ConfigMap(
+    "by-namespace", metadata={"name": "ok", "namespace": "/escaped-by-namespace"}, data={}
+)
+k8s.rbac.v1.ClusterRole("cluster-scoped", metadata={"name": "../escaped-cluster"}, rules=[])
+"""
+
+
+def _everything_under(root: Path) -> set[Path]:
+    return {path for path in root.rglob("*")}
+
+
+def test_render_of_a_program_refuses_names_that_are_not_kubernetes_names(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = tmp_path / "a" / "b" / "c" / "program"
+    project.mkdir(parents=True)
+    (project / "Pulumi.yaml").write_text("name: hostile\nruntime: python\n")
+    (project / "__main__.py").write_text(HOSTILE_PROGRAM)
+    before = _everything_under(tmp_path)
+    assert main(["render", str(project), "-o", str(project / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("[object-name-invalid]") == 3
+    assert "'../../../escaped-by-name'" in err and "'/escaped-by-namespace'" in err
+    assert _everything_under(tmp_path) == before
+    assert not Path("/escaped-by-namespace").exists()
+
+
+def test_render_of_a_manifest_directory_refuses_a_name_that_is_a_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifests = tmp_path / "in" / "deeper"
+    manifests.mkdir(parents=True)
+    account = {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": "../../../../escaped", "namespace": "shop"},
+    }
+    (manifests / "account.yaml").write_text(yaml.safe_dump(account))
+    ca = tmp_path / "ca.secret.yaml"
+    ca.write_text(ca_file.text_of(ca_file.CaFile(current=ca_file.new_seed(datetime.now(UTC)))))
+    ca.chmod(0o600)
+    before = _everything_under(tmp_path)
+    out = ["-o", str(tmp_path / "out"), "--ca-file", str(ca), "--namespaces", "shop"]
+    code = main(["render", str(manifests), *out])
+    assert code == 2
+    assert "[object-name-invalid]" in capsys.readouterr().err
+    assert _everything_under(tmp_path) == before
+
+
+@pytest.mark.parametrize("relative", ["../outside.yaml", "/etc/outside.yaml", "a/../../b.yaml"])
+def test_write_tree_refuses_a_path_that_leaves_the_output(tmp_path: Path, relative: str) -> None:
+    with pytest.raises(OutputError, match="outside"):
+        write_tree(tmp_path / "out", {relative: "x"})
+    assert not (tmp_path / "out").exists()
+    assert not (tmp_path / "outside.yaml").exists()
