@@ -9,7 +9,8 @@ with its path, instead of the Python traceback a component's exception would oth
 
 import sys
 
-from pulumi.errors import InputPropertiesError
+from pulumi import Inputs, ResourceOptions
+from pulumi.errors import InputPropertiesError, InputPropertyErrorDetails
 from pulumi.provider import main
 from pulumi.provider.experimental.component import ComponentProvider
 from pulumi.provider.provider import ConstructResult
@@ -24,18 +25,24 @@ NAME, VERSION = "mesh-components", "0.1.0"
 class MeshProvider(ComponentProvider):
     """The component provider, with the mesh's problems reported as property errors."""
 
-    def construct(self, *args: object, **kwargs: object) -> ConstructResult:
+    def construct(
+        self,
+        name: str,
+        resource_type: str,
+        inputs: Inputs,
+        options: ResourceOptions | None = None,
+    ) -> ConstructResult:
         try:
-            return super().construct(*args, **kwargs)  # type: ignore[arg-type]
+            return super().construct(name, resource_type, inputs, options)
         except ComponentInitError as error:
             inner = error.inner
             if not isinstance(inner, MeshProgramError):
                 raise
             problems = [
-                {"property_path": problem.path, "reason": _reason(problem)}
+                InputPropertyErrorDetails(property_path=problem.path, reason=_reason(problem))
                 for problem in inner.problems
             ]
-            raise InputPropertiesError(str(inner), problems) from None  # type: ignore[arg-type]
+            raise InputPropertiesError(str(inner), problems) from None
 
 
 def _reason(problem: Problem) -> str:
