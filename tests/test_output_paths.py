@@ -1,6 +1,7 @@
-"""Names never become paths outside the output directory: `render` of a Pulumi program or of a
+"""Nothing is written where it should not be: `render` of a Pulumi program or of a
 manifest directory refuses object names that are not Kubernetes names (every one listed, exit
-2, nothing written), and `write_tree` itself refuses a relative path that leaves the output."""
+2, nothing written), `write_tree` itself refuses a relative path that leaves the output, and
+`diff REV:path` refuses a revision git would read as an option (`--output=FILE` truncates it)."""
 
 from __future__ import annotations
 
@@ -75,3 +76,14 @@ def test_write_tree_refuses_a_path_that_leaves_the_output(tmp_path: Path, relati
         write_tree(tmp_path / "out", {relative: "x"})
     assert not (tmp_path / "out").exists()
     assert not (tmp_path / "outside.yaml").exists()
+
+
+def test_a_revision_that_is_a_git_option_is_refused_and_truncates_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(Path(__file__).parents[1])  # a git checkout, as `diff REV:path` needs
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep")
+    assert main(["diff", "--", f"--output={victim}:x", "examples/bookstore"]) == 2
+    assert "[inspect-git-unreadable]" in capsys.readouterr().err
+    assert victim.read_text() == "keep"

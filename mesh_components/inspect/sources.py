@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from io import BytesIO
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from mesh_components.errors import MeshValidationError, Problem
 from mesh_components.inspect import render_dir
@@ -113,7 +113,13 @@ def _unknown_source(path: str) -> MeshValidationError:
 def _from_git(spec: str) -> InspectedMesh:
     """`REV:path`: the tree of `path` at REV, extracted to a temporary directory and loaded."""
     revision, _, relative = spec.partition(":")
-    archive = _git(["archive", "--format=tar", revision, "--", relative or "."], spec)
+    parts = PurePosixPath(relative).parts
+    if revision.startswith("-") or PurePosixPath(relative).is_absolute() or ".." in parts:
+        # git would read `-...` as an option (`--output=FILE` writes a file), and the path is
+        # joined to a scratch directory: both must be what they claim to be.
+        raise _git_problem(spec, "a revision that starts with '-', or a path outside the tree")
+    command = ["archive", "--format=tar", revision, "--", relative or "."]
+    archive = _git(command, spec)
     with tempfile.TemporaryDirectory(prefix="mesh-inspect-") as scratch:
         with tarfile.open(fileobj=BytesIO(archive)) as tar:
             tar.extractall(scratch, filter="data")
