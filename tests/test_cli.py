@@ -97,13 +97,18 @@ def test_compiling_twice_gives_byte_identical_files(tmp_path: Path) -> None:
     assert tree(tmp_path / "a") == tree(tmp_path / "b")
 
 
-def test_compile_replaces_its_own_earlier_output_whole(tmp_path: Path) -> None:
+def test_compile_replaces_its_own_earlier_output_but_never_a_file_it_did_not_write(
+    tmp_path: Path,
+) -> None:
     out = tmp_path / "out"
     assert run("compile", BOOKSTORE, "-o", out).returncode == 0
-    (out / "stale.yaml").write_text("old")
     assert run("compile", BOOKSTORE, "-o", out).returncode == 0
-    assert not (out / "stale.yaml").exists()
     assert (out / MARKER).exists()
+    (out / "added-by-hand.yaml").write_text("mine")
+    result = run("compile", BOOKSTORE, "-o", out)
+    assert result.returncode == 2
+    assert "added-by-hand.yaml" in result.stderr
+    assert (out / "added-by-hand.yaml").read_text() == "mine"
 
 
 def test_compile_refuses_a_folder_it_did_not_write(tmp_path: Path) -> None:

@@ -87,3 +87,33 @@ def test_a_revision_that_is_a_git_option_is_refused_and_truncates_nothing(
     assert main(["diff", "--", f"--output={victim}:x", "examples/bookstore"]) == 2
     assert "[inspect-git-unreadable]" in capsys.readouterr().err
     assert victim.read_text() == "keep"
+
+
+def test_a_file_kept_inside_the_output_stops_the_next_write_instead_of_being_deleted(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "out"
+    write_tree(out, {"a/one.yaml": "1"})
+    write_tree(out, {"a/one.yaml": "1", "two.yaml": "2"})  # our own output is replaced
+    assert sorted(p.name for p in out.rglob("*.yaml")) == ["one.yaml", "two.yaml"]
+    (out / "ca.secret.yaml").write_text("seed: kept")
+    with pytest.raises(OutputError, match=r"holds ca\.secret\.yaml"):
+        write_tree(out, {"a/one.yaml": "1"})
+    assert (out / "ca.secret.yaml").read_text() == "seed: kept"
+    assert (out / "two.yaml").exists()
+
+
+def test_staging_left_by_a_killed_write_is_removed_and_nothing_else(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    write_tree(out, {"one.yaml": "1"})
+    stale = tmp_path / ".out-k1ll3d"
+    stale.mkdir()
+    (stale / ".mesh-components-staging").write_text("")
+    (stale / "identity.key").write_text("PRIVATE KEY")
+    users = tmp_path / ".out-notes"
+    users.mkdir()
+    (users / "mine.txt").write_text("mine")
+    write_tree(out, {"one.yaml": "1"})
+    assert not stale.exists()
+    assert (users / "mine.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".out-notes", "out"]

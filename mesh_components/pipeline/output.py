@@ -3,7 +3,10 @@
 Files go to a temporary sibling directory first, which then replaces the target by two
 renames (the target is absent for that instant: Linux cannot swap two directories from
 Python). A target holding anything but our own earlier output is refused, so a typo never
-wipes a user's folder.
+wipes a user's folder: the marker file lists what was written, and a file that is not on the
+list (a CA file kept there, say) stops the write instead of being deleted with the rest.
+Staging directories that a killed run left behind (they hold private keys) are removed by the
+next write to the same target.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from pathlib import Path, PurePosixPath
 from mesh_components.errors import MeshError
 
 MARKER = ".mesh-components-output"
+_MARKER_HEADER = "written by mesh_components; safe to replace"
+_STAGING_MARKER = ".mesh-components-staging"
 
 
 class OutputError(MeshError):
@@ -26,16 +31,26 @@ def write_tree(target: Path, files: Mapping[str, str]) -> None:
     """Replace `target` with exactly `files` ({relative path: text})."""
     _check_target(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_staging(target)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
+        (staging / _STAGING_MARKER).write_text("")
         for relative, text in sorted(files.items()):
             path = staging / _relative(relative, target)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
-        (staging / MARKER).write_text("written by mesh_components; safe to replace\n")
+        (staging / _STAGING_MARKER).unlink()
+        listing = "".join(f"{relative}\n" for relative in sorted(files))
+        (staging / MARKER).write_text(f"{_MARKER_HEADER}\n{listing}")
         _swap(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _remove_stale_staging(target: Path) -> None:
+    for stale in target.parent.glob(f".{target.name}-*"):
+        if (stale / _STAGING_MARKER).is_file():
+            shutil.rmtree(stale, ignore_errors=True)
 
 
 def _relative(relative: str, target: Path) -> PurePosixPath:
@@ -58,6 +73,27 @@ def _check_target(target: Path) -> None:
             f"output {target} is not empty and was not written by mesh_components. "
             "Fix: pass an empty or new directory"
         )
+    foreign = _not_written_by_us(target)
+    if foreign:
+        raise OutputError(
+            f"output {target} holds {foreign[0]}, which mesh_components did not write, and "
+            "replacing the directory would delete it. Fix: move it out (a CA file belongs "
+            "outside the output), or pass another directory"
+        )
+
+
+def _not_written_by_us(target: Path) -> list[str]:
+    """Files in our earlier output that its marker does not list (none for an old marker
+    without a listing)."""
+    marker = target / MARKER
+    if not marker.is_file():
+        return []
+    lines = marker.read_text().splitlines()
+    if len(lines) <= 1:
+        return []
+    listed = {*lines[1:], MARKER}
+    found = (p.relative_to(target).as_posix() for p in target.rglob("*") if not p.is_dir())
+    return sorted(path for path in found if path not in listed)
 
 
 def _swap(staging: Path, target: Path) -> None:
