@@ -117,3 +117,12 @@ def test_staging_left_by_a_killed_write_is_removed_and_nothing_else(tmp_path: Pa
     assert not stale.exists()
     assert (users / "mine.txt").read_text() == "mine"
     assert sorted(p.name for p in tmp_path.iterdir()) == [".out-notes", "out"]
+
+
+def test_a_new_ca_that_cannot_be_saved_leaves_no_output_signed_by_it(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("")
+    ca = tmp_path / "a-file" / "ca.secret.yaml"  # its folder is a file: saving fails
+    example = Path(__file__).parents[1] / "examples" / "bookstore"
+    out = tmp_path / "out"
+    assert main(["render", str(example), "-o", str(out), "--ca-file", str(ca), "--new-ca"]) == 2
+    assert not out.exists()

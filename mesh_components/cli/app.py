@@ -285,7 +285,7 @@ def _ca_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _with_ca(args: argparse.Namespace, settings: MeshSettings, now: datetime) -> CaChoice:
     """The CA file to use: none in cert-manager mode, loaded, or new (saved by `_keep_new_ca`
-    once the run succeeded)."""
+    once everything is computed, before any output that holds its certificates)."""
     if not needs_authority(settings):
         return None, None
     if args.ca_file is None:
@@ -370,8 +370,9 @@ def _render(args: argparse.Namespace) -> int:
     state, trust = _with_ca(args, spec.settings, now)
     with progress() as hook:
         rendered = render(spec, trust, now, progress=hook)
-        write_tree(args.output, manifest_files(rendered.objects))
-    _keep_new_ca(args, state)
+        files = manifest_files(rendered.objects)
+        _keep_new_ca(args, state)  # before the output: its certificates come from this CA
+        write_tree(args.output, files)
     print(f"wrote {len(rendered.objects)} Kubernetes objects to {args.output}")
     return 0
 
@@ -388,8 +389,9 @@ def _render_manifests(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     state, trust = _with_ca(args, imported.spec.settings, now)
     objects = inject_all(injectable_manifests(imported), imported.spec, trust, now)
-    write_tree(args.output, manifest_files(objects))
-    _keep_new_ca(args, state)
+    files = manifest_files(objects)
+    _keep_new_ca(args, state)  # before the output: its certificates come from this CA
+    write_tree(args.output, files)
     for note in sorted(imported.notes):
         print(f"note: {note}", file=sys.stderr)
     print(f"wrote {len(objects)} Kubernetes objects to {args.output}")
@@ -436,11 +438,11 @@ def _inject(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     state, trust = _with_ca(args, spec.settings, now)
     out = inject_all(manifests, spec, trust, now)
+    _keep_new_ca(args, state)  # before the output: its certificates come from this CA
     if args.output == "json":
         print(json.dumps(_as_list(out), indent=2, sort_keys=True))
     else:
         print("---\n".join(manifests_to_yaml(obj) for obj in out), end="")
-    _keep_new_ca(args, state)
     return 0
 
 

@@ -43,11 +43,11 @@ def render_program(args: argparse.Namespace) -> int:
     objects = kubernetes_objects(recording)
     files = manifest_tree(objects)
     files[STACK_OUTPUTS_FILE] = outputs_text(recording)
-    write_tree(args.output, files)
-    (args.output / STACK_OUTPUTS_FILE).chmod(0o600)
-    if new_ca is not None:
+    if new_ca is not None:  # before the output: its certificates come from this CA
         ca_file.save(args.ca_file, new_ca)
         print(f"created a new mesh CA in {args.ca_file}: keep it secret, never commit it")
+    write_tree(args.output, files)
+    (args.output / STACK_OUTPUTS_FILE).chmod(0o600)
     for line in unknown_fields(objects):
         print(f"preview: unknown until the update: {line}", file=sys.stderr)
     secret = len(recording.exports.secret_names())
