@@ -83,8 +83,21 @@ def test_graph_writes_the_format_its_file_names(suffix: str, tmp_path: Path) -> 
     target = tmp_path / f"mesh{suffix}"
     assert run_cli(f"graph {BOOKSTORE} -o {target}")[0] == 0
     text = target.read_text()
-    assert text.startswith("flowchart LR" if suffix == ".mmd" else "digraph mesh {")
+    signature, header = text.splitlines()[:2]  # the signature line comes first
+    assert signature.endswith("drawn by mesh_components graph")
+    assert header == ("flowchart LR" if suffix == ".mmd" else "digraph mesh {")
     assert "bookwarehouse" in text
+
+
+def test_graph_replaces_its_own_drawing_but_no_other_file(tmp_path: Path) -> None:
+    target = tmp_path / "mesh.mmd"
+    assert run_cli(f"graph {BOOKSTORE} -o {target}")[0] == 0
+    assert run_cli(f"graph {BOOKSTORE} -o {target}")[0] == 0
+    kept = tmp_path / "ca.secret.dot"
+    kept.write_text("seed: not a drawing\n")
+    code, output = run_cli(f"graph {BOOKSTORE} -o {kept}")
+    assert code == 2 and "[graph-output-exists]" in output
+    assert kept.read_text() == "seed: not a drawing\n"
 
 
 def test_graph_svg_is_drawn_by_graphviz(tmp_path: Path) -> None:

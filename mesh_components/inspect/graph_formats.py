@@ -39,8 +39,12 @@ def _mermaid_text(text: str) -> str:
     return text.replace('"', "#quot;").replace("|", "#124;")
 
 
+# Every drawing carries this line, so `write` replaces only a file that `graph` drew.
+SIGNATURE = "drawn by mesh_components graph"
+
+
 def mermaid(graph: MeshGraph) -> str:
-    lines = ["flowchart LR"]
+    lines = [f"%% {SIGNATURE}", "flowchart LR"]
     for namespace in graph.namespaces():
         lines.append(f'  subgraph {_id("ns:" + namespace)}["namespace {namespace}"]')
         for node in (n for n in graph.nodes if n.namespace == namespace):
@@ -63,7 +67,7 @@ def _mermaid_shape(node: Node) -> str:
 
 
 def dot(graph: MeshGraph) -> str:
-    lines = ["digraph mesh {", "  rankdir=LR;", '  node [fontname="Helvetica"];']
+    lines = [f"// {SIGNATURE}", "digraph mesh {", "  rankdir=LR;", '  node [fontname="Helvetica"];']
     lines.append('  edge [fontname="Helvetica", fontsize=10];')
     for namespace in graph.namespaces():
         lines.append(f'  subgraph "cluster_{namespace}" {{')
@@ -108,7 +112,8 @@ def svg(graph: MeshGraph) -> str:
                 )
             ]
         )
-    return done.stdout
+    prolog, _, rest = done.stdout.partition("\n")
+    return f"{prolog}\n<!-- {SIGNATURE} -->\n{rest}"
 
 
 _BY_FORMAT = {"mermaid": mermaid, "dot": dot, "svg": svg}
@@ -141,4 +146,26 @@ def write(graph: MeshGraph, path: Path, format_: str | None = None) -> None:
                 )
             ]
         )
-    path.write_text(drawing(graph, chosen), encoding="utf-8")
+    text = drawing(graph, chosen)
+    if path.exists() and not _drawn_by_us(path):
+        raise MeshValidationError(
+            [
+                Problem(
+                    "-o",
+                    "graph-output-exists",
+                    "a new file, or a drawing `graph` wrote earlier",
+                    f"{path}, which `graph` did not write",
+                    "name another file, or remove that one yourself if it should go",
+                )
+            ]
+        )
+    path.write_text(text, encoding="utf-8")
+
+
+def _drawn_by_us(path: Path) -> bool:
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return False
+    return SIGNATURE.encode() in head
