@@ -126,3 +126,16 @@ def test_a_new_ca_that_cannot_be_saved_leaves_no_output_signed_by_it(tmp_path: P
     out = tmp_path / "out"
     assert main(["render", str(example), "-o", str(out), "--ca-file", str(ca), "--new-ca"]) == 2
     assert not out.exists()
+
+
+@pytest.mark.parametrize("output", [".", ".."])
+def test_the_current_directory_or_one_holding_it_is_refused_as_output(
+    output: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    here = tmp_path / "work"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    with pytest.raises(OutputError, match="current directory"):
+        write_tree(Path(output), {"one.yaml": "1"})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["work"]
+    assert list(here.iterdir()) == []

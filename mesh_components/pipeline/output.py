@@ -11,6 +11,7 @@ next write to the same target.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Mapping
@@ -29,6 +30,7 @@ class OutputError(MeshError):
 
 def write_tree(target: Path, files: Mapping[str, str]) -> None:
     """Replace `target` with exactly `files` ({relative path: text})."""
+    target = Path(os.path.abspath(target))
     _check_target(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_staging(target)
@@ -66,6 +68,11 @@ def _relative(relative: str, target: Path) -> PurePosixPath:
 
 
 def _check_target(target: Path) -> None:
+    if Path.cwd() == target or target in Path.cwd().parents:
+        raise OutputError(
+            f"output {target} is the current directory or holds it, and the output directory "
+            "is replaced as a whole. Fix: pass a directory of its own, such as -o out"
+        )
     if target.exists() and not target.is_dir():
         raise OutputError(f"output {target} is a file; expected a directory. Fix: pass a directory")
     if target.is_dir() and any(target.iterdir()) and not (target / MARKER).exists():
