@@ -484,3 +484,28 @@ def test_a_yaml_integer_label_key_stays_an_error_after_unaliasing(tmp_path: Path
     with pytest.raises(MeshValidationError) as excinfo:
         read_spec(tmp_path)
     assert "spec-wrong-type" in excinfo.value.codes
+
+
+def test_a_key_given_twice_in_a_spec_file_is_a_problem_not_the_last_one_silently(
+    tmp_path: Path,
+) -> None:
+    spec = tmp_path / "mesh.yaml"
+    spec.write_text("mesh:\n  name: shop\n  mtls: strict\n  mtls: permissive\n")
+    with pytest.raises(MeshValidationError) as raised:
+        read_spec(spec)
+    (problem,) = raised.value.problems
+    assert problem.code == "spec-duplicate-key"
+    assert "'mtls' twice, on lines 3 and 4" in problem.found
+
+
+def test_a_key_merged_in_with_yaml_merge_may_still_be_overridden(tmp_path: Path) -> None:
+    spec = tmp_path / "mesh.yaml"
+    spec.write_text(
+        "services:\n"
+        "  - &api {name: api, namespace: shop, selector: {app: api},\n"
+        "          ports: [{name: http, port: 80}]}\n"
+        "  - <<: *api\n"
+        "    name: api-v2\n"
+        "mesh: {name: shop}\n"
+    )
+    assert [s.name for s in read_spec(spec).services] == ["api", "api-v2"]

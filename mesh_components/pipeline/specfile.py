@@ -29,12 +29,43 @@ def read_spec(path: str | Path) -> MeshSpec:
     return load_spec(data)
 
 
+class DuplicateKeyError(Exception):
+    """A mapping names the same key twice: YAML would keep the last one, silently."""
+
+    def __init__(self, key: str, first_line: int, line: int) -> None:
+        super().__init__(f"the key {key!r} twice, on lines {first_line} and {line}")
+
+
+class _StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """Safe loading (with libyaml where installed) that refuses a key given twice in one
+    mapping; keys brought in by a `<<` merge may still be overridden, as YAML intends."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[object, object]:
+        seen: dict[str, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(
+                key_node, yaml.ScalarNode
+            ):
+                continue
+            line = key_node.start_mark.line + 1
+            if key_node.value in seen:
+                raise DuplicateKeyError(key_node.value, seen[key_node.value], line)
+            seen[key_node.value] = line
+        mapping: dict[object, object] = super().construct_mapping(node, deep)
+        return mapping
+
+
 def _parse(file: Path) -> object:
     try:
         with file.open(encoding="utf-8") as stream:
-            return yaml.safe_load(stream)
+            return yaml.load(stream, Loader=_StrictLoader)  # a safe loader
     except OSError as error:
         raise _unreadable(file, error.strerror or str(error), "check the path") from error
+    except DuplicateKeyError as error:
+        fix = "keep one of them: YAML would silently use the last"
+        raise MeshValidationError(
+            [Problem(str(file), "spec-duplicate-key", "each key once per mapping", str(error), fix)]
+        ) from None
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         raise _unreadable(file, str(error), "fix the YAML at the line shown") from error
 
