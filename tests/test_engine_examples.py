@@ -48,6 +48,18 @@ def _up(workspace: Workspace, project: Path, out: Path, **config: str) -> dict[A
     return objects(out / "1-manifest")
 
 
+def _up_app(workspace: Workspace, out: Path) -> dict[Any, Any]:
+    """`up` of the composition's app stack, reading the platform through its StackReference."""
+    result = workspace.run(
+        "up",
+        EXAMPLES / "composition" / "app",
+        config={"platformStack": PLATFORM_STACK},
+        render_to=out,
+    )
+    assert result.ok, result.output
+    return objects(out / "1-manifest")
+
+
 @pytest.mark.parametrize(("example", "config"), [("canary", {"canaryWeight": "10"}), ("tcp", {})])
 def test_the_example_writes_under_the_engine_what_render_writes(
     example: str, config: dict[str, str], workspace: Workspace, tmp_path: Path
@@ -61,14 +73,7 @@ def test_the_example_writes_under_the_engine_what_render_writes(
 
 def test_composed_stacks_write_what_one_stack_writes(workspace: Workspace, tmp_path: Path) -> None:
     platform = _up(workspace, EXAMPLES / "composition" / "platform", tmp_path / "platform")
-    app_result = workspace.run(
-        "up",
-        EXAMPLES / "composition" / "app",
-        config={"platformStack": PLATFORM_STACK},
-        render_to=tmp_path / "app",
-    )
-    assert app_result.ok, app_result.output
-    app = objects(tmp_path / "app" / "1-manifest")
+    app = _up_app(workspace, tmp_path / "app")
     assert not platform.keys() & app.keys()
     assert [kind for kind, _, _ in platform] == ["Namespace"]
 
@@ -85,19 +90,13 @@ def test_the_app_stack_renders_offline_what_the_engine_writes(
 ) -> None:
     """`render` with the platform's rendered outputs as the stack reference agrees too."""
     _up(workspace, EXAMPLES / "composition" / "platform", tmp_path / "platform")
-    app = workspace.run(
-        "up",
-        EXAMPLES / "composition" / "app",
-        config={"platformStack": PLATFORM_STACK},
-        render_to=tmp_path / "app",
-    )
-    assert app.ok, app.output
+    app = _up_app(workspace, tmp_path / "app")
     outputs = tmp_path / "platform-render"
     render(EXAMPLES / "composition" / "platform", outputs, ca=CA_TEXT)
     exported = json.loads((outputs / "stack-outputs.json").read_text())
     assert set(exported["outputs"]) == {"declarations", "ca", "caBundle"}
     rendered = _render_with_reference(tmp_path, outputs / "stack-outputs.json")
-    assert objects(tmp_path / "app" / "1-manifest") == rendered
+    assert app == rendered
 
 
 def _render_with_reference(tmp_path: Path, outputs: Path) -> dict[Any, Any]:
@@ -132,9 +131,7 @@ def test_a_policy_added_in_the_platform_shows_in_the_apps_next_preview(
     platform = tmp_path / "platform"
     shutil.copytree(EXAMPLES / "composition" / "platform", platform)
     _up(workspace, platform, tmp_path / "platform-out")
-    app = EXAMPLES / "composition" / "app"
-    reference = {"platformStack": PLATFORM_STACK}
-    assert workspace.run("up", app, config=reference, render_to=tmp_path / "app").ok
+    _up_app(workspace, tmp_path / "app")
     source = (platform / "__main__.py").read_text()
     declared = source.replace(
         'with Mesh("shop", {**SETTINGS, "ca": config.require_secret("ca")}) as mesh:\n    pass\n',
@@ -144,7 +141,11 @@ def test_a_policy_added_in_the_platform_shows_in_the_apps_next_preview(
     (platform / "__main__.py").write_text(declared)
     _up(workspace, platform, tmp_path / "platform-out")
     preview = workspace.run(
-        "preview", app, config=reference, render_to=tmp_path / "app", flags=("--json",)
+        "preview",
+        EXAMPLES / "composition" / "app",
+        config={"platformStack": PLATFORM_STACK},
+        render_to=tmp_path / "app",
+        flags=("--json",),
     )
     assert preview.ok, preview.output
     changed = {
