@@ -16,7 +16,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+# As root, system-deps first installs what the demo's local run needs (iptables, iproute2),
+# so a fresh machine runs it instead of skipping it.
+demo: $(STAMP) system-deps
 	$(BIN)/python -m mesh_components demo
 
 test: lint typecheck tools unit
@@ -51,7 +53,7 @@ system-deps:
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 		fi; \
 	else \
-		echo "system-deps: not root or no apt-get, so the network-namespace tests will skip"; \
+		echo "system-deps: not root or no apt-get, so the demo's local run and the network-namespace tests will skip"; \
 	fi
 
 clean:

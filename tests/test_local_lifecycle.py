@@ -4,18 +4,22 @@ nothing after `down`, nothing after a failed `up`. Root and Envoy needed (CI fai
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from mesh_components.emit.kubernetes.metadata import Json
 from mesh_components.local import LocalCluster, LocalRunnerError, cleanup
-from mesh_components.local.layout import STATE_ROOT, Layout
+from mesh_components.local.layout import Layout
+from mesh_components.local.network import BRIDGE
 from mesh_components.local.processes import record, start_time, wait_gone
 from tests.local_bookstore import BUYER_HEADERS, Bookstore, outsider, why_not
 
@@ -36,20 +40,24 @@ def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
 
 
-def links() -> set[str]:
+def host_links() -> set[str]:
     out = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True)
-    return {line.split(":")[1].strip() for line in out.stdout.splitlines()}
+    return {line.split(":")[1].strip().split("@")[0] for line in out.stdout.splitlines()}
 
 
-def own_mounts(cluster: str) -> list[str]:
-    """The machine's mounts, less those of other local clusters (tests or helpers running at
-    the same time): their namespaces and state live under paths named after them."""
-    others = ("/run/netns/mlc-", f"{STATE_ROOT}/")
-    own = (f"/run/netns/{Layout(cluster).netns_prefix}", f"{Layout(cluster).state}")
+def our_links(status: dict[str, Any]) -> set[str]:
+    """The links our cluster made (each pod's veth, the node's bridge), by the names its
+    status gives: all of them live in its node namespace, none should ever reach the host."""
+    return {pod["veth"] for pod in status["pods"] if pod["veth"]} | {BRIDGE}
+
+
+def our_mounts(cluster: str) -> list[str]:
+    """The host's mounts that name this cluster's namespaces or state dir, and nothing else:
+    another process may add or remove its own namespaces or mounts meanwhile."""
+    layout = Layout(cluster)
+    ours = (f"/run/netns/{layout.netns_prefix}", f"{layout.state}/", f"{layout.state} ")
     lines = Path("/proc/self/mountinfo").read_text().splitlines()
-    return sorted(
-        line for line in lines if not any(o in line for o in others) or any(o in line for o in own)
-    )
+    return sorted(line for line in lines if any(own in line for own in ours))
 
 
 def test_up_curl_status_and_down_through_the_cli_leave_nothing_behind(tmp_path: Path) -> None:
@@ -61,12 +69,16 @@ def test_up_curl_status_and_down_through_the_cli_leave_nothing_behind(tmp_path: 
     changed.mkdir()
     (changed / "all.yaml").write_text(yaml.safe_dump_all(bookstore.objects(weights=(0, 100))))
     name = f"c{os.getpid() % 10**6}"
-    host_links, mounts = links(), own_mounts(name)
+    links_before = host_links()
+    assert our_mounts(name) == []
     up = cli("up", str(rendered), "--name", name)
     assert up.returncode == 0, up.stderr
     try:
         assert up.stdout.count(" Ready ") == 8, up.stdout
         layout = Layout(name)
+        assert len(our_mounts(name)) == 9  # the node's and 8 pods' namespaces: the check sees ours
+        links = our_links(json.loads(layout.status_file.read_text()))
+        assert len(links) == 9 and not links & (host_links() - links_before)
         pids = [int(f.read_text().split()[0]) for f in layout.pids.glob("*.pid")]
         pids.append(int((layout.state / cleanup.DAEMON_PIDFILE).read_text().split()[0]))
         assert len(pids) == 8 + 7 + 1  # 8 apps, 7 sidecars, the runner
@@ -91,10 +103,16 @@ def test_up_curl_status_and_down_through_the_cli_leave_nothing_behind(tmp_path: 
     finally:
         down = cli("down", "--name", name)
     assert down.returncode == 0, down.stderr
+    # At least 8 apps, 7 sidecars and the runner, the node's and 8 pods' namespaces; the pod the
+    # update replaced may still be terminating, and counts too.
+    counts = re.search(
+        r"removed (\d+) processes, (\d+) network namespaces, the state dir", down.stdout
+    )
+    assert counts and int(counts[1]) >= 16 and int(counts[2]) >= 9, down.stdout
     assert cleanup.leftovers(layout) == []
     assert [pid for pid in pids if start_time(pid) is not None] == []
-    assert links() == host_links
-    assert own_mounts(name) == mounts
+    assert not links & (host_links() - links_before)
+    assert our_mounts(name) == []
     again = cli("down", "--name", name)
     assert again.returncode == 0 and "removed 0 processes, 0 network namespaces" in again.stdout
 
@@ -117,6 +135,21 @@ def test_down_removes_everything_even_after_the_runner_was_killed(tmp_path: Path
     assert "removed 1 processes, 2 network namespaces, the state dir" in down.stdout
     assert cleanup.leftovers(layout) == []
     assert all(start_time(pid) is None for pid in pids)
+
+
+def test_down_in_process_counts_what_it_removed_and_others_namespaces_do_not_count() -> None:
+    cluster = LocalCluster(f"d{os.getpid() % 10**6}")
+    cluster.start(outsider())
+    unrelated = f"mesh-unrelated-{os.getpid()}"  # another program's, made meanwhile
+    subprocess.run(["ip", "netns", "add", unrelated], check=True)
+    try:
+        assert len(our_mounts(cluster.layout.cluster)) == 2
+        removed = cluster.down()
+        assert removed == cleanup.Removed(processes=1, namespaces=2, state=True)
+        assert our_mounts(cluster.layout.cluster) == []
+        assert cleanup.leftovers(cluster.layout) == []
+    finally:
+        subprocess.run(["ip", "netns", "delete", unrelated], check=True)
 
 
 def test_a_failed_up_says_why_and_leaves_nothing_behind() -> None:

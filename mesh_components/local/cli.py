@@ -137,16 +137,37 @@ def _down(args: argparse.Namespace) -> int:
     system.require()
     layout = Layout(check_name(args.name))
     runner = processes.recorded(layout.state / cleanup.DAEMON_PIDFILE)
+    by_runner = cleanup.Removed(0, 0, False)
     with contextlib.suppress(LocalRunnerError):  # No runner: remove what is left by name.
-        _ask(layout, {"op": "down"}, timeout=120)
-    if runner is not None:
-        processes.wait_gone(runner, 10)
-    removed = cleanup.remove(layout)
+        by_runner = _removed(_ask(layout, {"op": "down"}, timeout=120))
+        if runner is not None and processes.wait_gone(runner, 10):
+            by_runner = _total(by_runner, cleanup.Removed(1, 0, False))  # the runner itself
+    removed = _total(by_runner, cleanup.remove(layout))
     left = cleanup.leftovers(layout)
     if left:
         raise LocalRunnerError(f"could not remove: {', '.join(left)}")
     print(f"cluster {layout.cluster} is down (removed {removed})")
     return 0
+
+
+def _removed(reply: dict[str, Any]) -> cleanup.Removed:
+    """What the runner's `down` removed, from its reply (nothing, from a runner that does not
+    say)."""
+    counts = reply.get("removed") or {}
+    return cleanup.Removed(
+        int(counts.get("processes", 0)),
+        int(counts.get("namespaces", 0)),
+        bool(counts.get("state", False)),
+    )
+
+
+def _total(*parts: cleanup.Removed) -> cleanup.Removed:
+    """The runner's removals and the by-name cleanup's after it, as one count."""
+    return cleanup.Removed(
+        sum(p.processes for p in parts),
+        sum(p.namespaces for p in parts),
+        any(p.state for p in parts),
+    )
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -269,8 +290,18 @@ def _ask(
             raise LocalRunnerError(
                 f"cluster {layout.cluster} has no runner (start it with `local up DIR`)"
             ) from None
-        conn.sendall(json.dumps(request).encode() + b"\n")
-        reply: dict[str, Any] = json.loads(conn.makefile().readline() or "{}")
+        try:
+            conn.sendall(json.dumps(request).encode() + b"\n")
+            reply: dict[str, Any] = json.loads(conn.makefile().readline() or "{}")
+        except TimeoutError:
+            raise LocalRunnerError(
+                f"cluster {layout.cluster}'s runner did not answer within {timeout:g} s "
+                f"(its log: {layout.log}); run `local down` and `local up` again"
+            ) from None
+        except (OSError, ValueError) as error:
+            raise LocalRunnerError(
+                f"cluster {layout.cluster}'s runner broke off its answer ({error})"
+            ) from None
     if not reply.get("ok"):
         raise LocalRunnerError(str(reply.get("error", "the runner did not answer")))
     return reply

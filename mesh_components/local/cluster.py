@@ -21,6 +21,7 @@ import traceback
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from mesh_components.emit.kubernetes.metadata import Json
@@ -174,7 +175,8 @@ class LocalCluster:
         return copy
 
     def down(self) -> cleanup.Removed:
-        """Stop every pod at once and remove everything this cluster made."""
+        """Stop every pod at once and remove everything this cluster made; what was removed."""
+        before = _Inventory.of(self.layout)
         self._stopping.set()
         if self._controller.is_alive():
             self._controller.join(timeout=10)
@@ -191,7 +193,8 @@ class LocalCluster:
             self._pool.shutdown(wait=True)
         (self.layout.state / cleanup.DAEMON_PIDFILE).unlink(missing_ok=True)
         self.network.destroy()
-        return cleanup.remove(self.layout)
+        state = cleanup.remove(self.layout).state
+        return before.gone(self.layout, state)
 
     def wait_ready(self, timeout: float = READY_TIMEOUT, settle: float = 0.0) -> None:
         """Until every current pod is Ready, and no endpoint has changed for `settle` seconds;
@@ -476,6 +479,32 @@ class LocalCluster:
             staged = self.layout.status_file.with_suffix(".tmp")
             staged.write_text(text)
             staged.replace(self.layout.status_file)
+
+
+@dataclass(frozen=True, slots=True)
+class _Inventory:
+    """The live processes (pid, start time) and network namespaces of a cluster, taken before
+    `down` so that it can say what it removed (the pods remove their own pid files)."""
+
+    processes: frozenset[tuple[int, str]]
+    namespaces: frozenset[str]
+
+    @classmethod
+    def of(cls, layout: Layout) -> _Inventory:
+        pidfiles = sorted(layout.pids.glob("*.pid")) if layout.pids.is_dir() else []
+        pidfiles.append(layout.state / cleanup.DAEMON_PIDFILE)
+        live = {pid for pidfile in pidfiles if (pid := processes.recorded(pidfile)) is not None}
+        started = {(pid, processes.start_time(pid) or "?") for pid in live if pid != os.getpid()}
+        return cls(frozenset(started), frozenset(_namespaces(layout)))
+
+    def gone(self, layout: Layout, state: bool) -> cleanup.Removed:
+        """What of this inventory no longer exists."""
+        dead = [pid for pid, started in self.processes if processes.start_time(pid) != started]
+        return cleanup.Removed(len(dead), len(self.namespaces - _namespaces(layout)), state)
+
+
+def _namespaces(layout: Layout) -> set[str]:
+    return {name for name in system.netns_list() if name.startswith(layout.netns_prefix)}
 
 
 def _own_start_time() -> str:

@@ -2,7 +2,8 @@
 
 `python -m mesh_components.local.daemon NAME DIR` starts the cluster, prints `ready` (or
 `error: ...`) on its stdout for the waiting `local up`, then serves one JSON request per
-connection on `<state>/control.sock`: {"op": "update", "dir": ...} or {"op": "down"}.
+connection on `<state>/control.sock`: {"op": "update", "dir": ...} or {"op": "down"} (whose
+reply counts what it removed, for `local down` to print).
 SIGTERM also takes the cluster down. Its own log is `<state>/runner.log`.
 """
 
@@ -14,6 +15,7 @@ import signal
 import socket
 import sys
 import traceback
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +48,8 @@ def handle(cluster: LocalCluster, request: dict[str, Any]) -> tuple[dict[str, An
             report = cluster.update(read_dir(Path(request["dir"])))
             return {"ok": True, "message": str(report)}, False
         if op == "down":
-            return {"ok": True, "message": str(cluster.down())}, True
+            removed = cluster.down()
+            return {"ok": True, "message": str(removed), "removed": asdict(removed)}, True
         if op == "status":
             return {"ok": True, "status": cluster.status()}, False
     except MeshError as error:

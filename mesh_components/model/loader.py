@@ -48,7 +48,14 @@ from mesh_components.model.policy import (
     PolicyDestination,
 )
 from mesh_components.model.refs import Identity, ServiceRef
-from mesh_components.model.service import Protocol, Service, ServicePort, infer_protocol, labels
+from mesh_components.model.service import (
+    Protocol,
+    Service,
+    ServicePort,
+    app_protocol_hint,
+    infer_protocol,
+    labels,
+)
 from mesh_components.model.settings import (
     AccessMode,
     CertificateIssuer,
@@ -246,8 +253,14 @@ def load_spec(data: object) -> MeshSpec:
 class _Node:
     """One mapping of the input. Each read checks a key's type and records any problem found."""
 
-    def __init__(self, raw: dict[object, object], path: str, problems: list[Problem]) -> None:
-        self.raw, self.path, self.problems = raw, path, problems
+    def __init__(
+        self,
+        raw: dict[object, object],
+        path: str,
+        problems: list[Problem],
+        keys: tuple[str, ...] = (),
+    ) -> None:
+        self.raw, self.path, self.problems, self.keys = raw, path, problems, keys
 
     def at(self, key: str) -> str:
         return f"{self.path}.{key}" if self.path else key
@@ -258,11 +271,23 @@ class _Node:
     def has(self, key: str) -> bool:
         return key in self.raw
 
+    def misspelt(self, key: str) -> bool:
+        """Whether an unknown key here is a near miss of `key` (`serviceAcount`): its
+        `spec-unknown-key` problem already says "did you mean", so a missing `key` is not
+        reported a second time."""
+        unknown = (str(k) for k in self.raw if k not in self.keys)
+        return any(_suggest(k, self.keys) == key for k in unknown)
+
+    def missing(self, key: str, code: str, expected: str, fix: str) -> None:
+        """Report a missing required `key`, unless a misspelling of it was reported already."""
+        if not self.misspelt(key):
+            self.report(self.at(key), code, expected, "nothing", fix)
+
     def read(self, key: str, kind: type[T], expected: str, required: bool = False) -> T | None:
         """The value at `key` if it has type `kind` (a bool is never an int), else None."""
         if key not in self.raw:
             if required:
-                self.report(self.at(key), "spec-missing-field", expected, "nothing", f"add {key!r}")
+                self.missing(key, "spec-missing-field", expected, f"add {key!r}")
             return None
         value = self.raw[key]
         if _is(value, kind):
@@ -361,6 +386,8 @@ class _Node:
         present = [key for key in keys if key in self.raw]
         if len(present) == 1:
             return True
+        if not present and any(self.misspelt(key) for key in keys):
+            return False  # The misspelt key's problem says which one was meant.
         found = " and ".join(present) if present else "none of them"
         expected = f"exactly one of {', '.join(keys)}"
         self.report(self.path, "spec-invalid-value", expected, found, f"keep {expected}")
@@ -373,7 +400,7 @@ def _node(value: object, path: str, keys: tuple[str, ...], problems: list[Proble
         found = _describe(value)
         problems.append(Problem(path or "(top level)", "spec-wrong-type", "a mapping", found))
         return None
-    node = _Node(value, path, problems)
+    node = _Node(value, path, problems, keys)
     for key in value:
         if key not in keys:
             hint = _suggest(str(key), keys)
@@ -534,7 +561,9 @@ def _service_port(node: _Node) -> ServicePort | None:
     protocol, app_protocol = node.choice("protocol", Protocol), node.text("appProtocol")
     if name is None or port is None:
         return None
-    return ServicePort(name, port, _or(protocol, infer_protocol(name, app_protocol)), target)
+    declared = protocol is not None or app_protocol_hint(app_protocol) is not None
+    chosen = _or(protocol, infer_protocol(name, app_protocol))
+    return ServicePort(name, port, chosen, target, protocol_declared=declared)
 
 
 def _workload(node: _Node) -> Workload | None:
@@ -568,8 +597,8 @@ def _service_account(node: _Node) -> str | None:
     """Required: Kubernetes would silently run the pods as `default`, and it is the identity."""
     if not node.has("serviceAccount"):
         expected = "a ServiceAccount name (the workload's identity)"
-        path = node.at("serviceAccount")
-        node.report(path, "workload-no-service-account", expected, "nothing", "set serviceAccount")
+        fix = "set serviceAccount"
+        node.missing("serviceAccount", "workload-no-service-account", expected, fix)
         return None
     return node.text("serviceAccount")
 
@@ -815,7 +844,7 @@ def _ingress(node: _Node) -> Ingress | None:
     ports = tuple(node.items("ports", int, "port number"))
     if not node.has("ports"):
         expected, fix = "the service ports to open", "add 'ports', e.g. [8080]"
-        node.report(node.at("ports"), "spec-missing-field", expected, "nothing", fix)
+        node.missing("ports", "spec-missing-field", expected, fix)
     sources = node.child("sources", _INGRESS_SOURCES, required=True)
     built = None if sources is None else _ingress_sources(sources, namespace)
     rules = _build(node.entries("http", _HTTP_RULE), _http_rule)
@@ -869,4 +898,4 @@ def _egress_addresses(node: _Node) -> EgressAddresses:
 
 def _require(node: _Node, key: str, expected: str) -> None:
     if not node.has(key):
-        node.report(node.at(key), "spec-missing-field", expected, "nothing", f"add {key!r}")
+        node.missing(key, "spec-missing-field", expected, f"add {key!r}")

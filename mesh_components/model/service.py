@@ -7,7 +7,7 @@ then the port name's prefix, then OSM's default (HTTP).
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mesh_components.model.refs import ServiceRef
 
@@ -42,36 +42,53 @@ class Protocol(enum.StrEnum):
         return "kubernetes.io/h2c" if self is Protocol.HTTP2 else self.value
 
 
-_PROTOCOL_HINTS: tuple[tuple[str, Protocol], ...] = (
+PROTOCOL_HINTS: tuple[tuple[str, Protocol], ...] = (
     ("h2c", Protocol.HTTP2),
     ("http2", Protocol.HTTP2),
     ("grpc", Protocol.GRPC),
     ("http", Protocol.HTTP),
     ("tcp", Protocol.TCP),
 )
+"""The words that name a protocol, as an `appProtocol` or as a port name's prefix."""
 
 
 def infer_protocol(name: str, app_protocol: str | None) -> Protocol:
     """OSM's rule: `appProtocol` first, then a `<protocol>-` name prefix, then HTTP."""
-    if app_protocol is not None:
-        hint = app_protocol.lower()
-        for prefix, protocol in _PROTOCOL_HINTS:
-            if hint in (prefix, f"kubernetes.io/{prefix}"):
-                return protocol
-    for prefix, protocol in _PROTOCOL_HINTS:
+    found = app_protocol_hint(app_protocol) or name_protocol(name)
+    return Protocol.HTTP if found is None else found
+
+
+def app_protocol_hint(app_protocol: str | None) -> Protocol | None:
+    """The protocol an `appProtocol` names (`grpc`, `kubernetes.io/h2c`), or None: Kubernetes
+    allows any other value, which then says nothing here."""
+    hint = (app_protocol or "").lower()
+    for prefix, protocol in PROTOCOL_HINTS:
+        if hint in (prefix, f"kubernetes.io/{prefix}"):
+            return protocol
+    return None
+
+
+def name_protocol(name: str) -> Protocol | None:
+    """The protocol a port name declares by its prefix (`grpc-api`, `tcp`), or None."""
+    for prefix, protocol in PROTOCOL_HINTS:
         if name == prefix or name.startswith(f"{prefix}-"):
             return protocol
-    return Protocol.HTTP
+    return None
 
 
 @dataclass(frozen=True, slots=True)
 class ServicePort:
-    """One port of a Service. `target_port` is a number or a container port's name."""
+    """One port of a Service. `target_port` is a number or a container port's name.
+
+    `protocol_declared`: the protocol was given (`protocol`, or an `appProtocol` that names
+    one), not taken from the name; only warnings about the name read it.
+    """
 
     name: str
     port: int
     protocol: Protocol
     target_port: int | str | None = None
+    protocol_declared: bool = field(default=False, compare=False, repr=False)
 
     @property
     def target(self) -> int | str:

@@ -3,10 +3,13 @@
 The checks are data: `CHECKS` is a tuple of small pure functions `(spec) -> problems`, one
 module per subject. Each check tolerates what earlier ones report (duplicates, dangling names).
 `graph.CHECKS` resolve the mesh as the compiler does, so they run once the rest found nothing;
-`egress.GRAPH_CHECKS` need the outbound ports resolved, so they run last.
+`egress.GRAPH_CHECKS` need the outbound ports resolved, so they run last. `hints.CHECKS` find
+what is valid but probably a mistake: `validate` issues them as `SpecWarning`s, never fatal.
 """
 
 from __future__ import annotations
+
+import warnings
 
 from mesh_components.errors import MeshValidationError, Problem
 from mesh_components.model import MeshSpec
@@ -15,6 +18,7 @@ from mesh_components.validate import (
     destinations,
     egress,
     graph,
+    hints,
     ingress,
     policies,
     services,
@@ -23,8 +27,18 @@ from mesh_components.validate import (
     workloads,
 )
 from mesh_components.validate._common import Check
+from mesh_components.validate.hints import SpecWarning
 
-__all__ = ["CHECKS", "CODES", "Check", "find_problems", "validate"]
+__all__ = [
+    "CHECKS",
+    "CODES",
+    "WARNING_CODES",
+    "Check",
+    "SpecWarning",
+    "find_problems",
+    "find_warnings",
+    "validate",
+]
 
 _SUBJECTS = (
     settings,
@@ -44,6 +58,9 @@ CHECKS: tuple[Check, ...] = tuple(check for subject in _SUBJECTS for check in su
 CODES: frozenset[str] = frozenset(code for subject in (*_SUBJECTS, graph) for code in subject.CODES)
 """Every problem code a check may report. Codes are stable: tests and users key on them."""
 
+WARNING_CODES: frozenset[str] = frozenset(hints.CODES)
+"""Every code a warning may carry (never one of `CODES`)."""
+
 
 def find_problems(spec: MeshSpec) -> tuple[Problem, ...]:
     """Every problem in `spec`, sorted by path and without repeats; () when it is valid."""
@@ -55,9 +72,17 @@ def find_problems(spec: MeshSpec) -> tuple[Problem, ...]:
     return tuple(sorted(problems))
 
 
+def find_warnings(spec: MeshSpec) -> tuple[Problem, ...]:
+    """What in `spec` is valid but probably not what was meant, sorted; () when nothing is."""
+    return tuple(sorted({problem for check in hints.CHECKS for problem in check(spec)}))
+
+
 def validate(spec: MeshSpec) -> MeshSpec:
-    """`spec` itself when it is valid; otherwise raise one MeshValidationError listing all."""
+    """`spec` itself when it is valid, after issuing a `SpecWarning` per warning; otherwise
+    raise one MeshValidationError listing all problems."""
     problems = find_problems(spec)
     if problems:
         raise MeshValidationError(problems)
+    for warning in find_warnings(spec):
+        warnings.warn(str(warning), SpecWarning, stacklevel=2)
     return spec
