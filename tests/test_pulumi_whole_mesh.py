@@ -26,6 +26,12 @@ RESILIENCE = ROOT / "tests" / "goldens" / "resilience" / "mesh.yaml"
 # Also sets a workload's own proxy log level.
 RESILIENCE_LOCAL = ROOT / "tests" / "local_resilience"
 _FREE_FORM = {"selector", "labels", "headers", "env", "annotations"}
+# Spec keys whose snake_case name the regex below does not give.
+_SNAKE = {
+    "consecutive5xx": "consecutive_5xx",
+    "outboundIPRangeExclusions": "outbound_ip_range_exclusions",
+    "outboundIPRangeInclusions": "outbound_ip_range_inclusions",
+}
 
 
 def python_args(document: Any, key: str = "") -> Any:
@@ -36,7 +42,7 @@ def python_args(document: Any, key: str = "") -> Any:
         return document
     found = {}
     for name, value in document.items():
-        snake = re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
+        snake = _SNAKE.get(name) or re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
         if name == "targetPort" and isinstance(value, str):
             snake = "target_port_name"
         found[snake] = python_args(value, name)

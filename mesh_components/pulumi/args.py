@@ -7,11 +7,20 @@ Topology fields are plain values, never Outputs: the proxy configs depend on the
 
 No `from __future__ import annotations` here: Pulumi's component provider reads these
 annotations at run time to publish the schema other languages use.
+
+`unknown_keys` reads the same annotations to refuse a key no TypedDict here names: a typo, or a
+spec file's camelCase name (`serviceAccount` for `service_account`), which would otherwise be
+taken silently beside the snake_case one.
 """
 
-from typing import NotRequired, TypedDict
+import difflib
+from collections.abc import Mapping
+from typing import Any, NotRequired, Required, TypedDict, get_args, get_origin, is_typeddict
 
 import pulumi
+
+from mesh_components.errors import Problem
+from mesh_components.model.writer import camel
 
 
 class ProxyPortsArgs(TypedDict):
@@ -159,6 +168,10 @@ class MeshArgs(TypedDict):
     """`rollout` (default: a changed config replaces its ConfigMap and rolls the pods) or
     `hot-reload` (ConfigMaps and Secrets updated in place; the provider must set
     enableConfigMapMutable and enableSecretMutable)."""
+    create_service_accounts: NotRequired[bool]
+    """Whether the mesh creates the ServiceAccount each injected workload runs as (true), unless
+    the program declares that ServiceAccount itself; false when they all come from elsewhere
+    (a Helm chart, another stack)."""
 
 
 class ServicePortArgs(TypedDict):
@@ -599,3 +612,74 @@ class MeshFromSpecArgs(TypedDict):
     """Ingress from outside the mesh (`name` required in each)."""
     egress: NotRequired[list[EgressRuleArgs]]
     """The egress rules (`name` required in each)."""
+
+
+def unknown_keys(args: object, schema: Any, path: str) -> list[Problem]:
+    """A `spec-unknown-key` problem for each key of `args`, at any depth, that `schema` (one of
+    the TypedDicts above) does not name. `path` is where `args` sits in the spec format; the
+    values themselves are the spec loader's to check."""
+    if not isinstance(args, Mapping):
+        return []
+    fields = _fields(schema)
+    problems: list[Problem] = []
+    for key, value in args.items():
+        if key in fields:
+            problems += _nested(value, fields[key], _at(path, camel(key)))
+        else:
+            problems.append(_unknown(_at(path, str(key)), key, tuple(fields)))
+    return problems
+
+
+def _fields(schema: Any) -> dict[str, Any]:
+    """Each field's type, without its Required or NotRequired wrapper."""
+    return {key: _bare(annotation) for key, annotation in schema.__annotations__.items()}
+
+
+def _bare(annotation: Any) -> Any:
+    while get_origin(annotation) in (NotRequired, Required):
+        (annotation,) = get_args(annotation)
+    return annotation
+
+
+def _nested(value: object, annotation: Any, path: str) -> list[Problem]:
+    if is_typeddict(annotation):
+        return unknown_keys(value, annotation, path)
+    if get_origin(annotation) is not list or not isinstance(value, list):
+        return []
+    (item,) = get_args(annotation)
+    if not is_typeddict(item):
+        return []
+    return [
+        p
+        for i, entry in enumerate(value)
+        for p in unknown_keys(entry, item, _entry(path, entry, i))
+    ]
+
+
+def _unknown(path: str, key: object, fields: tuple[str, ...]) -> Problem:
+    hint = _suggestion(str(key), fields)
+    fix = f"did you mean {hint!r}?" if hint else "remove it"
+    if hint and camel(hint) == key:
+        fix += " Component arguments are snake_case; camelCase is the spec file's spelling"
+    return Problem(path, "spec-unknown-key", f"one of {', '.join(fields)}", repr(key), fix)
+
+
+def _suggestion(key: str, fields: tuple[str, ...]) -> str | None:
+    """The field `key` means: its camelCase spelling, or a near miss of it."""
+    by_spelling = {camel(field): field for field in fields}
+    if key in by_spelling:
+        return by_spelling[key]
+    squashed = {field.replace("_", ""): field for field in fields}
+    matches = difflib.get_close_matches(key.replace("_", "").lower(), list(squashed), n=1)
+    return squashed[matches[0]] if matches else None
+
+
+def _at(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _entry(path: str, entry: object, index: int) -> str:
+    """`path[name]` when the entry has a string name, else `path[index]`, as the spec loader
+    names entries."""
+    name = entry.get("name") if isinstance(entry, Mapping) else None
+    return f"{path}[{name if isinstance(name, str) and name else index}]"

@@ -23,10 +23,33 @@ from mesh_components.model import (
 )
 from mesh_components.model.loader import load_spec
 from mesh_components.model.writer import Document, camel, settings_document, spec_document
+from mesh_components.pulumi import lifecycle
+from mesh_components.pulumi.args import unknown_keys
+from mesh_components.pulumi.errors import reported
 
 _KEYS = {"target_port_name": "targetPort"}
 _FREE_FORM = frozenset({"selector", "headers", "labels", "annotations", "env"})
-_NOT_SPEC = frozenset({"mesh", "namespaces", "create_namespaces", "ca", "config_updates"})
+_NOT_SPEC = frozenset(
+    {"mesh", "namespaces", "create_namespaces", "create_service_accounts", "ca", "config_updates"}
+)
+
+
+def component_document(
+    section: str, schema: Any, args: Mapping[str, Any], defaults: Document
+) -> Document:
+    """One component's arguments as its entry of `section` in the spec format, over `defaults`
+    (its name). A key that `schema` does not name (a typo, or a spec file's camelCase spelling)
+    is `spec-unknown-key`, at the path the spec loader gives that entry. Whatever fails here
+    settles the program's pending Outputs, so the program ends with the problem at once."""
+    with lifecycle.settled_on_failure(), reported():
+        if not isinstance(args, Mapping):
+            raise MeshValidationError([_not_arguments(section, args)])
+        whole = {**defaults, **args}
+        path = section if section == "mesh" else f"{section}[{_label(whole)}]"
+        problems = unknown_keys(args, schema, path)
+        if problems:
+            raise MeshValidationError(problems)
+        return {**defaults, **args_document(args)}
 
 
 def args_document(args: Mapping[str, Any]) -> Document:
@@ -156,4 +179,20 @@ def _settings_mismatch(index: int, mine: Document, theirs: Document) -> Problem:
         f"the same mesh settings as this stack's ({mine})",
         str(theirs),
         "declare the mesh with the same settings in every stack (share them from one stack)",
+    )
+
+
+def _label(document: Mapping[str, Any]) -> object:
+    """How the spec loader names an entry: by its name, else by its index (always 0 here)."""
+    name = document.get("name")
+    return name if isinstance(name, str) and name else 0
+
+
+def _not_arguments(section: str, args: object) -> Problem:
+    return Problem(
+        section,
+        "spec-wrong-type",
+        "a dict of the component's arguments",
+        type(args).__name__,
+        "pass the arguments as a dict, e.g. {'namespace': 'shop', ...}",
     )

@@ -6,7 +6,7 @@ import pulumi
 
 from mesh_components.pulumi import lifecycle
 from mesh_components.pulumi.args import EgressRuleArgs
-from mesh_components.pulumi.declarations import args_document
+from mesh_components.pulumi.declarations import component_document
 
 TYPE = "mesh-components:index:EgressRule"
 
@@ -27,6 +27,7 @@ class EgressRule(pulumi.ComponentResource):
         mesh: str | None = None,
     ) -> None:
         super().__init__(TYPE, name, None, opts)
-        rule = lifecycle.find(mesh).declare_egress({"name": name, **args_document(args)})
+        document = component_document("egress", EgressRuleArgs, args, {"name": name})
+        rule = lifecycle.find(mesh).declare_egress(document)
         self.rule_name = pulumi.Output.from_input(rule.name)
         self.register_outputs({"rule_name": self.rule_name})

@@ -25,6 +25,7 @@ from mesh_components.emit.kubernetes.metadata import Json
 from mesh_components.errors import MeshValidationError, Problem
 from mesh_components.model import MeshSettings
 from mesh_components.pipeline.injection import DEFAULT_NAMESPACE, shape_problems, workload_of
+from mesh_components.pulumi import lifecycle
 from mesh_components.pulumi.errors import MeshProgramError, reported
 from mesh_components.pulumi.handle import MeshHandle
 from mesh_components.pulumi.wire import has_outputs, to_wire
@@ -49,7 +50,8 @@ def register_auto_injection(mesh: MeshHandle) -> None:
     def transformation(
         args: pulumi.ResourceTransformationArgs,
     ) -> pulumi.ResourceTransformationResult | None:
-        return _transformed(mesh, args)
+        with lifecycle.settled_on_failure():  # a program that fails here must still end
+            return _transformed(mesh, args)
 
     pulumi.runtime.register_stack_transformation(transformation)
 
@@ -63,12 +65,13 @@ def inject(
     unchanged.
     """
     api_version = next((api for api, k in KINDS.values() if k == kind), None)
-    if api_version is None:
-        allowed = ", ".join(k for _, k in KINDS.values())
-        problem = Problem("kind", "inject-kind-unsupported", f"one of {allowed}", repr(kind))
-        raise MeshProgramError(MeshValidationError([problem]))
-    manifest = _manifest(api_version, kind, {"metadata": metadata, "spec": spec})
-    injected = _injected(mesh, resource_name, manifest)
+    with lifecycle.settled_on_failure():  # a program that fails here must still end
+        if api_version is None:
+            allowed = ", ".join(k for _, k in KINDS.values())
+            problem = Problem("kind", "inject-kind-unsupported", f"one of {allowed}", repr(kind))
+            raise MeshProgramError(MeshValidationError([problem]))
+        manifest = _manifest(api_version, kind, {"metadata": metadata, "spec": spec})
+        injected = _injected(mesh, resource_name, manifest)
     if injected is None:
         return {"metadata": metadata, "spec": spec}
     return {"metadata": injected[0], "spec": injected[1]}
@@ -142,10 +145,11 @@ def _named(resource_name: str, manifest: Json) -> Json:
 
 def _check_readable(manifest: Json) -> None:
     """The fields the mesh reads must be plain values: its configs are computed from them."""
-    template: Any = manifest
+    walked: list[str] = []
+    template: Json = manifest
     for key in TEMPLATE_PATHS[manifest["kind"]]:
-        template = (template.get(key) if isinstance(template, dict) else None) or {}
-    pod_spec = template.get("spec") or {}
+        template = _plain_mapping(template, key, walked)
+    pod_spec = _plain_mapping(template, "spec", walked)
     read = {
         "template.metadata": template.get("metadata"),
         "template.spec.serviceAccountName": pod_spec.get("serviceAccountName"),
@@ -161,11 +165,32 @@ def _check_readable(manifest: Json) -> None:
         raise MeshValidationError(problems)
 
 
+def _plain_mapping(node: Json, key: str, walked: list[str]) -> Json:
+    """`node[key]` on the way to the pod spec ({} unless a mapping), which must not be an
+    Output: the mesh reads what is inside."""
+    walked.append(key)
+    found = node.get(key)
+    if isinstance(found, pulumi.Output):
+        raise MeshValidationError([_spec_not_plain(".".join(walked))])
+    return found if isinstance(found, dict) else {}
+
+
 def _with_sidecar(
     manifest: Json, spec: Json, settings: MeshSettings, binding: ProxyBinding
 ) -> Json:
     with reported():
         return inject_manifest({**manifest, "spec": spec}, settings, binding)
+
+
+def _spec_not_plain(key: str) -> Problem:
+    return Problem(
+        key,
+        "workload-field-not-plain",
+        "the workload's spec as plain values (the mesh computes proxy configs from it)",
+        "an Output",
+        "write the spec as literals; a spec from mesh.inject(...) has its sidecar already, so "
+        "inject each workload once: by mesh.inject or by auto_inject, not both",
+    )
 
 
 def _not_plain(path: str, found: str) -> Problem:

@@ -7,7 +7,10 @@ program is still declaring. The Mesh emits when it is finalized:
 - or explicitly: `with Mesh(...) as mesh:` or `mesh.finalize()`, where `pulumi.run` is taken
   or unavailable (the Mesh then says so when it is created).
 Declaring anything in a finalized mesh is an error. Pods reference their ConfigMap and Secret
-through Outputs that resolve at finalization, so Pulumi creates them first.
+through Outputs that resolve at finalization, so Pulumi creates them first. At finalization the
+Mesh also creates the ServiceAccount of each identity its workloads run as, unless the program
+declares it (`service_accounts`); an identity's certificate is created after its ServiceAccount,
+and so are the pods that mount it.
 """
 
 from collections.abc import Callable, Sequence
@@ -37,11 +40,12 @@ from mesh_components.pipeline.identities import needs_authority
 from mesh_components.pki import CertificatePolicy, MeshTrust, ca_file
 from mesh_components.pulumi import emission, injection, lifecycle
 from mesh_components.pulumi.args import MeshArgs
-from mesh_components.pulumi.declarations import Declarations, args_document
+from mesh_components.pulumi.declarations import Declarations, component_document
 from mesh_components.pulumi.emission import ConfigUpdates, Emitted
 from mesh_components.pulumi.errors import reported
 from mesh_components.pulumi.handle import Deferred, PendingBinding
 from mesh_components.pulumi.resources import register
+from mesh_components.pulumi.service_accounts import ServiceAccounts
 
 TYPE = "mesh-components:index:Mesh"
 T = TypeVar("T")
@@ -79,9 +83,12 @@ class Mesh(pulumi.ComponentResource):
         mesh at once)."""
         super().__init__(TYPE, name, None, opts)
         with lifecycle.settled_on_failure(), reported():
-            self._declarations = Declarations({"name": name, **args_document(args)})
+            document = component_document("mesh", MeshArgs, args, {"name": name})
+            self._declarations = Declarations(document)
             self._updates = _config_updates(args.get("config_updates", "rollout"))
             self._ca = _checked_ca(self.settings, args.get("ca"))
+            create_namespaces = _flag(args, "create_namespaces")
+            create_accounts = _flag(args, "create_service_accounts")
         self._namespaces = tuple(args.get("namespaces", ()))
         self._imports = tuple(imports)
         self._now = now or datetime.now(UTC).replace(microsecond=0)
@@ -91,13 +98,15 @@ class Mesh(pulumi.ComponentResource):
         for key, deferred in self._outputs.items():
             setattr(self, key, deferred.output)
         self.finalized = False
-        created = self._namespaces if args.get("create_namespaces", True) else ()
+        created = self._namespaces if create_namespaces else ()
         self.namespace_resources = {
             namespace: register(accounts.namespace(self.settings.name, namespace), self._child())
             for namespace in created
         }
         """The Namespaces this mesh created: depend on one to create things inside it."""
         lifecycle.remember(self, finalize_at_end=finalize_at_end)
+        self._accounts = ServiceAccounts(self.settings.name, create=create_accounts)
+        self._accounts.watch()
 
     @property
     def settings(self) -> MeshSettings:
@@ -131,6 +140,14 @@ class Mesh(pulumi.ComponentResource):
         """Inject the sidecar into every workload registered from now on in a managed
         namespace (unless it opts out): Pulumi's counterpart of a mutating webhook."""
         injection.register_auto_injection(self)
+
+    def declare_service_account(
+        self, namespace: str, name: str, resource: pulumi.Resource | None = None
+    ) -> None:
+        """A ServiceAccount the program makes where the mesh cannot see it (a resource
+        constructed before the Mesh, a chart, another stack): the mesh creates none for it.
+        `resource`, when given, is created before the identity's certificate."""
+        self._declare(lambda: self._accounts.declare(Identity(namespace, name), resource))
 
     # Declarations, made by the components.
 
@@ -199,6 +216,8 @@ class Mesh(pulumi.ComponentResource):
         # else: a stack that runs no workload emits no proxy config. It declares for other
         # stacks (a platform stack's policies name their services and identities), so the
         # mesh as a whole is checked where it compiles: in the stacks that import it.
+        workloads = self._declarations.workloads
+        self._accounts.make((w.identity for w in workloads), self._child_in)
         trust = self._trust()
         expiry = {who: self._emit_identity(trust, who) for who in sorted(self._secret_names)}
         self._publish(hashes, expiry, trust)
@@ -238,15 +257,13 @@ class Mesh(pulumi.ComponentResource):
     def _emit_identity(
         self, trust: pulumi.Output[MeshTrust] | None, who: Identity
     ) -> pulumi.Output[str]:
+        options = self._child_in(who.namespace, self._accounts.of(who))
         if trust is None:
-            options = self._child_in(who.namespace)
             emitted = emission.identity_certificate_of(self.settings, who, self._now, options)
             self._secret_names[who].resolve(emitted.name)
             return pulumi.Output.from_input("")
         issued = emission.issue(trust, who, self._now)
-        emitted = emission.identity_secret_of(
-            issued, self.settings, who, self._updates, self._child_in(who.namespace)
-        )
+        emitted = emission.identity_secret_of(issued, self.settings, who, self._updates, options)
         self._secret_names[who].resolve(emitted.name)
         return pulumi.Output.unsecret(issued.apply(lambda cert: cert.not_after.isoformat()))
 
@@ -287,8 +304,13 @@ class Mesh(pulumi.ComponentResource):
     def _child(self) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self)
 
-    def _child_in(self, namespace: str) -> pulumi.ResourceOptions:
-        return self.in_namespace(namespace, parent=self)
+    def _child_in(
+        self, namespace: str, after: pulumi.Resource | None = None
+    ) -> pulumi.ResourceOptions:
+        """A child of the mesh in `namespace`, created after it (and after `after`)."""
+        found = (self.namespace_resources.get(namespace), after)
+        depends_on = [resource for resource in found if resource is not None]
+        return pulumi.ResourceOptions(parent=self, depends_on=depends_on or None)
 
 
 _OUTPUTS = (
@@ -310,6 +332,17 @@ def _config_updates(value: str) -> ConfigUpdates:
             "config_updates", "config-updates-invalid", f"one of {allowed}", repr(value)
         )
         raise MeshValidationError([problem]) from None
+
+
+def _flag(args: MeshArgs, key: str) -> bool:
+    """A yes-or-no argument of the Mesh, true unless given."""
+    value = args.get(key, True)
+    if isinstance(value, bool):
+        return value
+    problem = Problem(
+        key, "spec-wrong-type", "a boolean", repr(value), f"make {key!r} True or False"
+    )
+    raise MeshValidationError([problem])
 
 
 def _checked_ca(settings: MeshSettings, ca: pulumi.Input[str] | None) -> pulumi.Input[str]:

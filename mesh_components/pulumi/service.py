@@ -8,7 +8,7 @@ import pulumi
 from mesh_components.emit.kubernetes import services
 from mesh_components.pulumi import lifecycle
 from mesh_components.pulumi.args import MeshServiceArgs
-from mesh_components.pulumi.declarations import args_document
+from mesh_components.pulumi.declarations import component_document
 from mesh_components.pulumi.resources import register
 
 TYPE = "mesh-components:index:MeshService"
@@ -33,7 +33,8 @@ class MeshService(pulumi.ComponentResource):
     ) -> None:
         super().__init__(TYPE, name, None, opts)
         owner = lifecycle.find(mesh)
-        declared = owner.declare_service({"name": name, **args_document(args)})
+        document = component_document("services", MeshServiceArgs, args, {"name": name})
+        declared = owner.declare_service(document)
         self.declared = declared
         """The service as the mesh's model holds it."""
         child = owner.in_namespace(declared.namespace, parent=self)

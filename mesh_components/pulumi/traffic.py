@@ -12,7 +12,7 @@ from mesh_components.pulumi.args import (
     MeshIngressArgs,
     TrafficSplitArgs,
 )
-from mesh_components.pulumi.declarations import args_document
+from mesh_components.pulumi.declarations import component_document
 
 SPLIT_TYPE = "mesh-components:index:TrafficSplit"
 POLICY_TYPE = "mesh-components:index:AccessPolicy"
@@ -35,7 +35,8 @@ class TrafficSplit(pulumi.ComponentResource):
         mesh: str | None = None,
     ) -> None:
         super().__init__(SPLIT_TYPE, name, None, opts)
-        split = lifecycle.find(mesh).declare_split({"name": name, **args_document(args)})
+        document = component_document("splits", TrafficSplitArgs, args, {"name": name})
+        split = lifecycle.find(mesh).declare_split(document)
         self.split_name = pulumi.Output.from_input(split.name)
         self.register_outputs({"split_name": self.split_name})
 
@@ -55,7 +56,8 @@ class AccessPolicy(pulumi.ComponentResource):
         mesh: str | None = None,
     ) -> None:
         super().__init__(POLICY_TYPE, name, None, opts)
-        policy = lifecycle.find(mesh).declare_policy({"name": name, **args_document(args)})
+        document = component_document("policies", AccessPolicyArgs, args, {"name": name})
+        policy = lifecycle.find(mesh).declare_policy(document)
         self.policy_name = pulumi.Output.from_input(policy.name)
         self.register_outputs({"policy_name": self.policy_name})
 
@@ -76,7 +78,8 @@ class DestinationSettings(pulumi.ComponentResource):
         mesh: str | None = None,
     ) -> None:
         super().__init__(DESTINATION_TYPE, name, None, opts)
-        document = {"service": name, **args_document(args)}
+        defaults = {"service": name}
+        document = component_document("destinations", DestinationSettingsArgs, args, defaults)
         destination = lifecycle.find(mesh).declare_destination(document)
         self.service_name = pulumi.Output.from_input(destination.service)
         self.register_outputs({"service_name": self.service_name})
@@ -98,6 +101,7 @@ class MeshIngress(pulumi.ComponentResource):
         mesh: str | None = None,
     ) -> None:
         super().__init__(INGRESS_TYPE, name, None, opts)
-        entry = lifecycle.find(mesh).declare_ingress({"name": name, **args_document(args)})
+        document = component_document("ingress", MeshIngressArgs, args, {"name": name})
+        entry = lifecycle.find(mesh).declare_ingress(document)
         self.ingress_name = pulumi.Output.from_input(entry.name)
         self.register_outputs({"ingress_name": self.ingress_name})

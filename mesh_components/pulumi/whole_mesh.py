@@ -6,6 +6,7 @@ never know that its declarations are complete. This component takes them all at 
 the workloads in full (as `render` does) with their sidecars, and finalizes before it returns.
 """
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -13,10 +14,11 @@ import pulumi
 
 from mesh_components.emit.kubernetes import accounts
 from mesh_components.emit.kubernetes.workloads import workload_manifest
+from mesh_components.errors import MeshValidationError, Problem
 from mesh_components.model import Identity, Service, Workload
 from mesh_components.model.loader import load_spec
-from mesh_components.pulumi import resources
-from mesh_components.pulumi.args import MeshFromSpecArgs
+from mesh_components.pulumi import lifecycle, resources
+from mesh_components.pulumi.args import MeshFromSpecArgs, unknown_keys
 from mesh_components.pulumi.declarations import args_document
 from mesh_components.pulumi.egress import EgressRule
 from mesh_components.pulumi.errors import reported
@@ -58,6 +60,7 @@ class MeshFromSpec(pulumi.ComponentResource):
         """`now`: the instant certificates are issued for (the clock by default)."""
         super().__init__(TYPE, name, None, opts)
         args = _from_wire(args)
+        _check_shape(args)
         settings = args["mesh"]
         mesh_name = settings.get("name", name)
         child = pulumi.ResourceOptions(parent=self)
@@ -77,13 +80,15 @@ class MeshFromSpec(pulumi.ComponentResource):
         for rule in args.get("egress", []):
             EgressRule(rule.get("name", ""), rule, child, mesh=mesh_name)
         identities: set[Identity] = set()
+        create_accounts = settings.get("create_service_accounts", True)
         for workload in _workloads(mesh_name, args.get("workloads", [])):
-            if workload.identity not in identities:
+            if create_accounts and workload.identity not in identities:
                 identities.add(workload.identity)
                 account = accounts.service_account(mesh_name, workload.identity)
-                resources.service_account(
+                made = resources.service_account(
                     account, mesh.in_namespace(workload.namespace, parent=self)
                 )
+                mesh.declare_service_account(workload.namespace, workload.service_account, made)
             self._workload(mesh, workload, services)
         mesh.finalize()
         self.mesh_name = mesh.mesh_name
@@ -118,6 +123,41 @@ def _from_wire(value: Any) -> Any:
     if isinstance(value, list):
         return [_from_wire(item) for item in value]
     return value
+
+
+_SECTIONS = ("services", "workloads", "splits", "policies", "destinations", "ingress", "egress")
+
+
+def _check_shape(args: Any) -> None:
+    """The whole mesh's shape and every key, at once, before anything is declared: a section
+    that is not a list of mappings, a typo or a camelCase name anywhere is an error that names
+    its path."""
+    with lifecycle.settled_on_failure(), reported():
+        problems = list(_shape_problems(args)) or unknown_keys(args, MeshFromSpecArgs, "")
+        if problems:
+            raise MeshValidationError(problems)
+
+
+def _shape_problems(args: Any) -> Iterator[Problem]:
+    if not isinstance(args, dict):
+        yield Problem("args", "spec-wrong-type", "a mapping of the whole mesh", _kind(args))
+        return
+    if not isinstance(args.get("mesh"), dict):
+        found = _kind(args["mesh"]) if "mesh" in args else "nothing"
+        fix = "add 'mesh' with the mesh's settings, `name` among them"
+        yield Problem("mesh", "spec-wrong-type", "a mapping of settings", found, fix)
+    for section in _SECTIONS:
+        entries = args.get(section, [])
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            fix = f"make {section!r} a list of mappings, one per entry"
+            yield Problem(section, "spec-wrong-type", "a list of mappings", _kind(entries), fix)
+
+
+def _kind(value: Any) -> str:
+    if not isinstance(value, list):
+        return type(value).__name__
+    odd = next((item for item in value if not isinstance(item, dict)), None)
+    return f"a list holding a {type(odd).__name__}"
 
 
 def _workloads(mesh: str, declared: list[Any]) -> tuple[Workload, ...]:
