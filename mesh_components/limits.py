@@ -1,6 +1,25 @@
-"""Limits of Envoy and Kubernetes that the emitted config is designed around, stated once."""
+"""Limits, stated once: of Envoy and Kubernetes, which the emitted config is designed around,
+and our own, on what the tool reads and how long it waits."""
 
 RE2_MAX_PROGRAM_SIZE = 1000
 """The largest compiled RE2 program a policy regex may have. Envoy's default (100) refuses
 regexes of about 97 literal characters; our bootstraps raise it to this through the runtime
 key `re2.max_program_size.error_level`, and validation measures each regex against it."""
+
+MAX_INPUT_BYTES = 16 * 1024 * 1024
+"""The largest file the tool reads (a spec, a manifest, a CA file, a rendered file). A mesh of
+a thousand services renders files of a few megabytes at most."""
+
+MAX_NESTING = 100
+"""The deepest nesting of mappings and lists an input may have. Kubernetes objects and Envoy
+configs nest about 20 deep; Python would run out of stack in the thousands."""
+
+MAX_EXPANDED_NODES = 1_000_000
+"""How many values YAML aliases may expand a document to, beyond what it spells out: a few
+hundred bytes of nested aliases would otherwise take gigabytes (a "billion laughs")."""
+
+PROGRAM_TIMEOUT = 300.0
+"""Seconds a Pulumi program may run under `render` before it is given up on (`--timeout`).
+The examples take about a second."""
+
+MAX_PROGRAM_TIMEOUT = 24 * 3600.0

@@ -56,7 +56,7 @@ def test_an_invalid_spec_exits_2_listing_every_problem_without_a_traceback(tmp_p
 def test_a_missing_spec_is_a_clear_error(tmp_path: Path) -> None:
     result = run("validate", tmp_path / "nowhere")
     assert result.returncode == 2
-    assert "spec-unreadable" in result.stderr
+    assert "file-unreadable" in result.stderr
     assert "Traceback" not in result.stderr
 
 
@@ -234,5 +234,5 @@ def test_a_broken_ca_file_error_never_quotes_the_seed(tmp_path: Path) -> None:
     ca.write_text(ca.read_text().replace(seed, seed + ": x"))
     result = run("render", BOOKSTORE, "-o", tmp_path / "b", "--ca-file", ca)
     assert result.returncode == 2
-    assert "ca-file-invalid" in result.stderr
+    assert "file-malformed" in result.stderr
     assert seed[-16:] not in result.stderr + result.stdout

@@ -348,7 +348,7 @@ def test_a_progress_bar_is_drawn_on_a_terminal_only(monkeypatch: pytest.MonkeyPa
         ([], "the following arguments are required: COMMAND"),
         (["render", BOOKSTORE], "the following arguments are required: -o/--output"),
         (["proxy-config", BOOKSTORE, "-o", "xml", "--workload", "a/b"], "invalid choice: 'xml'"),
-        (["certs", "status", "k8s", "--renewal-window-days", "soon"], "invalid float value"),
+        (["certs", "status", "k8s", "--renewal-window-days", "soon"], "expected a number of days"),
     ],
 )
 def test_a_command_line_mistake_is_one_paragraph_pointing_at_help(
@@ -373,7 +373,7 @@ def test_a_command_line_mistake_is_one_paragraph_pointing_at_help(
 def test_a_missing_path_is_an_error_with_a_fix(command: str, fix: str) -> None:
     code, output = run_cli(command)
     assert code == 2
-    assert output.startswith("error: ") and f"Fix: {fix}" in output
+    assert f"Fix: {fix}" in output and "No such file or directory" in output
     assert "Traceback" not in output
 
 
@@ -382,7 +382,7 @@ def test_inject_reports_broken_yaml_on_one_line(tmp_path: Path) -> None:
     broken.write_text("kind: Deployment\n  metadata: x: y\n")
     code, output = run_cli(f"inject -f {broken} --mesh {BOOKSTORE} --ca-file {tmp_path}/ca")
     assert code == 2
-    assert "[manifest-invalid]" in output and "at line 2, column" in output
+    assert "[file-malformed]" in output and "at line 2, column" in output
     assert output.count("\n") == 2  # the count line and the problem
 
 

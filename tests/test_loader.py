@@ -433,7 +433,7 @@ def test_yaml_that_does_not_parse_is_unreadable_with_its_line(tmp_path: Path) ->
     with pytest.raises(MeshValidationError) as raised:
         read_spec(file)
     (problem,) = raised.value.problems
-    assert (problem.path, problem.code) == (str(file), "spec-unreadable")
+    assert (problem.path, problem.code) == (str(file), "file-malformed")
     assert "line 2" in problem.found
 
 
@@ -441,7 +441,7 @@ def test_a_missing_file_is_unreadable(tmp_path: Path) -> None:
     with pytest.raises(MeshValidationError) as raised:
         read_spec(tmp_path)
     assert [(p.path, p.code) for p in raised.value.problems] == [
-        (str(tmp_path / "mesh.yaml"), "spec-unreadable")
+        (str(tmp_path / "mesh.yaml"), "file-unreadable")
     ]
 
 
@@ -449,7 +449,7 @@ def test_a_recursive_alias_is_unreadable(tmp_path: Path) -> None:
     (tmp_path / "mesh.yaml").write_text("mesh: &loop {name: m, proxy: *loop}\n")
     with pytest.raises(MeshValidationError) as raised:
         read_spec(tmp_path)
-    assert raised.value.codes == ("spec-unreadable",)
+    assert raised.value.codes == ("file-malformed",)
 
 
 @pytest.mark.parametrize("text", ["", "# nothing\n", "- mesh\n", "just text\n"])
@@ -494,7 +494,7 @@ def test_a_key_given_twice_in_a_spec_file_is_a_problem_not_the_last_one_silently
     with pytest.raises(MeshValidationError) as raised:
         read_spec(spec)
     (problem,) = raised.value.problems
-    assert problem.code == "spec-duplicate-key"
+    assert problem.code == "file-duplicate-key"
     assert "'mtls' twice, on lines 3 and 4" in problem.found
 
 

@@ -152,7 +152,7 @@ def test_unreadable_yaml_is_a_problem_naming_the_file(tmp_path: Path) -> None:
     (tmp_path / "scalar.yaml").write_text("just text\n")
     with pytest.raises(MeshValidationError) as error:
         read_manifest_dir(tmp_path)
-    assert error.value.codes == ("smi-not-an-object", "smi-unreadable")
+    assert error.value.codes == ("file-malformed", "smi-not-an-object")
     assert {p.path.split("#")[0] for p in error.value.problems} == {"broken.yaml", "scalar.yaml"}
 
 

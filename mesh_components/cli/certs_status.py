@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import yaml
 from cryptography import x509
 
-from mesh_components import names
+from mesh_components import inputs, names
 from mesh_components.emit.kubernetes.metadata import Json
 from mesh_components.errors import MeshValidationError, Problem
 from mesh_components.pki import CertificatePolicy
@@ -65,7 +64,7 @@ def identity_secrets(path: Path) -> Iterator[Json]:
     """The mesh's identity Secrets in a render directory or a YAML file of manifests."""
     files = sorted(path.rglob("*.yaml")) if path.is_dir() else [path]
     for file in files:
-        for document in yaml.safe_load_all(file.read_text()):
+        for document in inputs.read_yaml_all(file):
             if _is_identity_secret(document):
                 yield document
 

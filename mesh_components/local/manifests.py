@@ -12,8 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
+from mesh_components import inputs
 from mesh_components.emit.kubernetes.metadata import Json
 from mesh_components.errors import MeshValidationError, Problem
 
@@ -50,9 +49,9 @@ def read_dir(path: Path) -> Manifests:
     problems: list[Problem] = []
     for file in files:
         try:
-            documents += [doc for doc in yaml.safe_load_all(file.read_text()) if doc is not None]
-        except yaml.YAMLError as error:
-            problems.append(Problem(str(file), "local-yaml-invalid", "YAML", _first_line(error)))
+            documents += inputs.read_yaml_all(file)
+        except MeshValidationError as error:
+            problems.extend(error.problems)
     if not documents and not problems:
         fix = "render the mesh into it first"
         found = "no YAML files"
@@ -113,10 +112,6 @@ def label(obj: Json) -> str:
 
 def namespace_of(obj: Json) -> str:
     return _namespace(obj)
-
-
-def _first_line(error: Exception) -> str:
-    return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
 def pod_template(workload: Json) -> Json:

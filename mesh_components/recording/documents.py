@@ -5,33 +5,22 @@ A missing or malformed file is a problem with a fix, never a traceback.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from mesh_components import inputs
 from mesh_components.errors import MeshValidationError, Problem
 
 
 def read_document(path: Path, expected: str, fix: str) -> Any:
-    """The parsed contents of a YAML (or JSON, a subset of YAML) file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        found = error.strerror or str(error)
-        raise MeshValidationError(
-            [Problem(str(path), "file-unreadable", expected, found, fix)]
-        ) from None
-    try:
-        if path.suffix == ".json":
-            return json.loads(text)
-        return yaml.safe_load(text)
-    except (yaml.YAMLError, ValueError) as error:
-        found = f"invalid {'JSON' if path.suffix == '.json' else 'YAML'}: {error}"
-        raise MeshValidationError(
-            [Problem(str(path), "file-malformed", expected, found, "fix the file")]
-        ) from None
+    """The parsed contents of a YAML (or JSON) file, read through `inputs`; a missing file
+    is a problem that says what was expected there and the fix."""
+    if not path.is_file():
+        found = "a directory" if path.is_dir() else "no file"
+        raise MeshValidationError([Problem(str(path), "file-unreadable", expected, found, fix)])
+    if path.suffix == ".json":
+        return inputs.read_json(path)
+    return inputs.read_yaml(path)
 
 
 def mapping(value: Any, path: str, expected: str, fix: str) -> dict[str, Any]:

@@ -7,14 +7,12 @@ or stdin, as plain objects that share nothing (YAML anchors are copied apart).
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from mesh_components import inputs
 from mesh_components.errors import MeshValidationError, Problem
 from mesh_components.kinds import CLUSTER_SCOPED_KINDS
 
@@ -80,24 +78,23 @@ def read_documents(source: str | Path) -> list[Document]:
 
 def _texts(source: str | Path) -> Iterator[tuple[str, str]]:
     if str(source) == STDIN:
-        yield "stdin", sys.stdin.read()
+        yield "stdin", inputs.read_text(STDIN)
         return
     root = Path(source)
     if not root.is_dir():
-        yield str(root), root.read_text()
+        yield str(root), inputs.read_text(root)
         return
     files = sorted(p for p in root.rglob("*") if p.suffix in SUFFIXES and p.is_file())
     for file in files:
         if not any(part.startswith(".") for part in file.relative_to(root).parts):
-            yield str(file.relative_to(root)), file.read_text()
+            yield str(file.relative_to(root)), inputs.read_text(file)
 
 
 def _parse(origin: str, text: str, problems: list[Problem]) -> Iterator[Document]:
     try:
-        loaded = [doc for doc in yaml.safe_load_all(text) if doc is not None]
-    except yaml.YAMLError as error:
-        fix = "fix the YAML syntax at the place shown"
-        problems.append(Problem(origin, "smi-unreadable", "YAML or JSON", str(error), fix))
+        loaded = inputs.parse_yaml_all(text, origin)
+    except MeshValidationError as error:
+        problems.extend(error.problems)
         return
     for index, body in enumerate(loaded):
         for where, item in _unpacked(f"{origin}#{index}", body):
