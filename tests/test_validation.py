@@ -20,6 +20,7 @@ from mesh_components.errors import MeshValidationError, Problem
 from mesh_components.model import (
     AccessMode,
     AccessPolicy,
+    AppContainer,
     CertificateIssuer,
     CertificateSettings,
     CertManagerIssuer,
@@ -411,6 +412,12 @@ WORKLOAD_ROWS = [
         lambda s: change_workload(s, BUYER, service_account=""),
         "workload-no-service-account",
         "workloads[client/buyer].serviceAccount",
+    ),
+    row(
+        "a workload with negative replicas",
+        lambda s: change_workload(s, BUYER, app=AppContainer(image="x", replicas=-1)),
+        "workload-replicas-invalid",
+        "workloads[client/buyer].replicas",
     ),
     row(
         "a label value with a bang",

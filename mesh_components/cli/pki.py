@@ -13,6 +13,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 
+from mesh_components import inputs
 from mesh_components.cli.certs_status import (
     DEFAULT_WINDOW,
     CertificateStatus,
@@ -24,9 +25,12 @@ from mesh_components.errors import MeshValidationError, Problem
 from mesh_components.pipeline.specfile import read_spec
 from mesh_components.pki import MeshCA, MeshTrust, ca_file, ca_rotation
 from mesh_components.terminal.console import Table, show, show_data, show_error
-from mesh_components.terminal.parser import Commands, add_output_format, add_verb
+from mesh_components.terminal.parser import Commands, add_output_format, add_verb, number_within
+from mesh_components.validate import validate
 
 EXIT_INVALID = 2
+MAX_OVERLAP_HOURS = 366 * 24  # the previous CA trusted for at most a year after the switch
+MAX_WINDOW_DAYS = 3660  # a renewal window longer than any certificate lives
 _HEALTH_STYLES = (
     (r"\bok\b", "green"),
     (r"\brenew\b", "bold yellow"),
@@ -51,7 +55,7 @@ def add_commands(commands: Commands) -> None:
     status.add_argument("path", type=Path, help="a render directory or a file of manifests")
     status.add_argument(
         "--renewal-window-days",
-        type=float,
+        type=number_within(MAX_WINDOW_DAYS, "days"),
         default=DEFAULT_WINDOW.days,
         help="default: %(default)s",
     )
@@ -102,7 +106,7 @@ def _ca_rotate_command(verbs: Commands) -> None:
     rotate.add_argument("--ca-file", type=Path, required=True, help="the mesh's CA file")
     rotate.add_argument(
         "--overlap-hours",
-        type=float,
+        type=number_within(MAX_OVERLAP_HOURS, "hours"),
         default=ca_rotation.DEFAULT_OVERLAP.total_seconds() / 3600,
         help="how long the previous CA stays trusted after stage 2 (default: %(default)s)",
     )
@@ -187,11 +191,13 @@ def _incoming_ca(args: argparse.Namespace, now: datetime) -> ca_file.CaSource:
         raise MeshValidationError([problem])
     if args.certificate is None:
         return ca_file.new_seed(now)
-    return ca_file.ImportedCa(args.certificate.read_bytes(), args.key.read_bytes()).check()
+    certificate, key = inputs.read_text(args.certificate), inputs.read_text(args.key)
+    return ca_file.ImportedCa(certificate.encode(), key.encode()).check()
 
 
 def _ca_status(args: argparse.Namespace) -> int:
-    trust = ca_file.load(args.ca_file).trust(read_spec(args.mesh).settings.trust_domain)
+    spec = validate(read_spec(args.mesh))
+    trust = ca_file.load(args.ca_file).trust(spec.settings.trust_domain)
     now = datetime.now(UTC)
     if args.output == "table":
         show(["\n".join(ca_rotation.status_lines(trust, now))], [(r"^stage +\S+", "bold")])

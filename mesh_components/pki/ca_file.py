@@ -19,12 +19,16 @@ from typing import Any
 
 import yaml
 
+from mesh_components import inputs
 from mesh_components.errors import MeshValidationError, Problem
 from mesh_components.pki.authority import MeshCA
 from mesh_components.pki.imported import load_ca
 from mesh_components.pki.rollover import MeshTrust
 
 SEED_BYTES = 32
+# The times a CA file may name: X.509 writes years up to 9999, and a CA's validity must fit.
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 HEADER = "# SECRET: the mesh CA's key material. Anyone holding it can mint mesh identities.\n"
 _EXPECTED = (
     "a CA file with `seed` (hex) and `notBefore` (ISO 8601 time), or `certificate` and `key` "
@@ -137,61 +141,96 @@ def save(path: Path, state: CaFile) -> None:
 
 
 def load(path: Path) -> CaFile:
-    """The CAs in `path`. Errors never quote the file: it is a secret."""
+    """The CAs in `path`. Errors never quote the file: it is a secret. A file that others may
+    read is refused: anyone who can read it can mint mesh identities."""
     if not path.exists():
         fix = "pass the CA file your mesh uses, or --new-ca to create one at this path"
         raise MeshValidationError(
             [Problem(str(path), "ca-file-missing", _EXPECTED, "no file", fix)]
         )
-    try:
-        text = path.read_text()
-    except OSError as error:
-        raise MeshValidationError([_invalid(str(path), error)]) from None
-    return parse(text, str(path))
+    _check_private(path)
+    return parse(inputs.read_text(path), str(path))
 
 
 def parse(text: str, where: str) -> CaFile:
     """The CAs in a CA file's text (`where` names it in errors, which never quote it)."""
-    try:
-        body = yaml.safe_load(text)
-        return CaFile(
-            current=_source(body),
-            next=_source(body["next"]) if "next" in body else None,
-            previous=_source(body["previous"]) if "previous" in body else None,
-            previous_trusted_until=_time(body.get("previousTrustedUntil")),
+    body = _mapping(inputs.parse_yaml(text, where, secret=True), where)
+    trusted_until = "previousTrustedUntil"
+    return CaFile(
+        current=_source(body, where),
+        next=_nested_source(body, "next", where),
+        previous=_nested_source(body, "previous", where),
+        previous_trusted_until=_time(body, trusted_until, where) if trusted_until in body else None,
+    )
+
+
+def _nested_source(body: dict[str, Any], key: str, where: str) -> CaSource | None:
+    if key not in body:
+        return None
+    inner = f"{where}: {key}"
+    return _source(_mapping(body[key], inner), inner)
+
+
+def _check_private(path: Path) -> None:
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        found = f"mode {mode:04o}: others may read it"
+        fix = f"chmod 600 {path}, and rotate the CA if anyone else could have read it"
+        raise MeshValidationError(
+            [Problem(str(path), "ca-file-exposed", "mode 0600 (only its owner)", found, fix)]
         )
-    except (yaml.YAMLError, KeyError, TypeError, ValueError, AttributeError) as error:
-        raise MeshValidationError([_invalid(where, error)]) from None
 
 
-class _NotTextError(ValueError):
-    """A field YAML read as something other than text; the message names only the field."""
+def _mapping(value: object, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _wrong(where, "", f"a {type(value).__name__}, not a mapping")
+    return value
 
 
-def _source(body: dict[str, Any]) -> CaSource:
+def _source(body: dict[str, Any], where: str) -> CaSource:
     if "certificate" in body:
-        return ImportedCa(_text(body, "certificate").encode(), _text(body, "key").encode())
-    seed, start = _text(body, "seed"), _text(body, "notBefore")
-    return SeededCa(bytes.fromhex(seed), datetime.fromisoformat(start))
+        certificate, key = _text(body, "certificate", where), _text(body, "key", where)
+        return ImportedCa(certificate.encode(), key.encode())
+    return SeededCa(_seed(body, where), _time(body, "notBefore", where))
 
 
-def _text(body: dict[str, Any], key: str) -> str:
+def _seed(body: dict[str, Any], where: str) -> bytes:
+    text = _text(body, "seed", where)
+    try:
+        seed = bytes.fromhex(text)
+    except ValueError:
+        raise _wrong(where, "seed", "text that is not hexadecimal") from None
+    if len(seed) < SEED_BYTES:
+        raise _wrong(where, "seed", f"{len(seed)} bytes, fewer than {SEED_BYTES}")
+    return seed
+
+
+def _text(body: dict[str, Any], key: str, where: str) -> str:
+    if key not in body:
+        raise _wrong(where, key, "no such key")
     value = body[key]
     if isinstance(value, datetime):  # an unquoted timestamp
         return value.isoformat()
     if not isinstance(value, str):
-        raise _NotTextError(f"`{key}` read as {type(value).__name__}, not text: write it in quotes")
+        raise _wrong(where, key, f"{type(value).__name__}, not text: write it in quotes")
     return value
 
 
-def _time(value: object) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(str(value))
+def _time(body: dict[str, Any], key: str, where: str) -> datetime:
+    text = _text(body, key, where)
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise _wrong(where, key, "text that is not an ISO 8601 time") from None
+    if value.tzinfo is None:
+        raise _wrong(where, key, "a time without a zone: end it with Z or +00:00")
+    if not _EARLIEST <= value <= _LATEST:
+        raise _wrong(where, key, f"the year {value.year}, outside {_EARLIEST.year}..{_LATEST.year}")
+    return value
 
 
-def _invalid(where: str, error: Exception) -> Problem:
-    mark = getattr(error, "problem_mark", None)
-    found = f"unreadable YAML at line {mark.line + 1}" if mark else f"a {type(error).__name__}"
-    if isinstance(error, _NotTextError):
-        found = str(error)
+def _wrong(where: str, key: str, found: str) -> MeshValidationError:
+    """A problem with one field, named but never quoted."""
     fix = "restore the file from your secret store, or pass --new-ca with a new path"
-    return Problem(where, "ca-file-invalid", _EXPECTED, found, fix)
+    path = f"{where}: {key}" if key else where
+    return MeshValidationError([Problem(path, "ca-file-invalid", _EXPECTED, found, fix)])

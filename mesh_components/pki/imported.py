@@ -16,6 +16,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from mesh_components.errors import MeshValidationError, Problem
 from mesh_components.pki.keys import PrivateKey
 
+MIN_RSA_BITS = 2048
+MIN_EC_BITS = 256
 _CERT = "pki.ca.certificate"
 _KEY = "pki.ca.key"
 _E = TypeVar("_E", bound=x509.ExtensionType)
@@ -74,7 +76,22 @@ def _key(pem: bytes) -> tuple[PrivateKey | None, list[Problem]]:
     if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
         found = type(key).__name__
         return None, [Problem(_KEY, "ca-key-type-unsupported", expected, found)]
-    return key, []
+    return key, list(_weak(key))
+
+
+def _weak(key: PrivateKey) -> Iterator[Problem]:
+    """A CA key anyone could factor or solve in reach of today's attackers mints identities for
+    them; NIST SP 800-57 retired RSA below 2048 bits and curves below 256."""
+    if isinstance(key, rsa.RSAPrivateKey) and key.key_size < MIN_RSA_BITS:
+        found = f"an RSA key of {key.key_size} bits"
+        expected = f"an RSA key of at least {MIN_RSA_BITS} bits, or an EC key on P-256 or larger"
+        fix = "issue a new CA with a stronger key (e.g. `openssl ecparam -name prime256v1`)"
+        yield Problem(_KEY, "ca-key-too-weak", expected, found, fix)
+    if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.key_size < MIN_EC_BITS:
+        found = f"an EC key on {key.curve.name}"
+        expected = f"an EC key on a curve of at least {MIN_EC_BITS} bits (P-256, P-384, P-521)"
+        fix = "issue a new CA on P-256 or larger"
+        yield Problem(_KEY, "ca-key-too-weak", expected, found, fix)
 
 
 def _mismatch(certificate: x509.Certificate, key: PrivateKey | None) -> Iterator[Problem]:

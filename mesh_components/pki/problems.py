@@ -28,7 +28,8 @@ def check_seed(seed: bytes) -> None:
             "ca-seed-too-short",
             f"at least {MIN_SEED_BYTES} bytes",
             f"{len(seed)} bytes",
-            "generate one with `openssl rand -base64 48` and keep it as a Pulumi secret",
+            "pass secrets.token_bytes(32), or let `render --new-ca` write a CA file "
+            "(its seed is hex: `openssl rand -hex 32`); keep it secret",
         )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn, TypeAlias
 
@@ -78,3 +79,22 @@ def add_output_format(
 def add_output_path(parser: argparse.ArgumentParser, what: str, *, required: bool = True) -> None:
     """`-o/--output PATH` for a verb that writes files."""
     parser.add_argument("-o", "--output", type=Path, required=required, metavar="PATH", help=what)
+
+
+def number_within(highest: float, unit: str, *, positive: bool = False) -> Callable[[str], float]:
+    """An argparse type: a number of `unit` from 0 (above 0 when `positive`) to `highest`.
+    Anything else (a word, nan, inf, a number out of range) is one line from argparse."""
+
+    def number(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            found = f"expected a number of {unit}, found {text!r}"
+            raise argparse.ArgumentTypeError(found) from None
+        if not (value > 0 if positive else value >= 0) or not value <= highest:  # nan fails
+            lowest = "above 0" if positive else "from 0"
+            found = f"expected {unit} {lowest} to {highest:g}, found {text!r}"
+            raise argparse.ArgumentTypeError(found)
+        return value
+
+    return number

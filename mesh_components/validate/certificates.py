@@ -15,6 +15,7 @@ from mesh_components.validate._common import Check, invalid_name
 
 _PATH = "mesh.certificates"
 _MIN_HOURS = 1  # cert-manager refuses anything shorter
+_MAX_HOURS = 10 * 365 * 24  # the built-in CA's own validity: no leaf outlives it
 
 
 def lifetimes(spec: MeshSpec) -> Iterator[Problem]:
@@ -23,9 +24,9 @@ def lifetimes(spec: MeshSpec) -> Iterator[Problem]:
         ("validityHours", given.validity_hours),
         ("renewBeforeHours", given.renew_before_hours),
     ):
-        if hours < _MIN_HOURS:
-            fix = f"set {_PATH}.{key} to a whole number of hours, at least {_MIN_HOURS}"
-            path, expected = f"{_PATH}.{key}", f"{_MIN_HOURS} hour or more"
+        if not _MIN_HOURS <= hours <= _MAX_HOURS:
+            fix = f"set {_PATH}.{key} to a whole number of hours from {_MIN_HOURS} to {_MAX_HOURS}"
+            path, expected = f"{_PATH}.{key}", f"{_MIN_HOURS} to {_MAX_HOURS} hours"
             yield Problem(path, "certificates-duration-invalid", expected, str(hours), fix)
 
 

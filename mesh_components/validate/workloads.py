@@ -52,6 +52,19 @@ def service_accounts(spec: MeshSpec) -> Iterator[Problem]:
             yield Problem(path, "workload-no-service-account", expected, "''", fix)
 
 
+MAX_REPLICAS = 2**31 - 1  # Kubernetes keeps replicas as an int32
+
+
+def workload_replicas(spec: MeshSpec) -> Iterator[Problem]:
+    for workload in spec.workloads:
+        replicas = workload.app.replicas
+        if not 0 <= replicas <= MAX_REPLICAS:
+            path = f"{workload_path(workload)}.replicas"
+            expected = f"a whole number from 0 to {MAX_REPLICAS}"
+            fix = "set replicas to how many pods should run (0 stops them all)"
+            yield Problem(path, "workload-replicas-invalid", expected, str(replicas), fix)
+
+
 def workload_labels(spec: MeshSpec) -> Iterator[Problem]:
     for workload in spec.workloads:
         yield from label_problems(f"{workload_path(workload)}.labels", workload.labels)
@@ -177,12 +190,14 @@ CODES = (
     "workload-duplicate",
     "workload-no-service-account",
     "workload-port-duplicate",
+    "workload-replicas-invalid",
 )
 
 CHECKS: tuple[Check, ...] = (
     workload_names,
     workload_duplicates,
     service_accounts,
+    workload_replicas,
     workload_labels,
     container_ports,
     container_port_duplicates,
