@@ -93,9 +93,9 @@ def test_the_app_stack_renders_offline_what_the_engine_writes(
     app = _up_app(workspace, tmp_path / "app")
     outputs = tmp_path / "platform-render"
     render(EXAMPLES / "composition" / "platform", outputs, ca=CA_TEXT)
-    exported = json.loads((outputs / "stack-outputs.json").read_text())
+    exported = json.loads((outputs / "stack-outputs").read_text())
     assert set(exported["outputs"]) == {"declarations", "ca", "caBundle"}
-    rendered = _render_with_reference(tmp_path, outputs / "stack-outputs.json")
+    rendered = _render_with_reference(tmp_path, outputs / "stack-outputs")
     assert app == rendered
 
 

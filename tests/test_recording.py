@@ -350,7 +350,7 @@ def test_render_writes_manifests_and_private_stack_outputs(
     printed = capsys.readouterr()
     assert "s3cret" not in printed.out + printed.err
     assert "6 stack outputs (1 secret)" in printed.out
-    outputs = out / "stack-outputs.json"
+    outputs = out / "stack-outputs"
     assert stat.S_IMODE(outputs.stat().st_mode) == 0o600
     assert json.loads(outputs.read_text())["secretOutputNames"] == ["token"]
     written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.yaml"))

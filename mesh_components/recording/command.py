@@ -1,5 +1,5 @@
 """`render PATH` for a Pulumi project: record the program, write its Kubernetes objects as
-manifests and its exports to `stack-outputs.json` (mode 0600: it is the one file that holds
+manifests and its exports to `stack-outputs` (mode 0600: it is the one file that holds
 secret outputs). Nothing secret is printed: only counts and names.
 """
 
@@ -21,7 +21,9 @@ from mesh_components.recording.engine import record
 from mesh_components.recording.manifests import kubernetes_objects, manifest_tree, unknown_fields
 from mesh_components.recording.recording import Recording, Severity
 
-STACK_OUTPUTS_FILE = "stack-outputs.json"
+STACK_OUTPUTS_FILE = "stack-outputs"
+"""JSON, without the extension: `kubectl apply -R -f DIR` reads every .json, .yaml and .yml
+file under DIR, and this one is no Kubernetes object."""
 CA_CONFIG_KEY = "ca"
 """The config key `--ca-file` fills: the one the root program and the examples read."""
 DEFAULT_STACK = "dev"
@@ -36,6 +38,7 @@ def render_program(args: argparse.Namespace) -> int:
         config=config,
         preview=args.preview,
         stack_references=parse_references(args.stack_reference),
+        timeout=args.timeout,
     )
     failed = _print_log(recording)
     if failed:

@@ -29,7 +29,8 @@ from pulumi.runtime import settings
 from pulumi.runtime.mocks import MockSettings
 from pulumi.runtime.stack import run_in_stack
 
-from mesh_components.errors import MeshValidationError
+from mesh_components.errors import MeshValidationError, Problem
+from mesh_components.limits import PROGRAM_TIMEOUT
 from mesh_components.recording import stack_outputs
 from mesh_components.recording.config import (
     GuardedConfig,
@@ -54,6 +55,7 @@ def record(
     config: Mapping[str, str] = _EMPTY,
     preview: bool = False,
     stack_references: Mapping[str, Path] = _EMPTY,
+    timeout: float = PROGRAM_TIMEOUT,
 ) -> Recording:
     """Run the Pulumi project in `project_dir` as stack `stack` and record it.
 
@@ -76,11 +78,13 @@ def record(
     # A thread of its own: a fresh context (the root stack lives in a ContextVar) and an event
     # loop that is nobody else's.
     runner = threading.Thread(
-        target=_run, args=(project, values, session, outcome), name="mesh-recording"
+        target=_run, args=(project, values, session, outcome), name="mesh-recording", daemon=True
     )
     with _no_unawaited_warnings():
         runner.start()
-        runner.join()
+        runner.join(timeout)
+        if runner.is_alive():  # a daemon thread: it ends with the process
+            raise _still_running(project, timeout)
         if "error" in outcome or session.has_problems():
             gc.collect()  # a failed run's leftovers, while their warning is silenced
     session.raise_problems()  # what could not be emulated explains most program failures
@@ -90,6 +94,17 @@ def record(
     return Recording(
         project.name, stack, preview, session.resources(), session.exports, tuple(log.messages)
     )
+
+
+def _still_running(project: Project, timeout: float) -> MeshValidationError:
+    fix = (
+        "find what it waits for (an Output that never resolves, input(), a network call), "
+        "or give it longer with `render --timeout SECONDS`"
+    )
+    found = f"still running after {timeout:g} s"
+    expected = "a program that finishes"
+    where = str(project.program_directory)
+    return MeshValidationError([Problem(where, "program-timeout", expected, found, fix)])
 
 
 def _run(project: Project, values: StackConfig, session: Session, outcome: dict[str, Any]) -> None:
@@ -105,7 +120,9 @@ def _run(project: Project, values: StackConfig, session: Session, outcome: dict[
             loop.run_until_complete(run_in_stack(lambda: _run_program(project)))
     except (Exception, SystemExit) as error:
         # Reported now, so nothing keeps the failed program's frames (and its Outputs) alive.
-        outcome["error"] = program_error(error, project.program_directory.resolve(), session.stack)
+        secrets = [values.values[key] for key in values.secret_keys if key in values.values]
+        directory = project.program_directory.resolve()
+        outcome["error"] = program_error(error, directory, session.stack, secrets)
     finally:
         _shut_down(loop)
         monitor.close_thread_loops()

@@ -11,12 +11,14 @@ become problems with a fix. Anything else keeps the program's own frames, as `pu
 from __future__ import annotations
 
 import traceback
+from collections.abc import Collection
 from pathlib import Path
 
 import pulumi
 from pulumi.config import ConfigMissingError, ConfigTypeError
 
 from mesh_components.errors import MeshError, MeshValidationError, Problem
+from mesh_components.terminal.redact import redact
 
 
 class ProgramError(MeshError):
@@ -28,8 +30,11 @@ class ProgramError(MeshError):
         super().__init__(f"the program failed: {message}" + (f"\n{trace}" if trace else ""))
 
 
-def program_error(error: BaseException, program_directory: Path, stack: str) -> MeshError:
-    """What to report for an exception that ended the program."""
+def program_error(
+    error: BaseException, program_directory: Path, stack: str, secrets: Collection[str] = ()
+) -> MeshError:
+    """What to report for an exception that ended the program; `secrets` (the stack's secret
+    config values) never appear in it, and neither do CA seeds or private keys."""
     if isinstance(error, MeshError):
         return error.with_traceback(None)
     problems = getattr(error, "problems", None)
@@ -38,11 +43,11 @@ def program_error(error: BaseException, program_directory: Path, stack: str) -> 
     if isinstance(error, ConfigMissingError | ConfigTypeError):
         return MeshValidationError([_config_problem(error, stack)])
     if isinstance(error, pulumi.RunError):
-        return ProgramError(str(error))
+        return ProgramError(redact(str(error), secrets))
     if isinstance(error, SystemExit):
         return ProgramError(f"it called sys.exit({error.code!r})")
-    message = f"{type(error).__name__}: {error}"
-    return ProgramError(message, _program_frames(error, program_directory))
+    message = redact(f"{type(error).__name__}: {error}", secrets)
+    return ProgramError(message, redact(_program_frames(error, program_directory), secrets))
 
 
 def _config_problem(error: ConfigMissingError | ConfigTypeError, stack: str) -> Problem:
@@ -59,6 +64,12 @@ def _config_problem(error: ConfigMissingError | ConfigTypeError, stack: str) -> 
 def _program_frames(error: BaseException, directory: Path) -> str:
     """The traceback, keeping the frames in the program's own files (all frames when none)."""
     frames = traceback.extract_tb(error.__traceback__)
-    own = [f for f in frames if Path(f.filename).resolve().is_relative_to(directory)]
+    own = [f for f in frames if _inside(f.filename, directory)]
     shown = traceback.StackSummary.from_list(own or frames)
     return "Traceback (the program's frames):\n" + "".join(shown.format()).rstrip()
+
+
+def _inside(filename: str, directory: Path) -> bool:
+    """Whether a frame's file is one of the program's (`<frozen runpy>` is no file at all)."""
+    path = Path(filename)
+    return path.is_absolute() and path.resolve().is_relative_to(directory)

@@ -101,7 +101,7 @@ class Session:
                     f"the outputs of stack {id_}",
                     f"no file for it (files were given for: {known})",
                     f"pass --stack-reference {id_}=FILE, FILE being the stack's outputs "
-                    "(render writes one as stack-outputs.json; see docs/recording.md)",
+                    "(render writes one as stack-outputs; see docs/recording.md)",
                 )
             )
         return stack_outputs.state(found, id_)

@@ -1,4 +1,4 @@
-"""Stack outputs as a file: what `render` writes to `stack-outputs.json`, and what
+"""Stack outputs as a file: what `render` writes to `stack-outputs`, and what
 `--stack-reference NAME=FILE` reads for `pulumi.StackReference(NAME)`.
 
 The format is the state the engine gives a StackReference resource:
@@ -50,7 +50,7 @@ def document(exports: Properties) -> dict[str, Any]:
 
 def load(name: str, file: Path) -> StackOutputs:
     """The outputs of stack `name` from `file`, or every problem with it."""
-    fix = 'write {"outputs": {...}, "secretOutputNames": [...]} (render writes stack-outputs.json)'
+    fix = 'write {"outputs": {...}, "secretOutputNames": [...]} (render writes stack-outputs)'
     where = str(file)
     data = mapping(read_document(file, f"the outputs of stack {name}", fix), where, "a map", fix)
     problems = [

@@ -33,6 +33,7 @@ from rich.text import Text
 
 from mesh_components import yamltext
 from mesh_components.pipeline.progress import ProgressHook, silent
+from mesh_components.terminal.redact import printable, redact
 
 Cell = str | Sequence[str]
 """A table cell: one line, or several (the row grows; other cells stay on its first line)."""
@@ -123,7 +124,7 @@ def show(
     """Print a report: rich tables and colours on a terminal, plain text otherwise."""
     out = stream or sys.stdout
     if not is_terminal(out):
-        print(plain(blocks), file=out)
+        print(printable(plain(blocks)), file=out)
         return
     console = terminal(out)
     for index, block in enumerate(blocks):
@@ -144,12 +145,12 @@ def _print_table(console: Console, block: Table) -> None:
     for header in block.headers:
         shown.add_column(header, overflow="fold")
     for row in block.rows:
-        shown.add_row(*(Text("\n".join(_lines(cell))) for cell in row))
+        shown.add_row(*(Text(printable("\n".join(_lines(cell)))) for cell in row))
     console.print(shown)
 
 
 def _styled(text: str, highlights: Sequence[Highlight]) -> Text:
-    styled = Text(text)
+    styled = Text(printable(text))
     for pattern, style in highlights:
         styled.highlight_regex(pattern, style)
     return styled
@@ -178,12 +179,14 @@ ERROR_HIGHLIGHTS: tuple[Highlight, ...] = (
 
 
 def show_error(message: str, stream: IO[str] | None = None) -> None:
-    """An error paragraph on stderr, its code and fix coloured on a terminal."""
+    """An error paragraph on stderr, its code and fix coloured on a terminal; a secret in it
+    is redacted, and control bytes are escaped."""
     out = stream or sys.stderr
+    message = redact(message)
     if is_terminal(out):
         terminal(out).print(_styled(message, ERROR_HIGHLIGHTS), soft_wrap=True)
     else:
-        print(message, file=out)
+        print(printable(message), file=out)
 
 
 @contextmanager
