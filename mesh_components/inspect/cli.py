@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from mesh_components.errors import MeshValidationError, Problem
@@ -121,10 +123,11 @@ def _run_proxy_config(args: argparse.Namespace) -> int:
     mesh = load_mesh(args.source)
     proxy = _proxy(mesh, args.workload, "--workload")
     section = Section(args.section)
-    if args.output == "table":
-        show(blocks(proxy, section))
-    else:
-        show_data(raw(proxy, section), args.output)
+    with _edited_files(mesh):
+        if args.output == "table":
+            show(blocks(proxy, section))
+        else:
+            show_data(raw(proxy, section), args.output)
     return 0
 
 
@@ -163,11 +166,13 @@ def _run_explain(args: argparse.Namespace) -> int:
     host, port = _host_port(args.target)
     request = Request(host, port, args.method.upper(), args.path, _headers(args.header))
     mesh = load_mesh(args.source)
-    result = explain(mesh, _proxy(mesh, args.client, "--from"), request)
-    if args.output == "table":
-        show([explain_text.render(result)], _EXPLAIN_STYLES)
-    else:
-        show_data(dataclasses.asdict(result), args.output)
+    client = _proxy(mesh, args.client, "--from")
+    with _edited_files(mesh):
+        result = explain(mesh, client, request)
+        if args.output == "table":
+            show([explain_text.render(result)], _EXPLAIN_STYLES)
+        else:
+            show_data(dataclasses.asdict(result), args.output)
     return 0 if result.verdict is Verdict.ALLOWED else 1
 
 
@@ -182,11 +187,13 @@ def _diff(commands: Commands) -> None:
 
 
 def _run_diff(args: argparse.Namespace) -> int:
-    result = diff(load_mesh(args.old), load_mesh(args.new))
-    if args.output == "table":
-        show([diff_text.render(result, args.old, args.new)], _DIFF_STYLES)
-    else:
-        show_data(dataclasses.asdict(result), args.output)
+    old, new = load_mesh(args.old), load_mesh(args.new)
+    with _edited_files(old, new):
+        result = diff(old, new)
+        if args.output == "table":
+            show([diff_text.render(result, args.old, args.new)], _DIFF_STYLES)
+        else:
+            show_data(dataclasses.asdict(result), args.output)
     return 0 if result.empty else 1
 
 
@@ -211,13 +218,33 @@ def _graph(commands: Commands) -> None:
 
 
 def _run_graph(args: argparse.Namespace) -> int:
-    graph = mesh_graph(load_mesh(args.source))
+    mesh = load_mesh(args.source)
+    with _edited_files(mesh):
+        graph = mesh_graph(mesh)
     if args.output is None:
         print(graph_formats.drawing(graph, args.format or "mermaid"), end="")
         return 0
     graph_formats.write(graph, args.output, args.format)
     print(f"wrote {args.output}")
     return 0
+
+
+@contextmanager
+def _edited_files(*meshes: InspectedMesh) -> Iterator[None]:
+    """A render directory is files anyone could have edited: Envoy config of a shape `render`
+    never writes is a problem naming the directory, not a traceback. A mesh compiled here
+    gets no such cover: a failure reading it is our bug, and shows as one."""
+    try:
+        yield
+    except (LookupError, TypeError, AttributeError, ValueError) as error:
+        edited = [mesh.source for mesh in meshes if mesh.from_files]
+        if not edited:
+            raise
+        expected = "Envoy config as `render` writes it"
+        found = f"config it cannot read ({type(error).__name__}: {error})"
+        fix = "render the directory again (if nobody edited it, please report a bug)"
+        problem = Problem(" and ".join(edited), "inspect-render-unreadable", expected, found, fix)
+        raise MeshValidationError([problem]) from None
 
 
 def _proxy(mesh: InspectedMesh, given: str, flag: str) -> Proxy:

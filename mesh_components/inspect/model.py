@@ -49,11 +49,14 @@ class Proxy:
 
 @dataclass(frozen=True, slots=True)
 class InspectedMesh:
-    """Every sidecar of a mesh, sorted by workload. `source` says where it was read from."""
+    """Every sidecar of a mesh, sorted by workload. `source` says where it was read from;
+    `from_files` that it was read from files anyone could have edited (a render directory),
+    not compiled here."""
 
     source: str
     proxies: tuple[Proxy, ...]
     ca_fingerprints: tuple[str, ...] = field(default=())
+    from_files: bool = False
 
     def proxy(self, workload: WorkloadRef) -> Proxy | None:
         return next((p for p in self.proxies if p.workload == workload), None)

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import yaml
 from cryptography import x509
 
-from mesh_components import names
+from mesh_components import inputs, names
 from mesh_components.emit.envoy.types import Json
 from mesh_components.errors import MeshValidationError, Problem
 from mesh_components.inspect.model import Certificate, InspectedMesh, Proxy
@@ -31,7 +31,8 @@ def is_render_dir(path: Path) -> bool:
 
 
 def load(path: Path) -> InspectedMesh:
-    return from_documents(list(_documents(path)), f"render directory {path}")
+    mesh = from_documents(list(_documents(path)), f"render directory {path}")
+    return dataclasses.replace(mesh, from_files=True)
 
 
 def from_documents(documents: list[Json], source: str) -> InspectedMesh:
@@ -51,13 +52,7 @@ def from_documents(documents: list[Json], source: str) -> InspectedMesh:
 
 def _documents(path: Path) -> Iterator[Json]:
     for file in sorted(path.rglob("*.yaml")):
-        try:
-            found = list(yaml.safe_load_all(file.read_text(encoding="utf-8")))
-        except (yaml.YAMLError, UnicodeDecodeError) as error:
-            raise _problem(
-                str(file), "a YAML manifest", str(error), "fix or remove the file"
-            ) from None
-        yield from (doc for doc in found if isinstance(doc, dict))
+        yield from (doc for doc in inputs.read_yaml_all(file) if isinstance(doc, dict))
 
 
 def _proxy_config_maps(documents: Iterator[Json] | list[Json]) -> Iterator[Json]:
@@ -120,16 +115,22 @@ def _identity_certificate(
 def _resources(data: dict[str, str], file: str, where: str) -> tuple[Json, ...]:
     """A DiscoveryResponse's resources, without their `@type`."""
     document = _parse(data.get(file, "{}"), f"{where}.{file}")
-    return tuple(
-        {k: v for k, v in r.items() if k != "@type"} for r in document.get("resources") or []
-    )
+    resources = document.get("resources") or []
+    if not isinstance(resources, list) or not all(_is_resource(r) for r in resources):
+        expected = "a list of Envoy resources, each a mapping with a `name`"
+        found = f"a {type(resources).__name__}" + (
+            " holding something else" if isinstance(resources, list) else ""
+        )
+        raise _problem(f"{where}.{file}: resources", expected, found, "render the directory again")
+    return tuple({k: v for k, v in r.items() if k != "@type"} for r in resources)
+
+
+def _is_resource(value: object) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("name"), str)
 
 
 def _parse(text: str, where: str) -> Json:
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise _problem(where, "YAML", str(error), "render the directory again") from None
+    document = inputs.parse_yaml(text, where)
     if not isinstance(document, dict):
         raise _problem(where, "a mapping", type(document).__name__, "render the directory again")
     return document

@@ -124,9 +124,7 @@ def _from_git(spec: str) -> InspectedMesh:
         with tarfile.open(fileobj=BytesIO(archive)) as tar:
             tar.extractall(scratch, filter="data")
         mesh = load_mesh(str(Path(scratch) / relative))
-    return InspectedMesh(
-        source=f"{spec}", proxies=mesh.proxies, ca_fingerprints=mesh.ca_fingerprints
-    )
+    return dataclasses.replace(mesh, source=spec)
 
 
 def _git(arguments: list[str], spec: str) -> bytes:

@@ -52,7 +52,6 @@ def inject_all(
     Mesh objects in the input (from an earlier `inject`) are dropped and made anew, so
     injecting an injected file gives the same file. `ca` may be None in cert-manager mode.
     """
-    trust = issuing_trust(spec.settings, ca)
     manifests = [with_namespace(m) for m in manifests if not _ours(m)]
     problems = [p for m in manifests if m["kind"] in TEMPLATE_PATHS for p in shape_problems(m)]
     if problems:
@@ -62,6 +61,7 @@ def inject_all(
     merged = _merged(spec, list(workloads.values()))
     injected = {w.ref for w in workloads.values()}
     files = build_within_budget(merged, budget_bytes, checked=injected).files
+    trust = issuing_trust(merged.settings, ca)  # once the settings are validated
     out = [_injected(m, workloads.get(i), merged, files) for i, m in enumerate(manifests)]
     return out + list(_mesh_objects(merged, list(workloads.values()), files, trust, now))
 

@@ -63,6 +63,8 @@ def name_problems(obj: Json, fields: Iterable[str]) -> list[Problem]:
     becomes part of a file's path: `../../x` or `/etc` would otherwise write outside the
     output directory."""
     kind = obj.get("kind", "object")
+    meta = obj.get("metadata")
+    meta = meta if isinstance(meta, dict) else {}
     return [
         Problem(
             f"{kind}.metadata.{field}",
@@ -73,7 +75,7 @@ def name_problems(obj: Json, fields: Iterable[str]) -> list[Problem]:
             f"fix metadata.{field} of that {kind}: Kubernetes would refuse it too",
         )
         for field in fields
-        if not _is_name(value := obj.get("metadata", {}).get(field))
+        if not _is_name(value := meta.get(field))
     ]
 
 
