@@ -1,6 +1,7 @@
 """Every file the tool reads comes through here, and none of them can hurt it.
 
-    read_text(path)             at most MAX_INPUT_BYTES of UTF-8; `-` reads stdin
+    read_text(path)             at most MAX_INPUT_BYTES of UTF-8 from a regular file; `-`: stdin
+    files_under(root, suffixes) the files a directory holds, sorted, without following links
     parse_yaml(text, where)     one YAML document (parse_yaml_all: every document of a stream)
     parse_json(text, where)     one JSON document
     read_yaml / read_yaml_all / read_json    read_text, then parse
@@ -17,7 +18,10 @@ can, the line. With `secret=True` (a CA file), a message never quotes the file's
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import stat
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,13 +30,19 @@ from typing import Any
 import yaml
 
 from mesh_components.errors import MeshValidationError, Problem
-from mesh_components.limits import MAX_EXPANDED_NODES, MAX_INPUT_BYTES, MAX_NESTING
+from mesh_components.limits import (
+    MAX_DIRECTORY_DEPTH,
+    MAX_EXPANDED_NODES,
+    MAX_INPUT_BYTES,
+    MAX_NESTING,
+)
 
 STDIN = "-"
 
 
 def read_text(path: str | Path) -> str:
-    """The text of the file at `path` (or of stdin for `-`), bounded and checked as UTF-8."""
+    """The text of the file at `path` (or of stdin for `-`), bounded and checked as UTF-8. Only
+    a regular file is opened: a FIFO or a device would block or never end."""
     where = "stdin" if str(path) == STDIN else str(path)
     try:
         data = _read_bounded(path)
@@ -93,7 +103,7 @@ def parse_json(text: str, where: str) -> Any:
     try:
         document = json.loads(text, object_pairs_hook=_unique_pairs)
     except _DuplicateKeyError as error:
-        raise _duplicate(where, error) from None
+        raise _duplicate(where, str(error)) from None
     except RecursionError:
         raise _too_deep(where) from None
     except ValueError as error:
@@ -107,8 +117,15 @@ class _DuplicateKeyError(Exception):
     """A mapping names the same key twice."""
 
     def __init__(self, key: str, lines: tuple[int, int] | None = None) -> None:
+        self.lines = lines
         where = f", on lines {lines[0]} and {lines[1]}" if lines else ""
         super().__init__(f"the key {key!r} twice{where}")
+
+    def unquoted(self) -> str:
+        """The message without the key (for a secret file, whose keys may be secret)."""
+        if self.lines is None:
+            return "a key twice"
+        return f"a key twice, on lines {self.lines[0]} and {self.lines[1]}"
 
 
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -141,9 +158,12 @@ def _documents(text: str, where: str, secret: bool) -> Iterator[Any]:
             _measure(node, where)
             yield loader.construct_document(node)
     except _DuplicateKeyError as error:
-        raise _duplicate(where, error) from None
+        raise _duplicate(where, error.unquoted() if secret else str(error)) from None
     except RecursionError:
         raise _too_deep(where) from None
+    except ValueError as error:  # a number Python will not convert (PyYAML raises it bare)
+        found = "a value that cannot be converted" if secret else str(error).splitlines()[0]
+        raise _refused(where, "file-malformed", "valid YAML", found, "check the value") from None
     except yaml.YAMLError as error:
         found = _yaml_error(error, secret)
         raise _refused(where, "file-malformed", "valid YAML", found, "fix the YAML there") from None
@@ -173,9 +193,24 @@ def _measure(root: yaml.Node, where: str) -> None:
             fix = "remove the alias that refers to its own anchor"
             raise _refused(where, "file-malformed", "valid YAML", "a recursive alias", fix)
         elif key not in done:
+            _check_scalar(node, where)
             open_nodes.add(key)
             stack.append((node, True))
             stack.extend((child, False) for child in _children(node))
+
+
+_INT_TAG = "tag:yaml.org,2002:int"
+MAX_INTEGER_CHARACTERS = 40
+"""Far beyond any port, count or duration; Python refuses to even parse ints of 4,300 digits."""
+
+
+def _check_scalar(node: yaml.Node, where: str) -> None:
+    too_long = isinstance(node, yaml.ScalarNode) and len(node.value) > MAX_INTEGER_CHARACTERS
+    if too_long and node.tag == _INT_TAG:
+        line = node.start_mark.line + 1
+        expected = f"integers of at most {MAX_INTEGER_CHARACTERS} characters"
+        found = f"one of {len(node.value)} at line {line}"
+        raise _refused(where, "file-malformed", expected, found, "check the number")
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:
@@ -223,8 +258,45 @@ def _read_bounded(path: str | Path) -> bytes:
         if binary is None:
             return sys.stdin.read(MAX_INPUT_BYTES + 1).encode()
         return bytes(binary.read(MAX_INPUT_BYTES + 1))
-    with Path(path).open("rb") as stream:
+    # O_NONBLOCK: opening a FIFO with no writer would wait forever before the check below.
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(descriptor, "rb") as stream:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file (a FIFO, a device or a socket)")
         return stream.read(MAX_INPUT_BYTES + 1)
+
+
+def files_under(root: Path, suffixes: tuple[str, ...]) -> list[Path]:
+    """The regular files under `root` whose names end in one of `suffixes`, sorted by path,
+    hidden ones (and those in hidden directories) left out. Walked without recursion and
+    without following links: a link to a file is a problem (it could reach a secret anywhere),
+    and so are directories nested deeper than MAX_DIRECTORY_DEPTH."""
+    found: list[Path] = []
+    stack: list[tuple[Path, int]] = [(root, 0)]
+    while stack:
+        folder, depth = stack.pop()
+        if depth > MAX_DIRECTORY_DEPTH:
+            expected = f"directories nested at most {MAX_DIRECTORY_DEPTH} deep"
+            raise _refused(str(folder), "file-too-deep", expected, "deeper", "flatten the tree")
+        try:
+            entries = list(os.scandir(folder))
+        except OSError as error:
+            reason = error.strerror or type(error).__name__
+            raise _refused(
+                str(folder), "file-unreadable", "a readable directory", reason, "check the path"
+            ) from None
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            path = Path(entry.path)
+            if entry.is_symlink() and entry.name.endswith(suffixes):
+                fix = "put the file itself there, not a link to it"
+                raise _refused(str(path), "file-is-link", "a regular file", "a symbolic link", fix)
+            if entry.is_dir(follow_symlinks=False):
+                stack.append((path, depth + 1))
+            elif entry.is_file(follow_symlinks=False) and entry.name.endswith(suffixes):
+                found.append(path)
+    return sorted(found)
 
 
 def _yaml_error(error: yaml.YAMLError, secret: bool) -> str:
@@ -241,9 +313,9 @@ def _yaml_error(error: yaml.YAMLError, secret: bool) -> str:
     return found
 
 
-def _duplicate(where: str, error: _DuplicateKeyError) -> MeshValidationError:
+def _duplicate(where: str, found: str) -> MeshValidationError:
     fix = "keep one of them: the last would silently win"
-    return _refused(where, "file-duplicate-key", "each key once per mapping", str(error), fix)
+    return _refused(where, "file-duplicate-key", "each key once per mapping", found, fix)
 
 
 def _too_deep(where: str) -> MeshValidationError:

@@ -14,11 +14,15 @@ MAX_NESTING = 100
 """The deepest nesting of mappings and lists an input may have. Kubernetes objects and Envoy
 configs nest about 20 deep; Python would run out of stack in the thousands."""
 
+MAX_DIRECTORY_DEPTH = 32
+"""How deep a directory of inputs (manifests, a render directory) may nest. A render directory
+is two levels deep."""
+
 MAX_EXPANDED_NODES = 1_000_000
 """How many values YAML aliases may expand a document to, beyond what it spells out: a few
 hundred bytes of nested aliases would otherwise take gigabytes (a "billion laughs")."""
 
-PROGRAM_TIMEOUT = 300.0
+PROGRAM_TIMEOUT = 120.0
 """Seconds a Pulumi program may run under `render` before it is given up on (`--timeout`).
 The examples take about a second."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import tracemalloc
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -144,3 +145,32 @@ def test_the_whole_mesh_component_refuses_a_config_past_the_default_budget() -> 
     assert set(excinfo.value.codes) == {"config-too-large"}
     assert "workloads[shop/client]" in str(excinfo.value)
     assert "access policies" in str(excinfo.value)
+
+
+def test_a_config_its_rules_alone_put_over_budget_is_refused_before_it_is_emitted(
+    tmp_path: Path,
+) -> None:
+    """One anchored list of rules shared by many policies: a few KB of YAML once asked for a
+    580 MB config, and 6 GB to emit it before the budget said no."""
+    rules = "\n".join(f"      - path: {{prefix: /p{i}}}" for i in range(300))
+    policies = "".join(
+        f"  - name: p{i}\n    namespace: shop\n    destination: {{serviceAccount: api}}\n"
+        f"    sources: [{{serviceAccount: web, namespace: shop}}]\n"
+        + (f"    http: &rules\n{rules}\n" if i == 0 else "    http: *rules\n")
+        for i in range(100)
+    )
+    spec = tmp_path / "mesh.yaml"
+    spec.write_text(
+        "mesh: {name: m, access: policy}\n"
+        "services:\n  - {name: api, namespace: shop, selector: {app: api}, "
+        "ports: [{name: http, port: 8080}]}\n"
+        "workloads:\n"
+        "  - {name: api, namespace: shop, serviceAccount: api, labels: {app: api}}\n"
+        "  - {name: web, namespace: shop, serviceAccount: web, labels: {app: web}}\n"
+        f"policies:\n{policies}"
+    )
+    with pytest.raises(ConfigTooLargeError) as raised:
+        build_within_budget(read_spec(spec))
+    (problem,) = raised.value.problems
+    assert problem.path == "workloads[shop/api]"
+    assert problem.found == "at least 1200000 bytes (counted from its rules, before emitting them)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -9,7 +10,12 @@ import pytest
 
 from mesh_components import inputs
 from mesh_components.errors import MeshValidationError, Problem
-from mesh_components.limits import MAX_EXPANDED_NODES, MAX_INPUT_BYTES, MAX_NESTING
+from mesh_components.limits import (
+    MAX_DIRECTORY_DEPTH,
+    MAX_EXPANDED_NODES,
+    MAX_INPUT_BYTES,
+    MAX_NESTING,
+)
 
 
 def _problem(call: object, *args: object, **kwargs: object) -> Problem:
@@ -110,3 +116,54 @@ def test_an_unreadable_path_is_a_problem(tmp_path: Path, make: str) -> None:
         path.mkdir()
     problem = _problem(inputs.read_text, path)
     assert problem.code == "file-unreadable" and problem.fix == "check the path"
+
+
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    fifo = tmp_path / "mesh.yaml"
+    os.mkfifo(fifo)
+    started = time.monotonic()
+    problem = _problem(inputs.read_text, fifo)
+    assert time.monotonic() - started < 1
+    assert problem.code == "file-unreadable" and "not a regular file" in problem.found
+
+
+def test_integers_too_long_to_be_numbers_are_refused_before_python_converts_them() -> None:
+    for text in ("port: " + "9" * 5000, "port: 0x" + "f" * 4000):
+        problem = _problem(inputs.parse_yaml, text, "f")
+        assert problem.code == "file-malformed" and "characters" in problem.expected
+
+
+def test_a_secret_files_duplicate_key_is_not_quoted() -> None:
+    seed = "ab" * 32
+    problem = _problem(inputs.parse_yaml, f"{seed}: 1\n{seed}: 2\n", "ca", secret=True)
+    assert problem.code == "file-duplicate-key" and seed not in str(problem)
+    assert problem.found == "a key twice, on lines 1 and 2"
+
+
+def test_files_under_walks_without_links_hidden_files_or_recursion(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "x.yaml").write_text("a: 1\n")
+    (tmp_path / ".hidden").mkdir()
+    (tmp_path / ".hidden" / "y.yaml").write_text("a: 1\n")
+    (tmp_path / "notes.txt").write_text("")
+    os.mkfifo(tmp_path / "pipe.yaml")
+    (tmp_path / "loop").symlink_to(tmp_path)  # a link to a directory is not followed
+    assert inputs.files_under(tmp_path, (".yaml",)) == [tmp_path / "a" / "x.yaml"]
+
+
+def test_files_under_refuses_a_link_to_a_file(tmp_path: Path) -> None:
+    secret = tmp_path / "ca.secret.yaml"
+    secret.write_text("seed: x\n")
+    (tmp_path / "manifests").mkdir()
+    (tmp_path / "manifests" / "app.yaml").symlink_to(secret)
+    with pytest.raises(MeshValidationError) as raised:
+        inputs.files_under(tmp_path / "manifests", (".yaml",))
+    assert raised.value.codes == ("file-is-link",)
+
+
+def test_files_under_refuses_directories_nested_too_deep(tmp_path: Path) -> None:
+    deep = tmp_path.joinpath(*["d"] * (MAX_DIRECTORY_DEPTH + 2))
+    deep.mkdir(parents=True)
+    with pytest.raises(MeshValidationError) as raised:
+        inputs.files_under(tmp_path, (".yaml",))
+    assert raised.value.codes == ("file-too-deep",)

@@ -14,6 +14,7 @@ from mesh_components import cli
 from mesh_components.errors import MeshValidationError
 from mesh_components.local import dns, kube_proxy, launcher, stub_app, volumes
 from mesh_components.local.containers import Runs, runs_as
+from mesh_components.local.layout import Layout, check_name
 from mesh_components.local.manifests import index
 from mesh_components.local.services import PodEndpoint, ServiceAllocator, resolve
 
@@ -194,3 +195,17 @@ def test_the_stub_app_fails_every_nth_request_or_the_one_that_asks() -> None:
     assert [always.next("") for _ in range(2)] == [(1, 500), (2, 500)]
     never = stub_app.Faults.from_environment({})
     assert [never.next(""), never.next("502")] == [(1, 200), (2, 502)]
+
+
+@pytest.mark.parametrize("name", ["abc\n", "a/../b", "", "-a", "A"])
+def test_a_cluster_name_must_match_whole(name: str) -> None:
+    with pytest.raises(MeshValidationError):
+        check_name(name)
+
+
+def test_a_cluster_owns_its_own_namespaces_and_not_those_of_a_longer_name() -> None:
+    """`a`'s prefix `mlc-a-` starts `a-b`'s names too: `local down --name a` must leave them."""
+    layout = Layout("a")
+    assert layout.owns_netns("mlc-a-node") and layout.owns_netns("mlc-a-pod12")
+    assert not layout.owns_netns("mlc-a-b-node") and not layout.owns_netns("mlc-a-b-pod1")
+    assert not layout.owns_netns("mlc-a-pod1x")

@@ -139,3 +139,38 @@ def test_the_current_directory_or_one_holding_it_is_refused_as_output(
         write_tree(Path(output), {"one.yaml": "1"})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["work"]
     assert list(here.iterdir()) == []
+
+
+def test_a_directory_named_like_the_old_output_is_not_touched(tmp_path: Path) -> None:
+    """Replacing the output moved it to `.<name>-old` first, deleting whatever had that name."""
+    target = tmp_path / "out"
+    write_tree(target, {"a.yaml": "a: 1\n"})
+    precious = tmp_path / ".out-old"
+    precious.mkdir()
+    (precious / "data.txt").write_text("precious")
+    write_tree(target, {"b.yaml": "b: 1\n"})
+    assert (precious / "data.txt").read_text() == "precious"
+    assert sorted(p.name for p in target.iterdir()) == [".mesh-components-output", "b.yaml"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".out-old", "out"]
+
+
+def test_an_output_that_is_a_symbolic_link_is_refused(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    link = tmp_path / "out"
+    link.symlink_to(real)
+    with pytest.raises(OutputError, match="symbolic link"):
+        write_tree(link, {"a.yaml": "a: 1\n"})
+    assert link.is_symlink() and list(real.iterdir()) == []
+
+
+def test_saving_a_ca_file_through_a_link_updates_the_file_it_names(tmp_path: Path) -> None:
+    real = tmp_path / "secrets" / "ca.secret.yaml"
+    link = tmp_path / "ca.secret.yaml"
+    state = ca_file.CaFile(current=ca_file.new_seed(datetime(2026, 1, 1, tzinfo=UTC)))
+    ca_file.save(real, state)
+    link.symlink_to(real)
+    rotated = ca_file.CaFile(current=ca_file.new_seed(datetime(2026, 2, 1, tzinfo=UTC)))
+    ca_file.save(link, rotated)
+    assert link.is_symlink()
+    assert ca_file.load(real) == rotated

@@ -184,6 +184,40 @@ def test_only_python_projects_are_recorded(tmp_path: Path) -> None:
     assert raised.value.codes == ("project-runtime",)
 
 
+@pytest.mark.parametrize(
+    ("main", "found"),
+    [
+        ("../ca.secret.yaml", "../ca.secret.yaml"),
+        ("/usr/lib/python3/dist-packages/nothing.py", "/usr/lib/python3/dist-packages/nothing.py"),
+        ("notes.txt", "a file that is not a .py program"),
+    ],
+)
+def test_main_must_name_a_python_program_inside_the_project(
+    tmp_path: Path, main: str, found: str
+) -> None:
+    """Else `main:` runs any file as Python: a CA file's seed came back in a NameError."""
+    directory = tmp_path / "project"
+    directory.mkdir()
+    (directory / "notes.txt").write_text("")
+    (tmp_path / "ca.secret.yaml").write_text("seed: " + "ab" * 32 + "\n")
+    (directory / "Pulumi.yaml").write_text(f"name: p\nruntime: python\nmain: {main}\n")
+    with pytest.raises(MeshValidationError) as raised:
+        record(directory)
+    (problem,) = raised.value.problems
+    assert (problem.code, problem.found) == ("project-program", found)
+
+
+def test_a_failure_without_frames_of_the_program_shows_no_traceback(tmp_path: Path) -> None:
+    program = """
+    import json
+    import pulumi
+    pulumi.Output.from_input(1).apply(json.loads)  # raised by the SDK's callback, in json
+    """
+    with pytest.raises(ProgramError) as raised:
+        record(project(tmp_path, program))
+    assert "TypeError" in raised.value.message and raised.value.trace == ""
+
+
 def test_pulumi_run_is_awaited_after_the_module_code(tmp_path: Path) -> None:
     program = """
     import pulumi

@@ -62,3 +62,9 @@ def test_a_secret_config_value_in_a_program_error_is_redacted(
     argv = ["render", str(tmp_path), "-o", str(tmp_path / "out"), "--config", "token=s3cr3t-value"]
     assert main(argv) == 2
     assert "s3cr3t-value" not in capsys.readouterr().err
+
+
+def test_a_seed_python_quotes_in_an_error_is_redacted_wherever_it_stands() -> None:
+    shown = redact(f"NameError: name '{SEED}' is not defined")
+    assert SEED not in shown and shown == f"NameError: name '{REDACTED}' is not defined"
+    assert redact("sha256 " + "ab" * 8) == "sha256 " + "ab" * 8  # short hex stays

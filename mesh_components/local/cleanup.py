@@ -37,7 +37,7 @@ def remove(layout: Layout) -> Removed:
     if layout.pids.is_dir():
         for pidfile in sorted(layout.pids.glob("*.pid")):
             killed += processes.kill_recorded(pidfile)
-    namespaces = [name for name in system.netns_list() if name.startswith(layout.netns_prefix)]
+    namespaces = [name for name in system.netns_list() if layout.owns_netns(name)]
     for name in namespaces:
         system.run_quietly(["ip", "netns", "delete", name])
     existed = layout.state.exists()
@@ -47,9 +47,8 @@ def remove(layout: Layout) -> Removed:
 
 def leftovers(layout: Layout) -> list[str]:
     """What of the cluster is still there: namespaces, mounts, live processes, the state dir."""
-    found = [f"netns {n}" for n in system.netns_list() if n.startswith(layout.netns_prefix)]
-    found += [f"mount {m}" for m in system.mountinfo() if str(layout.state) in m]
-    found += [f"mount {m}" for m in system.mountinfo() if f"/run/netns/{layout.netns_prefix}" in m]
+    found = [f"netns {n}" for n in system.netns_list() if layout.owns_netns(n)]
+    found += [f"mount {m}" for m in system.mountinfo() if _ours(m, layout)]
     if layout.pids.is_dir():
         for pidfile in layout.pids.glob("*.pid"):
             if processes.recorded(pidfile) is not None:
@@ -57,3 +56,16 @@ def leftovers(layout: Layout) -> list[str]:
     if layout.state.exists():
         found.append(f"state {layout.state}")
     return found
+
+
+def _ours(mount: str, layout: Layout) -> bool:
+    """Whether a mountinfo line mounts something of the cluster's: one of its network
+    namespaces, or anything under its state directory (compared field by field: cluster
+    `c1`'s names are the start of cluster `c12`'s)."""
+    state = str(layout.state)
+    for field in mount.split():
+        if field == state or field.startswith(f"{state}/"):
+            return True
+        if field.startswith("/run/netns/") and layout.owns_netns(field.removeprefix("/run/netns/")):
+            return True
+    return False

@@ -504,7 +504,7 @@ class _Inventory:
 
 
 def _namespaces(layout: Layout) -> set[str]:
-    return {name for name in system.netns_list() if name.startswith(layout.netns_prefix)}
+    return {name for name in system.netns_list() if layout.owns_netns(name)}
 
 
 def _own_start_time() -> str:

@@ -15,12 +15,12 @@ from mesh_components.errors import MeshValidationError, Problem
 
 STATE_ROOT = Path("/run/mesh-local")
 NETNS_PREFIX = "mlc-"
-_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?$")
+_NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?")
 
 
 def check_name(name: str) -> str:
     """A cluster name: short enough for every name derived from it."""
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         expected = "1-20 lowercase letters, digits or '-', starting and ending alphanumeric"
         fix = "pick a name like 'local' or 'bookstore'"
         raise MeshValidationError([Problem("--name", "local-name-invalid", expected, name, fix)])
@@ -73,6 +73,11 @@ class Layout:
 
     def pod_netns(self, number: int) -> str:
         return f"{self.netns_prefix}pod{number}"
+
+    def owns_netns(self, name: str) -> bool:
+        """Whether a network namespace is one of this cluster's: cluster `a`'s prefix is also
+        the start of cluster `a-b`'s names, so the whole name is matched."""
+        return re.fullmatch(rf"{re.escape(self.netns_prefix)}(node|pod\d+)", name) is not None
 
     def pod_dir(self, pod: str, namespace: str) -> Path:
         return self.pods / f"{namespace}_{pod}"

@@ -17,8 +17,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from mesh_components.compiler import compile_mesh
-from mesh_components.compiler.plan import MeshPlan
-from mesh_components.emit.envoy import emit_workload
+from mesh_components.compiler.plan import MeshPlan, WorkloadPlan
+from mesh_components.emit.envoy import EnvoyConfig, emit_workload
 from mesh_components.emit.kubernetes import config_maps
 from mesh_components.errors import MeshValidationError, Problem
 from mesh_components.model import MeshSpec, WorkloadRef
@@ -64,23 +64,57 @@ def build_within_budget(
         for index, workload in enumerate(
             counted(plan.workloads, "emitting proxy configs", progress)
         ):
-            config = emit_workload(workload, plan.settings)
-            written = config.files()
             ref = workload.workload
-            if checked is None or ref in checked:
-                problem = config_maps.over_budget(ref, written, budget)
-                if problem is not None:
-                    problems.append(problem)
+            measured = checked is None or ref in checked
+            emitted = _emitted(workload, plan, budget if measured else None)
+            if isinstance(emitted, Problem):
+                problems.append(emitted)
             if problems:
                 if len(problems) == MOST_REPORTED:
                     problems += _unchecked(plan, index + 1, budget)
                     break
                 continue
-            workloads.append(CompiledWorkload(workload, config))
-            files[ref] = written
+            assert not isinstance(emitted, Problem)
+            workloads.append(CompiledWorkload(workload, emitted[0]))
+            files[ref] = emitted[1]
     if problems:
         raise ConfigTooLargeError(problems)
     return BudgetedMesh(CompiledMesh(plan, tuple(workloads)), files)
+
+
+def _emitted(
+    workload: WorkloadPlan, plan: MeshPlan, budget: int | None
+) -> tuple[EnvoyConfig, dict[str, str]] | Problem:
+    """The workload's config and its files, or the problem of a config over `budget` (None:
+    not measured). A config surely over it is refused before it is emitted."""
+    ref = workload.workload
+    least = _least_bytes(workload)
+    if budget is not None and least > budget:  # not worth gigabytes to emit
+        found = f"at least {least} bytes (counted from its rules, before emitting them)"
+        return config_maps.too_large(ref, found, budget)
+    config = emit_workload(workload, plan.settings)
+    written = config.files()
+    problem = None if budget is None else config_maps.over_budget(ref, written, budget)
+    return (config, written) if problem is None else problem
+
+
+LEAST_RULE_BYTES = 40
+"""Fewer bytes than any access rule, route rule or backend takes in an emitted config (each is
+a JSON object of a matcher and a name or principal, about 150 bytes)."""
+
+
+def _least_bytes(workload: WorkloadPlan) -> int:
+    """A lower bound on the size of the workload's config, from the plan alone. Access rules
+    multiply (each port's policies times their rules, and YAML anchors can share one long
+    list among hundreds of policies): a 40 KB spec once asked for a 580 MB config, and 6 GB
+    to build it before the budget could say no."""
+    rules = sum(len(port.access or ()) + len(port.plaintext) for port in workload.inbound)
+    rules += sum(
+        len(destination.policy.rules) + len(destination.backends)
+        for port in workload.outbound
+        for destination in port.destinations
+    )
+    return rules * LEAST_RULE_BYTES
 
 
 def _unchecked(plan: MeshPlan, done: int, budget: int) -> list[Problem]:

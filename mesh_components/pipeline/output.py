@@ -50,8 +50,12 @@ def write_tree(target: Path, files: Mapping[str, str]) -> None:
 
 
 def _remove_stale_staging(target: Path) -> None:
+    """What a killed run left beside the target: a staging directory (its marker says so), or
+    an old output that was being replaced (our output marker, under an `-old-` name)."""
     for stale in target.parent.glob(f".{target.name}-*"):
-        if (stale / _STAGING_MARKER).is_file():
+        staging = (stale / _STAGING_MARKER).is_file()
+        replaced = stale.name.startswith(f".{target.name}-old-") and (stale / MARKER).is_file()
+        if not stale.is_symlink() and (staging or replaced):
             shutil.rmtree(stale, ignore_errors=True)
 
 
@@ -72,6 +76,11 @@ def _check_target(target: Path) -> None:
         raise OutputError(
             f"output {target} is the current directory or holds it, and the output directory "
             "is replaced as a whole. Fix: pass a directory of its own, such as -o out"
+        )
+    if target.is_symlink():
+        raise OutputError(
+            f"output {target} is a symbolic link, and the output directory is replaced as a "
+            "whole. Fix: pass the directory it points to, or another one"
         )
     if target.exists() and not target.is_dir():
         raise OutputError(f"output {target} is a file; expected a directory. Fix: pass a directory")
@@ -99,16 +108,30 @@ def _not_written_by_us(target: Path) -> list[str]:
     if len(lines) <= 1:
         return []
     listed = {*lines[1:], MARKER}
-    found = (p.relative_to(target).as_posix() for p in target.rglob("*") if not p.is_dir())
+    found = (path.relative_to(target).as_posix() for path in _entries(target))
     return sorted(path for path in found if path not in listed)
+
+
+def _entries(root: Path) -> list[Path]:
+    """Everything under `root` but directories (links included, never followed), walked
+    without recursion: a directory nested thousands deep is no reason to crash."""
+    found: list[Path] = []
+    folders = [root]
+    while folders:
+        for entry in os.scandir(folders.pop()):
+            if entry.is_dir(follow_symlinks=False):
+                folders.append(Path(entry.path))
+            else:
+                found.append(Path(entry.path))
+    return found
 
 
 def _swap(staging: Path, target: Path) -> None:
     if not target.exists():
         staging.rename(target)
         return
-    old = target.with_name(f".{target.name}-old")
-    shutil.rmtree(old, ignore_errors=True)
-    target.rename(old)
+    # A fresh name for the old output: a fixed one could be a directory of the user's.
+    old = Path(tempfile.mkdtemp(prefix=f".{target.name}-old-", dir=target.parent))
+    target.rename(old)  # onto the empty directory mkdtemp made
     staging.rename(target)
     shutil.rmtree(old, ignore_errors=True)

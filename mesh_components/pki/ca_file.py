@@ -125,7 +125,9 @@ def text_of(state: CaFile) -> str:
 
 
 def save(path: Path, state: CaFile) -> None:
-    """Write `state` to `path` atomically, readable by its owner only."""
+    """Write `state` to `path` atomically, readable by its owner only. A link is followed:
+    the file it names is the CA file, and replacing the link would leave two of them."""
+    path = path.resolve() if path.is_symlink() else path
     text = text_of(state)
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")

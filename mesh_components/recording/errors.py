@@ -62,10 +62,13 @@ def _config_problem(error: ConfigMissingError | ConfigTypeError, stack: str) -> 
 
 
 def _program_frames(error: BaseException, directory: Path) -> str:
-    """The traceback, keeping the frames in the program's own files (all frames when none)."""
+    """The traceback, keeping the frames in the program's own files. None when it has none
+    (the SDK raised inside a callback): the SDK's and our frames would only bury the message."""
     frames = traceback.extract_tb(error.__traceback__)
     own = [f for f in frames if _inside(f.filename, directory)]
-    shown = traceback.StackSummary.from_list(own or frames)
+    if not own:
+        return ""
+    shown = traceback.StackSummary.from_list(own)
     return "Traceback (the program's frames):\n" + "".join(shown.format()).rstrip()
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from mesh_components.errors import MeshValidationError, Problem
+from mesh_components.limits import MAX_INPUT_BYTES
 from mesh_components.recording.documents import mapping, read_document
 
 PROJECT_FILE = "Pulumi.yaml"
@@ -63,9 +64,21 @@ def _runtime(value: Any) -> Any:
 
 
 def _program(directory: Path, main: Any, file: Path, problems: list[Problem]) -> Path:
-    program = directory / main if isinstance(main, str) else directory
+    """The program `main:` names (the project directory by default). It stays inside the
+    project, as Pulumi resolves it: a `main:` of `../ca.secret.yaml` or of a file elsewhere on
+    the machine would run that file as Python."""
+    program = (directory / main).resolve() if isinstance(main, str) else directory
     entry = program / "__main__.py" if program.is_dir() else program
-    if not entry.is_file():
+    where = f"{file}: main"
+    if not program.is_relative_to(directory):
+        fix = "point `main:` at the program inside the project directory"
+        problems.append(Problem(where, "project-program", "a path inside the project", main, fix))
+    elif not entry.is_file() or entry.suffix != ".py":
         fix = "add __main__.py to the project, or point `main:` in Pulumi.yaml at the program"
-        problems.append(Problem(f"{file}: main", "project-program", str(entry), "no file", fix))
+        found = "no file" if not entry.exists() else "a file that is not a .py program"
+        problems.append(Problem(where, "project-program", f"{entry} (Python)", found, fix))
+    elif entry.stat().st_size > MAX_INPUT_BYTES:
+        found = f"{entry.stat().st_size} bytes"
+        expected = f"a program of at most {MAX_INPUT_BYTES} bytes"
+        problems.append(Problem(where, "project-program", expected, found, "check the program"))
     return program

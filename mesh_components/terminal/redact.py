@@ -21,8 +21,10 @@ _PRIVATE_KEY = re.compile(
     r"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)",
     re.DOTALL,
 )
-# A CA seed is 32 bytes or more, written in hex, near the word `seed`.
-_SEED = re.compile(r"(?i)(seed[^\n]{0,40}?)[0-9a-f]{32,}")
+# A CA seed is 32 bytes or more, written in hex: near the word `seed`, or 64 hex digits and
+# more anywhere (a program can make Python quote one: `NameError: name '<seed>' ...`). A
+# fingerprint of that length in an error is rare, and hiding it costs little.
+_SEED = re.compile(r"(?i)(seed[^\n]{0,40}?)[0-9a-f]{32,}|\b[0-9a-f]{64,}\b")
 # C0 controls but tab and newline, DEL, and C1 controls.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -33,7 +35,7 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
         if len(secret) >= MIN_SECRET_LENGTH:
             text = text.replace(secret, REDACTED)
     text = _PRIVATE_KEY.sub(f"-----BEGIN \\1PRIVATE KEY----- {REDACTED}", text)
-    return _SEED.sub(f"\\1{REDACTED}", text)
+    return _SEED.sub(lambda match: f"{match.group(1) or ''}{REDACTED}", text)
 
 
 def printable(text: str) -> str:

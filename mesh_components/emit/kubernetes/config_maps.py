@@ -46,13 +46,16 @@ def config_hash(files: Mapping[str, str]) -> str:
 def over_budget(workload: WorkloadRef, files: Mapping[str, str], budget: int) -> Problem | None:
     """A problem when this workload's config would not fit its ConfigMap budget."""
     size = size_of(files)
-    if size <= budget:
-        return None
+    return None if size <= budget else too_large(workload, f"{size} bytes", budget)
+
+
+def too_large(workload: WorkloadRef, found: str, budget: int) -> Problem:
+    """The problem of a workload whose config does not fit: `found` says how large it is."""
     return Problem(
         path=f"workloads[{workload}]",
         code="config-too-large",
         expected=f"a proxy config of at most {budget} bytes (a ConfigMap holds 1 MiB)",
-        found=f"{size} bytes",
+        found=found,
         fix="scope this workload's dependencies with access policies (mesh.access: policy), "
         "so its proxy only gets the services it calls",
     )
