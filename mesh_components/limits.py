@@ -27,3 +27,7 @@ PROGRAM_TIMEOUT = 120.0
 The examples take about a second."""
 
 MAX_PROGRAM_TIMEOUT = 24 * 3600.0
+
+MAX_GIT_ARCHIVE_BYTES = 256 * 1024 * 1024
+"""The largest tree `REV:path` reads out of git (the `git archive` of it): a mesh's spec or
+render directory is megabytes; a repository could hold a file of gigabytes."""

@@ -117,3 +117,15 @@ def test_graph_svg_without_graphviz_says_what_to_do(
     assert status == 2
     assert "[graphviz-missing]" in output and "install Graphviz" in output
     assert not target.exists()
+
+
+@pytest.mark.parametrize("case", sorted(p.name for p in (ROOT / "tests" / "goldens").iterdir()))
+def test_every_inspect_verb_reads_every_golden_spec(
+    case: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """graph crashed on meshes with egress, ingress or plaintext services (no SNI to draw)."""
+    spec = str(ROOT / "tests" / "goldens" / case)
+    assert main(["graph", spec]) == 0
+    assert main(["graph", spec, "--format", "dot"]) == 0
+    assert main(["diff", spec, spec]) == 0
+    capsys.readouterr()

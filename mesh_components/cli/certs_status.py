@@ -19,6 +19,7 @@ from cryptography import x509
 from mesh_components import inputs, names
 from mesh_components.emit.kubernetes.metadata import Json
 from mesh_components.errors import MeshValidationError, Problem
+from mesh_components.inspect import objects
 from mesh_components.pki import CertificatePolicy
 
 DEFAULT_WINDOW = CertificatePolicy().renewal_window
@@ -61,8 +62,9 @@ def statuses(secrets: Iterable[Json], now: datetime, window: timedelta) -> list[
 
 
 def identity_secrets(path: Path) -> Iterator[Json]:
-    """The mesh's identity Secrets in a render directory or a YAML file of manifests."""
-    files = sorted(path.rglob("*.yaml")) if path.is_dir() else [path]
+    """The mesh's identity Secrets in a render directory (walked without following links) or
+    a YAML file of manifests."""
+    files = inputs.files_under(path, (".yaml",)) if path.is_dir() else [path]
     for file in files:
         for document in inputs.read_yaml_all(file):
             if _is_identity_secret(document):
@@ -72,17 +74,26 @@ def identity_secrets(path: Path) -> Iterator[Json]:
 def _is_identity_secret(document: object) -> bool:
     if not isinstance(document, dict) or document.get("kind") != "Secret":
         return False
-    labels = (document.get("metadata") or {}).get("labels") or {}
+    labels = objects.labels(document)
     return labels.get("app.kubernetes.io/component") == "identity" and names.MESH_LABEL in labels
 
 
-def _certificate(secret: Json) -> x509.Certificate:
-    meta = secret.get("metadata") or {}
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """What a status shows of a certificate, read at once: cryptography parses the subject and
+    the extensions only when asked, and raises ValueError for a malformed one then."""
+
+    certificate: x509.Certificate
+    subject: str
+    sans: tuple[str, ...]
+
+
+def _certificate(secret: Json, where: str) -> _Read:
     try:
         pem = base64.b64decode(secret["data"][names.CERT_CHAIN_FILE], validate=True)
-        return x509.load_pem_x509_certificate(pem)
+        certificate = x509.load_pem_x509_certificate(pem)
+        return _Read(certificate, certificate.subject.rfc4514_string(), _sans(certificate))
     except (KeyError, TypeError, ValueError, binascii.Error):
-        where = f"{meta.get('namespace', '')}/{meta.get('name', '')}"
         path = f"Secret[{where}].data.{names.CERT_CHAIN_FILE}"
         fix = "render the Secret again from the mesh's CA file"
         problem = Problem(
@@ -92,8 +103,9 @@ def _certificate(secret: Json) -> x509.Certificate:
 
 
 def _status(secret: Json, now: datetime, window: timedelta) -> CertificateStatus:
-    cert = _certificate(secret)
-    meta = secret["metadata"]
+    namespace, name = objects.reference(secret)
+    read = _certificate(secret, f"{namespace}/{name}")
+    cert = read.certificate
     not_after = cert.not_valid_after_utc
     health = (
         Health.EXPIRED
@@ -103,9 +115,9 @@ def _status(secret: Json, now: datetime, window: timedelta) -> CertificateStatus
         else Health.OK
     )
     return CertificateStatus(
-        secret=f"{meta.get('namespace', '')}/{meta['name']}",
-        subject=cert.subject.rfc4514_string(),
-        sans=_sans(cert),
+        secret=f"{namespace}/{name}",
+        subject=read.subject,
+        sans=read.sans,
         serial=cert.serial_number,
         not_before=cert.not_valid_before_utc,
         not_after=not_after,

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import ipaddress
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +27,7 @@ from mesh_components.inspect.sources import load_mesh
 from mesh_components.model import WorkloadRef
 from mesh_components.terminal.console import show, show_data
 from mesh_components.terminal.parser import Commands, MeshParser, add_output_format, add_verb
+from mesh_components.terminal.redact import printable
 
 _PATH_HELP = (
     "a spec file, a directory holding mesh.yaml, a Pulumi project, a render directory, "
@@ -222,7 +225,8 @@ def _run_graph(args: argparse.Namespace) -> int:
     with _edited_files(mesh):
         graph = mesh_graph(mesh)
     if args.output is None:
-        print(graph_formats.drawing(graph, args.format or "mermaid"), end="")
+        # The emitters escape every name and label; printable is the terminal's own guard.
+        print(printable(graph_formats.drawing(graph, args.format or "mermaid")), end="")
         return 0
     graph_formats.write(graph, args.output, args.format)
     print(f"wrote {args.output}")
@@ -268,21 +272,52 @@ def _proxy(mesh: InspectedMesh, given: str, flag: str) -> Proxy:
 
 
 def _host_port(target: str) -> tuple[str, int]:
+    """HOST:PORT, HOST a DNS name, an IPv4 address or a bracketed IPv6 one ([::1]:80), PORT
+    in ASCII digits (str.isdigit would take '٤' for 4)."""
     host, colon, port = target.rpartition(":")
-    if colon and host and port.isdigit() and 0 < int(port) < 65536 and "/" not in host:
-        return host, int(port)
+    if colon and _PORT.fullmatch(port) and 0 < int(port) < 65536:
+        address = _host(host)
+        if address is not None:
+            return address, int(port)
     fix = "write what the app dials, with its port: --to bookstore.bookstore:14001"
     raise MeshValidationError(
         [
             Problem(
                 "--to",
                 "inspect-bad-target",
-                "HOST:PORT with a port from 1 to 65535",
+                "HOST:PORT: a DNS name, an IPv4 address or a bracketed IPv6 address, "
+                "and a port from 1 to 65535",
                 repr(target),
                 fix,
             )
         ]
     )
+
+
+_PORT = re.compile(r"[0-9]{1,5}")
+# A DNS name as an app dials it: letters of either case, an optional final dot.
+_DNS_LABEL = r"[A-Za-z0-9](?:[-A-Za-z0-9]{0,61}[A-Za-z0-9])?"
+_DNS_NAME = re.compile(rf"{_DNS_LABEL}(?:\.{_DNS_LABEL})*\.?")
+_DNS_NAME_MAX = 253
+_IPV4_LIKE = re.compile(r"[0-9.]+")
+
+
+def _host(given: str) -> str | None:
+    """The host as explain matches it (an IPv6 address without its brackets), or None."""
+    if given.startswith("[") and given.endswith("]") and "%" not in given:  # no zone: any text
+        return _ip(given[1:-1], ipaddress.IPv6Address)
+    if _IPV4_LIKE.fullmatch(given):  # then it must be one: not 999.1.1.1
+        return _ip(given, ipaddress.IPv4Address)
+    if _DNS_NAME.fullmatch(given) and len(given.rstrip(".")) <= _DNS_NAME_MAX:
+        return given
+    return None
+
+
+def _ip(given: str, kind: type[ipaddress.IPv4Address | ipaddress.IPv6Address]) -> str | None:
+    try:
+        return str(kind(given))
+    except ValueError:
+        return None
 
 
 def _headers(given: list[str]) -> tuple[tuple[str, str], ...]:

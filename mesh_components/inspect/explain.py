@@ -49,7 +49,8 @@ class Request:
         given = dict(self.headers).get("host")
         if given is not None:
             return given
-        return self.host if self.port == 80 else f"{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host  # an IPv6 address
+        return host if self.port == 80 else f"{host}:{self.port}"
 
     def subject(self, principal: str | None, path: str | None = None) -> Subject:
         """What RBAC sees; `path` as the connection manager normalized it."""

@@ -16,6 +16,7 @@ from mesh_components.inspect import envoy_read as read
 from mesh_components.inspect import reach
 from mesh_components.inspect.matching import Connection, select_chain
 from mesh_components.inspect.model import InspectedMesh, Proxy
+from mesh_components.validate._common import is_dns_label
 
 
 class NodeKind(enum.StrEnum):
@@ -81,8 +82,8 @@ class _Builder:
         workload = Node(proxy.workload.namespace, NodeKind.WORKLOAD, proxy.workload.name)
         self.nodes.add(workload)
         for chain in reach.inbound_chains(proxy):
-            service = _service_of_sni(reach.sni(chain))
-            self._edge(service, workload, EdgeKind.SERVES, "")
+            if reach.sni(chain):  # a plaintext or passthrough chain names no mesh service
+                self._edge(_service_of_sni(reach.sni(chain)), workload, EdgeKind.SERVES, "")
         for port, targets in _destinations(proxy):
             self._calls(proxy, workload, port, targets)
 
@@ -91,6 +92,10 @@ class _Builder:
         self.edges.add(Edge(source.key, target.key, kind, label))
 
     def _calls(self, client: Proxy, workload: Node, port: int, targets: Targets) -> None:
+        """The calls to mesh services; a destination outside the mesh (egress, a plaintext
+        service of a permissive mesh) is not drawn."""
+        if not all(read.upstream_tls(_cluster(client, name)) for name, _ in targets):
+            return
         backends = [(_backend(client, name, port), weight) for name, weight in targets]
         for connection, service in (backend for backend, _ in backends):
             allowed = _allowed_requests(self.mesh, client, connection)
@@ -110,6 +115,14 @@ class _Builder:
 def _service_of_sni(sni: str) -> Node:
     """`name.namespace.svc.<cluster domain>` is the service's FQDN."""
     name, namespace = sni.split(".")[:2]
+    return _service(namespace, name, f"SNI {sni!r}")
+
+
+def _service(namespace: str, name: str, given: str) -> Node:
+    """A service node; its names are drawn, so they must be Kubernetes names (a config read
+    back from files could hold anything, and LookupError makes that a problem)."""
+    if not (is_dns_label(namespace) and is_dns_label(name)):
+        raise LookupError(f"{given}, which names no Kubernetes service")
     return Node(namespace, NodeKind.SERVICE, name)
 
 
@@ -132,11 +145,20 @@ def _destinations(proxy: Proxy) -> list[tuple[int, Targets]]:
 
 
 def _backend(client: Proxy, cluster_name: str, port: int) -> tuple[Connection, Node]:
-    cluster = next(c for c in client.clusters if c["name"] == cluster_name)
+    cluster = _cluster(client, cluster_name)
     endpoints = read.endpoints(cluster)
     target_port = int(endpoints[0].rpartition(":")[2]) if endpoints else port
     sni, _ = read.upstream_tls(cluster) or ("", [])
     return Connection(target_port, "tls", sni), _service_of_sni(sni)
+
+
+def _cluster(client: Proxy, name: str) -> Json:
+    """The client's cluster that a route names; LookupError when it has none (a config read
+    back from files could lack it)."""
+    for cluster in client.clusters:
+        if cluster["name"] == name:
+            return cluster
+    raise LookupError(f"no cluster {name!r}, which a route of {client.workload} names")
 
 
 def _root_of(client: Proxy, targets: Targets) -> Node | None:
@@ -146,7 +168,7 @@ def _root_of(client: Proxy, targets: Targets) -> Node | None:
             routes = [r for r in host["routes"] if "route" in r]
             if any(read.route_target(r["route"]) == targets for r in routes):
                 namespace, _, name = host["name"].partition("/")
-                return Node(namespace, NodeKind.SERVICE, name)
+                return _service(namespace, name, f"virtual host {host['name']!r}")
     return None
 
 

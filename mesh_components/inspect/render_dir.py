@@ -11,7 +11,7 @@ import base64
 import binascii
 import dataclasses
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +19,14 @@ from cryptography import x509
 
 from mesh_components import inputs, names
 from mesh_components.emit.envoy.types import Json
-from mesh_components.errors import MeshValidationError, Problem
+from mesh_components.inspect import objects
 from mesh_components.inspect.model import Certificate, InspectedMesh, Proxy
 from mesh_components.model import WorkloadRef
+from mesh_components.validate._common import is_dns_label, is_dns_subdomain
 
 _PROXY_CONFIG_MARK = "-mesh-proxy"
+_NODE_ID_RULE = f"NAMESPACE/NAME: {objects.NAMESPACE_RULE}, '/', {objects.NAME_RULE}"
+_NODE_CLUSTER_RULE = f"ACCOUNT.NAMESPACE: {objects.NAME_RULE}, '.', {objects.NAMESPACE_RULE}"
 
 
 def is_render_dir(path: Path) -> bool:
@@ -51,18 +54,20 @@ def from_documents(documents: list[Json], source: str) -> InspectedMesh:
 
 
 def _documents(path: Path) -> Iterator[Json]:
-    for file in sorted(path.rglob("*.yaml")):
+    """Every mapping in the directory's YAML files, walked without following links."""
+    for file in inputs.files_under(path, (".yaml",)):
         yield from (doc for doc in inputs.read_yaml_all(file) if isinstance(doc, dict))
 
 
-def _proxy_config_maps(documents: Iterator[Json] | list[Json]) -> Iterator[Json]:
+def _proxy_config_maps(documents: Iterable[Json]) -> Iterator[Json]:
     for document in documents:
-        name = str((document.get("metadata") or {}).get("name", ""))
-        data = document.get("data") or {}
+        if document.get("kind") != "ConfigMap":
+            continue
+        name = objects.metadata(document).get("name")
         if (
-            document.get("kind") == "ConfigMap"
+            isinstance(name, str)
             and _PROXY_CONFIG_MARK in name
-            and names.LDS_FILE in data
+            and names.LDS_FILE in objects.data(document)
         ):
             yield document
 
@@ -70,17 +75,13 @@ def _proxy_config_maps(documents: Iterator[Json] | list[Json]) -> Iterator[Json]
 def _proxy(
     config_map: Json, documents: list[Json], certificates: dict[tuple[str, str], Certificate]
 ) -> Proxy:
-    where = (
-        f"ConfigMap[{config_map['metadata'].get('namespace', '')}/{config_map['metadata']['name']}]"
-    )
-    data = config_map["data"]
+    where = objects.where(config_map)
+    data = objects.data(config_map)
     bootstrap = _parse(data.get(names.BOOTSTRAP_FILE, "{}"), f"{where}.{names.BOOTSTRAP_FILE}")
-    node = bootstrap.get("node") or {}
-    namespace, _, name = str(node.get("id", "")).partition("/")
-    account, _, account_namespace = str(node.get("cluster", "")).rpartition(".")
+    workload, account_namespace, account = _node(bootstrap, f"{where}.{names.BOOTSTRAP_FILE}")
     certificate = _identity_certificate(certificates, account_namespace, account)
     return Proxy(
-        workload=WorkloadRef(namespace, name),
+        workload=workload,
         spiffe_id=_spiffe_id(certificate, documents, account_namespace, account),
         listeners=_resources(data, names.LDS_FILE, where),
         clusters=_resources(data, names.CDS_FILE, where),
@@ -93,6 +94,26 @@ def _proxy(
         bootstrap=bootstrap,
         certificate=certificate,
     )
+
+
+def _node(bootstrap: Json, where: str) -> tuple[WorkloadRef, str, str]:
+    """The workload (`node.id`: `namespace/name`) and the namespace and name of its
+    ServiceAccount (`node.cluster`: `account.namespace`) that a bootstrap names. Both are
+    drawn and printed, so both are checked as Kubernetes names."""
+    node = bootstrap.get("node")
+    if not isinstance(node, dict):
+        found = "no node" if node is None else f"a {type(node).__name__}"
+        raise objects.problem(f"{where}: node", "a mapping with `id` and `cluster`", found)
+    given_id, given_cluster = node.get("id"), node.get("cluster")
+    namespace, _, name = (given_id if isinstance(given_id, str) else "").partition("/")
+    account, _, account_namespace = (
+        given_cluster if isinstance(given_cluster, str) else ""
+    ).rpartition(".")
+    if not (is_dns_label(namespace) and is_dns_subdomain(name)):
+        raise objects.invalid_name(f"{where}: node.id", _NODE_ID_RULE, given_id)
+    if not (is_dns_subdomain(account) and is_dns_label(account_namespace)):
+        raise objects.invalid_name(f"{where}: node.cluster", _NODE_CLUSTER_RULE, given_cluster)
+    return WorkloadRef(namespace, name), account_namespace, account
 
 
 def _identity_certificate(
@@ -112,7 +133,7 @@ def _identity_certificate(
     return hashed[0] if len(hashed) == 1 else None
 
 
-def _resources(data: dict[str, str], file: str, where: str) -> tuple[Json, ...]:
+def _resources(data: Json, file: str, where: str) -> tuple[Json, ...]:
     """A DiscoveryResponse's resources, without their `@type`."""
     document = _parse(data.get(file, "{}"), f"{where}.{file}")
     resources = document.get("resources") or []
@@ -121,7 +142,7 @@ def _resources(data: dict[str, str], file: str, where: str) -> tuple[Json, ...]:
         found = f"a {type(resources).__name__}" + (
             " holding something else" if isinstance(resources, list) else ""
         )
-        raise _problem(f"{where}.{file}: resources", expected, found, "render the directory again")
+        raise objects.problem(f"{where}.{file}: resources", expected, found)
     return tuple({k: v for k, v in r.items() if k != "@type"} for r in resources)
 
 
@@ -129,10 +150,12 @@ def _is_resource(value: object) -> bool:
     return isinstance(value, dict) and isinstance(value.get("name"), str)
 
 
-def _parse(text: str, where: str) -> Json:
+def _parse(text: object, where: str) -> Json:
+    if not isinstance(text, str):
+        raise objects.problem(where, "YAML text", f"a {type(text).__name__}")
     document = inputs.parse_yaml(text, where)
     if not isinstance(document, dict):
-        raise _problem(where, "a mapping", type(document).__name__, "render the directory again")
+        raise objects.problem(where, "a mapping", type(document).__name__)
     return document
 
 
@@ -144,20 +167,29 @@ def _spiffe_id(
     if not uris:
         secret = names.identity_secret(account)
         for document in documents:
-            meta = document.get("metadata") or {}
-            if document.get("kind") == "Certificate" and (
-                meta.get("namespace"),
-                meta.get("name"),
-            ) == (namespace, secret):
-                uris = list((document.get("spec") or {}).get("uris") or [])
+            if document.get("kind") != "Certificate":
+                continue
+            meta = objects.metadata(document)
+            if (meta.get("namespace"), meta.get("name")) == (namespace, secret):
+                uris = _certificate_uris(document)
     if not uris:
-        raise _problem(
+        raise objects.problem(
             f"ServiceAccount[{namespace}/{account}]",
             "its identity Secret or Certificate",
             "neither",
             "inspect the whole render directory, not a part of it",
         )
-    return str(uris[0])
+    return uris[0]
+
+
+def _certificate_uris(document: Json) -> list[str]:
+    """A cert-manager Certificate's `spec.uris`."""
+    spec = document.get("spec") or {}
+    uris = spec.get("uris") if isinstance(spec, dict) else None
+    if not isinstance(uris, list) or not all(isinstance(uri, str) for uri in uris):
+        path = f"{objects.where(document)}.spec.uris"
+        raise objects.problem(path, "a list of URIs", objects.shown(uris))
+    return uris
 
 
 def _certificates(documents: list[Json]) -> dict[tuple[str, str], Certificate]:
@@ -165,10 +197,8 @@ def _certificates(documents: list[Json]) -> dict[tuple[str, str], Certificate]:
     for document in documents:
         pem = _secret_file(document, names.CERT_CHAIN_FILE)
         if pem is not None:
-            meta = document["metadata"]
-            found[(meta.get("namespace", ""), meta["name"])] = _certificate(
-                f"{meta.get('namespace', '')}/{meta['name']}", pem
-            )
+            namespace, name = objects.reference(document)
+            found[(namespace, name)] = _certificate(f"{namespace}/{name}", pem)
     return found
 
 
@@ -180,30 +210,37 @@ def _ca_bundles(documents: list[Json]) -> Iterator[bytes]:
 
 
 def _secret_file(document: Json, key: str) -> bytes | None:
-    if document.get("kind") != "Secret" or key not in (document.get("data") or {}):
+    data = objects.data(document) if document.get("kind") == "Secret" else {}
+    if key not in data:
+        return None
+    pem = _base64(data[key])
+    if pem is None:
+        path = f"{objects.where(document)}.data.{key}"
+        raise objects.problem(path, "base64 PEM", "something else", "render the Secret again")
+    return pem
+
+
+def _base64(value: object) -> bytes | None:
+    """`value` decoded, or None when it is no base64 text."""
+    if not isinstance(value, str):
         return None
     try:
-        return base64.b64decode(document["data"][key], validate=True)
-    except (binascii.Error, TypeError, ValueError):
-        meta = document.get("metadata") or {}
-        raise _problem(
-            f"Secret[{meta.get('namespace', '')}/{meta.get('name', '')}].data.{key}",
-            "base64 PEM",
-            "something else",
-            "render the Secret again",
-        ) from None
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return None
 
 
 def _certificate(secret: str, pem: bytes) -> Certificate:
     try:
         cert = x509.load_pem_x509_certificate(pem)
+        sans = _sans(cert)  # cryptography parses the extensions here, and raises ValueError
     except ValueError:
-        raise _problem(
+        raise objects.problem(
             f"Secret[{secret}]", "a PEM certificate", "something else", "render the Secret again"
         ) from None
     return Certificate(
         secret=secret,
-        sans=_sans(cert),
+        sans=sans,
         serial=cert.serial_number,
         not_after=cert.not_valid_after_utc,
         fingerprint=_fingerprint(pem),
@@ -222,7 +259,3 @@ def _sans(cert: x509.Certificate) -> tuple[str, ...]:
 def _fingerprint(pem: bytes) -> str:
     """SHA-256 of the PEM text, short: enough to tell two certificates apart in a diff."""
     return hashlib.sha256(pem).hexdigest()[:16]
-
-
-def _problem(path: str, expected: str, found: str, fix: str) -> MeshValidationError:
-    return MeshValidationError([Problem(path, "inspect-render-unreadable", expected, found, fix)])

@@ -12,12 +12,13 @@ import tarfile
 import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
-from io import BytesIO
 from pathlib import Path, PurePosixPath
+from typing import IO
 
 from mesh_components.errors import MeshValidationError, Problem
 from mesh_components.inspect import render_dir
 from mesh_components.inspect.model import InspectedMesh, Proxy
+from mesh_components.limits import MAX_GIT_ARCHIVE_BYTES
 from mesh_components.pipeline.build import build
 from mesh_components.pipeline.specfile import SPEC_FILE, read_spec
 from mesh_components.pki import ca_file
@@ -119,26 +120,64 @@ def _from_git(spec: str) -> InspectedMesh:
         # joined to a scratch directory: both must be what they claim to be.
         raise _git_problem(spec, "a revision that starts with '-', or a path outside the tree")
     command = ["archive", "--format=tar", revision, "--", relative or "."]
-    archive = _git(command, spec)
     with tempfile.TemporaryDirectory(prefix="mesh-inspect-") as scratch:
-        with tarfile.open(fileobj=BytesIO(archive)) as tar:
-            tar.extractall(scratch, filter="data")
-        mesh = load_mesh(str(Path(scratch) / relative))
+        archive, tree = Path(scratch) / "archive.tar", Path(scratch) / "tree"
+        _archive(command, spec, archive)
+        _extract(archive, tree, spec)
+        archive.unlink()
+        mesh = load_mesh(str(tree / relative))
     return dataclasses.replace(mesh, source=spec)
 
 
-def _git(arguments: list[str], spec: str) -> bytes:
+_CHUNK = 1024 * 1024
+_MAX_GIT_ERROR = 4096  # bytes of git's error output that a problem quotes
+_NARROWER = "name the mesh's own directory or spec file as the path, not a larger tree"
+
+
+def _archive(arguments: list[str], spec: str, into: Path) -> None:
+    """`git archive`'s tar streamed to `into`, refused past MAX_GIT_ARCHIVE_BYTES: a revision
+    could hold a file of gigabytes, which would otherwise fill memory and the disk."""
+    with tempfile.TemporaryFile() as errors, into.open("wb") as out:
+        try:
+            process = subprocess.Popen(["git", *arguments], stdout=subprocess.PIPE, stderr=errors)
+        except OSError as error:
+            raise _git_problem(spec, f"git could not run ({error.strerror})") from None
+        with process:
+            assert process.stdout is not None  # stdout=PIPE
+            if not _copy_bounded(process.stdout, out):
+                process.kill()
+                found = f"a tree of more than {MAX_GIT_ARCHIVE_BYTES} bytes"
+                raise _git_problem(spec, found, _NARROWER)
+        if process.returncode != 0:
+            errors.seek(0)
+            raise _git_problem(spec, errors.read(_MAX_GIT_ERROR).decode(errors="replace").strip())
+
+
+def _copy_bounded(source: IO[bytes], out: IO[bytes]) -> bool:
+    """Copy `source` to `out`; False, having stopped, once it holds more than the limit."""
+    copied = 0
+    while chunk := source.read(_CHUNK):
+        copied += len(chunk)
+        if copied > MAX_GIT_ARCHIVE_BYTES:
+            return False
+        out.write(chunk)
+    return True
+
+
+def _extract(archive: Path, tree: Path, spec: str) -> None:
+    """The tar's files under `tree`. tarfile's `data` filter refuses a member that would land
+    outside it: a committed link to /etc/passwd or to ../../etc, an absolute path."""
     try:
-        done = subprocess.run(["git", *arguments], capture_output=True, check=False)
-    except OSError as error:
-        raise _git_problem(spec, f"git could not run ({error.strerror})") from None
-    if done.returncode != 0:
-        raise _git_problem(spec, done.stderr.decode(errors="replace").strip())
-    return done.stdout
+        with tarfile.open(archive) as tar:
+            tar.extractall(tree, filter="data")
+    except tarfile.TarError as error:
+        found = f"a tree that cannot be extracted safely ({error})"
+        fix = "remove what leaves the tree (a link out of it), or name a path without one"
+        raise _git_problem(spec, found, fix) from None
 
 
-def _git_problem(spec: str, found: str) -> MeshValidationError:
-    fix = (
+def _git_problem(spec: str, found: str, fix: str = "") -> MeshValidationError:
+    fix = fix or (
         "run inside the git repository, and check the revision and the path "
         "(relative to the current directory)"
     )

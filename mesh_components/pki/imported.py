@@ -45,7 +45,20 @@ def _certificates(pem: bytes) -> tuple[list[x509.Certificate], list[Problem]]:
         found = f"{len(certificates)} certificates"
         fix = "pass only the CA that signs leaves; intermediate chains are not supported yet"
         return [], [Problem(_CERT, "ca-certificate-not-single", "one certificate", found, fix)]
+    unparsed = _unparsed_extensions(certificates[0])
+    if unparsed:
+        return [], [Problem(_CERT, "ca-certificate-unreadable", "one PEM certificate", unparsed)]
     return certificates, list(_not_a_ca(certificates[0]))
+
+
+def _unparsed_extensions(certificate: x509.Certificate) -> str:
+    """Why the certificate's extensions cannot be parsed, or "". cryptography parses them on
+    first access, and raises ValueError then for a malformed one (a garbage SAN)."""
+    try:
+        len(certificate.extensions)
+    except ValueError as error:
+        return f"extensions that cannot be parsed ({str(error).splitlines()[0]})"
+    return ""
 
 
 def _not_a_ca(certificate: x509.Certificate) -> Iterator[Problem]:

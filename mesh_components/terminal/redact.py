@@ -1,9 +1,11 @@
 """What may be printed of text that came from the user: never a secret, never a control byte.
 
     redact(text, secrets)   known secret values, PEM private keys and CA seeds replaced
-    printable(text)         terminal control bytes (ESC, CR, ...) shown as \\xNN escapes
+    printable(text)         terminal control bytes (ESC, CR, ...) shown as \\xNN escapes, and
+                            bidi controls (U+202E, ...) as \\uNNNN
 
-A name in a spec can hold ESC or CR, which would rewrite the user's terminal; a program's
+A name in a spec can hold ESC or CR, which would rewrite the user's terminal, or a bidi control
+such as U+202E, which reorders what follows it on the line; a program's
 traceback can quote the line that holds the CA seed. Every error the CLI prints goes through
 both (`console.show_error`).
 """
@@ -27,6 +29,10 @@ _PRIVATE_KEY = re.compile(
 _SEED = re.compile(r"(?i)(seed[^\n]{0,40}?)[0-9a-f]{32,}|\b[0-9a-f]{64,}\b")
 # C0 controls but tab and newline, DEL, and C1 controls.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Unicode's bidirectional controls (UAX #9): the Arabic letter mark, the implicit marks, the
+# embeddings and overrides, the isolates. They make a line read in another order than it holds
+# ("Trojan Source", CVE-2021-42574).
+_BIDI = re.compile(r"[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
@@ -39,5 +45,7 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
 
 
 def printable(text: str) -> str:
-    """`text` with each control byte but tab and newline written as a visible escape."""
-    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+    """`text` with each control byte but tab and newline, and each bidi control, written as a
+    visible escape."""
+    text = _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+    return _BIDI.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
