@@ -25,6 +25,7 @@ from mesh_components import inputs, names
 from mesh_components.cli import pki as pki_cli
 from mesh_components.cli import validate_report
 from mesh_components.cli.summary import summarize
+from mesh_components.emit.kubernetes.inject import as_json
 from mesh_components.emit.kubernetes.metadata import Json
 from mesh_components.errors import MeshError, MeshValidationError, Problem
 from mesh_components.inspect.cli import add_commands as add_inspect_commands
@@ -491,6 +492,15 @@ def _read_manifests(source: str) -> list[Json]:
     problems = [p for i, doc in enumerate(documents) if (p := unsupported(doc, i)) is not None]
     if problems:
         raise MeshValidationError(problems)
+    converted = [as_json(document) for document in documents]  # as kubectl sends them
+    problems = [
+        dataclasses.replace(p, path=f"document[{i}]{p.path}")
+        for i, (_, found) in enumerate(converted)
+        for p in found
+    ]
+    if problems:
+        raise MeshValidationError(problems)
+    documents = [document for document, _ in converted]
     # Names as Kubernetes takes them: `kubectl apply` would refuse the output otherwise.
     named = [p for doc in documents for p in name_problems(doc, _named_fields(doc))]
     if named:

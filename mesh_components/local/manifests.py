@@ -7,14 +7,15 @@ user learns at once what the runner cannot do rather than finding it missing lat
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from mesh_components import inputs
+from mesh_components.emit.kubernetes.inject import as_json
 from mesh_components.emit.kubernetes.metadata import Json
 from mesh_components.errors import MeshValidationError, Problem
+from mesh_components.pipeline.injection import under
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "Pod")
 PASSIVE_KINDS = ("Namespace", "ServiceAccount", "ConfigMap", "Secret", "Service", "CronJob")
@@ -38,13 +39,14 @@ class Manifests:
 
 
 def read_dir(path: Path) -> Manifests:
-    """Every YAML document under `path` (a directory or one file), checked."""
+    """Every YAML document under `path` (a directory, walked without following links, or one
+    file), checked."""
     if not path.exists():
         fix = "pass the output directory of `render -o DIR`"
         raise MeshValidationError(
             [Problem(str(path), "local-input-missing", "a path", "none", fix)]
         )
-    files = sorted(path.rglob("*.yaml")) + sorted(path.rglob("*.yml")) if path.is_dir() else [path]
+    files = inputs.files_under(path, (".yaml", ".yml")) if path.is_dir() else [path]
     documents: list[Json] = []
     problems: list[Problem] = []
     for file in files:
@@ -62,12 +64,13 @@ def read_dir(path: Path) -> Manifests:
 
 
 def index(documents: Iterable[Json]) -> Manifests:
-    """Check kinds and names; JSON round-trip so YAML anchors never alias (FACTS.md)."""
+    """Check kinds and names; read as JSON (as kubectl sends YAML), so YAML anchors never
+    alias (FACTS.md) and a timestamp is its text."""
     objects: dict[tuple[str, str, str], Json] = {}
     problems: list[Problem] = []
     for number, raw in enumerate(documents):
-        obj = json.loads(json.dumps(raw))
-        found = list(_problems(obj, number))
+        obj, unsendable = as_json(raw)
+        found = [*_problems(obj, number), *under(f"document[{number}]", unsendable)]
         problems += found
         if not found:
             key = (obj["kind"], _namespace(obj), obj["metadata"]["name"])
@@ -83,8 +86,13 @@ def _problems(obj: object, number: int) -> Iterator[Problem]:
     if not isinstance(obj, dict) or not isinstance(obj.get("metadata"), dict):
         yield Problem(f"document[{number}]", "local-object-invalid", "a Kubernetes object", "other")
         return
-    if not obj["metadata"].get("name"):
+    meta = obj["metadata"]
+    if not meta.get("name") or not isinstance(meta["name"], str):
         yield Problem(f"document[{number}]", "local-object-invalid", "metadata.name", "none")
+        return
+    if not isinstance(meta.get("namespace") or "", str):
+        found = "a namespace that is no string"
+        yield Problem(f"document[{number}]", "local-object-invalid", "metadata.namespace", found)
         return
     kind = obj.get("kind")
     if kind not in WORKLOAD_KINDS + PASSIVE_KINDS:

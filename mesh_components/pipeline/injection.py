@@ -9,14 +9,18 @@ The spec contributes the mesh settings, services, splits and policies.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from mesh_components.emit.kubernetes import config_maps, services
 from mesh_components.emit.kubernetes.inject import (
     TEMPLATE_PATHS,
+    as_json,
     inject_manifest,
+    metadata_problems,
     opted_out,
+    template_path_problems,
+    template_problems,
     uninjected,
 )
 from mesh_components.emit.kubernetes.metadata import MANAGED_BY, Json
@@ -52,7 +56,7 @@ def inject_all(
     Mesh objects in the input (from an earlier `inject`) are dropped and made anew, so
     injecting an injected file gives the same file. `ca` may be None in cert-manager mode.
     """
-    manifests = [with_namespace(m) for m in manifests if not _ours(m)]
+    manifests = [with_namespace(m) for m in as_sent(manifests) if not _ours(m)]
     problems = [p for m in manifests if m["kind"] in TEMPLATE_PATHS for p in shape_problems(m)]
     if problems:
         raise MeshValidationError(problems)
@@ -64,6 +68,36 @@ def inject_all(
     trust = issuing_trust(merged.settings, ca)  # once the settings are validated
     out = [_injected(m, workloads.get(i), merged, files) for i, m in enumerate(manifests)]
     return out + list(_mesh_objects(merged, list(workloads.values()), files, trust, now))
+
+
+def as_sent(manifests: list[Json]) -> list[Json]:
+    """The manifests as `kubectl apply` sends them, YAML read as JSON (a timestamp becomes its
+    text), with their metadata checked as the API server decodes it: names and namespaces
+    are strings, labels and annotations map strings to strings."""
+    sent: list[Json] = []
+    problems: list[Problem] = []
+    for manifest in manifests:
+        body, unsendable = as_json(manifest)
+        problems += under(object_path(body), unsendable)
+        problems += under(object_path(body), metadata_problems(body.get("metadata"), "metadata"))
+        sent.append(body)
+    if problems:
+        raise MeshValidationError(problems)
+    return sent
+
+
+def object_path(manifest: Json) -> str:
+    """How problems name an object: `Kind[namespace/name]` (`?` for one that is no string)."""
+    meta = manifest.get("metadata")
+    meta = meta if isinstance(meta, dict) else {}
+    namespace, name = meta.get("namespace", DEFAULT_NAMESPACE), meta.get("name", "")
+    parts = [part if isinstance(part, str) else "?" for part in (namespace, name)]
+    return f"{manifest.get('kind')}[{parts[0]}/{parts[1]}]"
+
+
+def under(prefix: str, problems: Iterable[Problem]) -> list[Problem]:
+    """`problems`, whose paths are relative to `prefix`, with their full paths."""
+    return [dataclasses.replace(p, path=f"{prefix}.{p.path}") for p in problems]
 
 
 def _injected(
@@ -103,7 +137,8 @@ def _merged(spec: MeshSpec, from_manifests: list[Workload]) -> MeshSpec:
 
 
 def workload_of(manifest: Json) -> Workload | None:
-    """The mesh's view of a workload manifest; None when it opts out (inject leaves it)."""
+    """The mesh's view of a workload manifest; None when it opts out (inject leaves it).
+    Only for a manifest without `shape_problems`."""
     kind, meta = str(manifest["kind"]), manifest.get("metadata") or {}
     template = uninjected(
         _template(manifest, TEMPLATE_PATHS[kind])
@@ -117,7 +152,7 @@ def workload_of(manifest: Json) -> Workload | None:
     return Workload(
         name=str(meta.get("name", "")),
         namespace=str(meta.get("namespace", DEFAULT_NAMESPACE)),
-        service_account=str(pod_spec.get("serviceAccountName", "")),
+        service_account=str(pod_spec.get("serviceAccountName") or ""),
         kind=WorkloadKind(kind),
         labels=labels(pod_meta.get("labels") or {}),
         ports=tuple(_container_ports(pod_spec)),
@@ -142,11 +177,36 @@ def _container_ports(pod_spec: Json) -> Iterator[ContainerPort]:
 
 
 def unsupported(manifest: object, index: int) -> Problem | None:
-    """A problem when a document of the input is not a Kubernetes object at all."""
+    """A problem when a document of the input is not a Kubernetes object at all. It names
+    what the document is, never what it holds (it may be a secret put there by mistake)."""
     if isinstance(manifest, dict) and isinstance(manifest.get("kind"), str):
         return None
     expected = "a Kubernetes object (a mapping with apiVersion and kind)"
-    return Problem(f"document[{index}]", "manifest-invalid", expected, repr(manifest)[:60])
+    fix = "give it apiVersion and kind, or leave it out"
+    return Problem(f"document[{index}]", "manifest-invalid", expected, kind_of(manifest), fix)
+
+
+def kind_of(document: object) -> str:
+    """What a document that is no Kubernetes object is, without quoting any of it."""
+    if isinstance(document, dict):
+        given = [key for key in ("apiVersion", "kind") if _is_text(document.get(key))]
+        missing = [key for key in ("apiVersion", "kind") if key not in given]
+        return f"a mapping without {' and '.join(missing)}" if missing else "a mapping"
+    return _KINDS.get(type(document), f"a {type(document).__name__}")
+
+
+_KINDS: dict[type, str] = {
+    list: "a list",
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "a boolean",
+    type(None): "nothing",
+}
+
+
+def _is_text(value: object) -> bool:
+    return isinstance(value, str) and bool(value)
 
 
 def _ours(manifest: Json) -> bool:
@@ -168,45 +228,29 @@ def with_namespace(manifest: Json) -> Json:
     return {**manifest, "metadata": {**meta, "namespace": DEFAULT_NAMESPACE}}
 
 
-_PROBE_NUMBERS = ("initialDelaySeconds", "periodSeconds", "timeoutSeconds", "failureThreshold")
+def shape_problems(manifest: Json) -> list[Problem]:
+    """The fields `workload_of` and injection read, checked before they are read: no
+    traceback for a typo. The owner's metadata is read for its name, namespace and opt-out
+    annotation only; the pod template's whole, as injection would leave it."""
+    kind, at = manifest["kind"], object_path(manifest)
+    path = TEMPLATE_PATHS[kind]
+    found = _owner_problems(manifest) + template_path_problems(manifest, path)
+    if found:
+        return under(at, found)
+    template = _template(manifest, path)
+    found = template_problems(template) or template_problems(uninjected(template))
+    return under(".".join((at, *path)), found)
 
 
-def shape_problems(manifest: Json) -> Iterator[Problem]:
-    """The fields injection reads, checked before it reads them: no traceback for a typo."""
-    meta = manifest.get("metadata") or {}
-    kind, path = manifest["kind"], TEMPLATE_PATHS[manifest["kind"]]
-    at = ".".join(
-        (f"{kind}[{meta.get('namespace', DEFAULT_NAMESPACE)}/{meta.get('name', '')}]", *path)
-    )
-    pod_spec = _template(manifest, path).get("spec")
-    if not isinstance(pod_spec, dict):
-        fix = "give the pod template a `spec` with its containers"
-        yield Problem(
-            f"{at}.spec", "manifest-invalid", "a pod spec mapping", repr(pod_spec)[:40], fix
-        )
-        return
-    for key in ("containers", "initContainers"):
-        yield from _containers_shape(
-            f"{at}.spec.{key}", pod_spec.get(key, [] if key != "containers" else None)
-        )
-
-
-def _containers_shape(path: str, containers: object) -> Iterator[Problem]:
-    if not isinstance(containers, list) or not all(isinstance(c, dict) for c in containers):
-        fix = "list the containers as mappings"
-        yield Problem(path, "manifest-invalid", "a list of containers", repr(containers)[:40], fix)
-        return
-    for index, container in enumerate(containers):
-        if not isinstance(container.get("name"), str):
-            found, fix = repr(container.get("name")), "give every container a name"
-            yield Problem(
-                f"{path}[{index}].name", "manifest-invalid", "a container name", found, fix
-            )
-        for field in ("livenessProbe", "readinessProbe", "startupProbe"):
-            probe = container.get(field) or {}
-            for number in _PROBE_NUMBERS:
-                value = probe.get(number, 0) if isinstance(probe, dict) else None
-                if not isinstance(value, int) or isinstance(value, bool):
-                    where = f"{path}[{index}].{field}" + (f".{number}" if probe else "")
-                    fix = "write a whole number"
-                    yield Problem(where, "manifest-invalid", "an integer", repr(value)[:40], fix)
+def _owner_problems(manifest: Json) -> list[Problem]:
+    """Of a workload's own metadata, injection reads the name, the namespace and the opt-out
+    annotation (as text); a Pod's is its template's, checked whole."""
+    meta = manifest.get("metadata")
+    if manifest["kind"] == "Pod":
+        return []
+    if not isinstance(meta, dict):
+        return metadata_problems(meta, "metadata")
+    read = {key: meta[key] for key in ("name", "namespace", "annotations") if key in meta}
+    if isinstance(read.get("annotations"), dict):
+        read["annotations"] = {}
+    return metadata_problems(read, "metadata")

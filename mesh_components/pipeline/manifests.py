@@ -36,6 +36,10 @@ def manifest_files(objects: Iterable[Json]) -> dict[str, str]:
         problems.extend(found)
         if found:
             continue
+        if not _KIND.fullmatch(str(obj["kind"])):  # it becomes part of the file's name
+            expected = "a kind of letters and digits"
+            problems.append(Problem("kind", "object-kind-invalid", expected, repr(obj["kind"])))
+            continue
         meta = obj["metadata"]
         folder = CLUSTER_FOLDER if is_cluster_scoped(obj) else meta["namespace"]
         path = f"{folder}/{rank:03d}-{obj['kind'].lower()}-{meta['name']}.yaml"
@@ -55,6 +59,7 @@ def to_yaml(obj: Json) -> str:
 
 # A DNS subdomain (RFC 1123), what Kubernetes requires of most names and of every namespace
 # (a namespace is also at most 63 characters): never "..", never a "/".
+_KIND = re.compile(r"[A-Za-z][A-Za-z0-9]{0,62}")
 _SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
 

@@ -23,6 +23,7 @@ from mesh_components.smi.importer import read_manifest_dir
 from mesh_components.smi.program import program_files
 from mesh_components.smi.workloads import is_workload, opted_out
 from mesh_components.terminal.parser import Commands, add_output_path, add_verb
+from mesh_components.terminal.redact import printable
 
 _DETAILS = """\
 PATH gets mesh.yaml (the spec), __main__.py and Pulumi.yaml (the same mesh as a Pulumi
@@ -78,7 +79,7 @@ def _import(args: argparse.Namespace) -> int:
     files, notes = output_files(imported)
     write_tree(args.output, files)
     for note in sorted({*imported.notes, *notes}):
-        print(f"note: {note}", file=sys.stderr)
+        print(printable(f"note: {note}"), file=sys.stderr)  # notes quote the input
     spec = imported.spec
     print(
         f"imported {len(spec.services)} services, {len(spec.workloads)} workloads, "

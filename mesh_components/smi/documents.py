@@ -1,25 +1,32 @@
-"""The input: every YAML or JSON document of a directory (recursively, in path order), a file,
-or stdin, as plain objects that share nothing (YAML anchors are copied apart).
+"""The input: every YAML or JSON document of a directory (recursively, in path order, links
+and hidden files left out), a file, or stdin, as plain objects that share nothing (YAML anchors
+are copied apart).
 
-`kind: List` objects are unpacked. A document that is not a Kubernetes object is a problem.
+Each object is read as `kubectl apply` would send it: YAML as JSON, so a timestamp is its text.
+`kind: List` objects are unpacked. A document that is not a Kubernetes object is a problem, and
+so is metadata the API server would refuse (a label that is not a string).
 """
 
 from __future__ import annotations
 
-import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from mesh_components import inputs
+from mesh_components.emit.kubernetes.inject import SHAPE, as_json, described, metadata_problems
 from mesh_components.errors import MeshValidationError, Problem
 from mesh_components.kinds import CLUSTER_SCOPED_KINDS
+from mesh_components.pipeline.injection import kind_of, under
 
 Json = dict[str, Any]
 SUFFIXES = (".yaml", ".yml", ".json")
 STDIN = "-"
 CLUSTER_SCOPED = CLUSTER_SCOPED_KINDS
+_KIND = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+"""A kind is the name of a Go type: it becomes part of file names when a directory renders."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,10 +91,8 @@ def _texts(source: str | Path) -> Iterator[tuple[str, str]]:
     if not root.is_dir():
         yield str(root), inputs.read_text(root)
         return
-    files = sorted(p for p in root.rglob("*") if p.suffix in SUFFIXES and p.is_file())
-    for file in files:
-        if not any(part.startswith(".") for part in file.relative_to(root).parts):
-            yield str(file.relative_to(root)), inputs.read_text(file)
+    for file in inputs.files_under(root, SUFFIXES):
+        yield str(file.relative_to(root)), inputs.read_text(file)
 
 
 def _parse(origin: str, text: str, problems: list[Problem]) -> Iterator[Document]:
@@ -99,9 +104,22 @@ def _parse(origin: str, text: str, problems: list[Problem]) -> Iterator[Document
     for index, body in enumerate(loaded):
         for where, item in _unpacked(f"{origin}#{index}", body):
             if _is_object(item):
-                yield Document(where, json.loads(json.dumps(item, default=str)))
+                yield _document(where, item, problems)
             else:
                 problems.append(_not_an_object(where, item))
+
+
+def _document(origin: str, item: Json, problems: list[Problem]) -> Document:
+    """The object as kubectl would send it, with what the API server would refuse of it."""
+    body, unsendable = as_json(item)
+    document = Document(origin, body)
+    if not _KIND.fullmatch(document.kind):
+        expected = "a kind: a letter, then letters and digits (as Deployment)"
+        fix = "name a kind the cluster serves"
+        problems.append(Problem(f"{origin}.kind", SHAPE, expected, described(document.kind), fix))
+    problems += under(document.path, unsendable)
+    problems += under(document.path, metadata_problems(body.get("metadata"), "metadata"))
+    return document
 
 
 def _unpacked(origin: str, body: object) -> list[tuple[str, object]]:
@@ -113,7 +131,7 @@ def _unpacked(origin: str, body: object) -> list[tuple[str, object]]:
     return [(origin, body)]
 
 
-def _is_object(item: object) -> bool:
+def _is_object(item: object) -> TypeGuard[Json]:
     if not isinstance(item, dict):
         return False
     return all(isinstance(item.get(key), str) and item[key] for key in ("apiVersion", "kind"))
@@ -122,4 +140,4 @@ def _is_object(item: object) -> bool:
 def _not_an_object(origin: str, item: object) -> Problem:
     expected = "a Kubernetes object (a mapping with apiVersion and kind)"
     fix = "give it apiVersion and kind, or remove it"
-    return Problem(origin, "smi-not-an-object", expected, repr(item)[:60], fix)
+    return Problem(origin, "smi-not-an-object", expected, kind_of(item), fix)

@@ -37,7 +37,7 @@ def egress_rules_of(doc: Document, problems: list[Problem], notes: list[Note]) -
     """The rules one Egress stands for, or [] when it has problems."""
     before = len(problems)
     allowed = ("sources", "hosts", "ipAddresses", "ports")
-    spec = Fields(doc.body.get("spec") or {}, f"{doc.path}.spec", problems, allowed, _REASONS)
+    spec = Fields(doc.body.get("spec"), f"{doc.path}.spec", problems, allowed, _REASONS)
     sources = [
         _source(entry) for entry in spec.entries("sources", ("kind", "name", "namespace"), True)
     ]

@@ -22,19 +22,27 @@ INVALID = "smi-invalid-value"
 
 class Fields:
     """One mapping at `path`. Unknown keys are reported when it is made, with `reasons[key]`
-    (why a known field cannot be honoured) as the fix when there is one."""
+    (why a known field cannot be honoured) as the fix when there is one.
+
+    `raw` may be what the input holds where a mapping belongs: null is an empty mapping (as
+    Kubernetes reads it), and anything else is reported and read as an empty mapping whose
+    missing fields go unreported (the one problem is that it is no mapping)."""
 
     def __init__(
         self,
-        raw: Mapping[Any, object],
+        raw: object,
         path: str,
         problems: list[Problem],
         allowed: Iterable[str],
         reasons: Mapping[str, str] | None = None,
     ) -> None:
-        self.raw, self.path, self.problems = raw, path, problems
+        self.path, self.problems = path, problems
+        self.raw: Mapping[Any, object] = raw if isinstance(raw, Mapping) else {}
+        self.wrong = raw is not None and not isinstance(raw, Mapping)
+        if self.wrong:
+            self.report(path, WRONG_TYPE, "a mapping", describe(raw), "make it a mapping")
         allowed = tuple(allowed)
-        for key in raw:
+        for key in self.raw:
             if key not in allowed:
                 fix = (reasons or {}).get(str(key), "remove it")
                 expected = f"only {', '.join(allowed)}" if allowed else "no fields"
@@ -49,7 +57,7 @@ class Fields:
     def read(self, key: str, kind: type[T], expected: str, required: bool = False) -> T | None:
         """The value at `key` if it has type `kind` (a bool is never a number), else None."""
         if key not in self.raw:
-            if required:
+            if required and not self.wrong:
                 self.report(self.at(key), MISSING, expected, "nothing", f"add {key!r}")
             return None
         value = self.raw[key]

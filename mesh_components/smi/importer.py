@@ -25,7 +25,6 @@ from mesh_components.model import (
     MeshSpec,
     Service,
     TrafficSplit,
-    Workload,
     labels,
 )
 from mesh_components.smi import egress, ingress, meshconfig, routes, splits, targets, upstream
@@ -33,7 +32,7 @@ from mesh_components.smi.documents import Document, read_documents
 from mesh_components.smi.imported import ImportedMesh, Note
 from mesh_components.smi.membership import MONITORED_BY, Membership, membership, metadata_problems
 from mesh_components.smi.services import service_of
-from mesh_components.smi.workloads import is_workload, pod_template, read_workload
+from mesh_components.smi.workloads import ReadWorkload, is_workload, pod_template, read_workload
 from mesh_components.validate import validate
 
 DEFAULT_MESH_NAME = "osm"
@@ -99,7 +98,7 @@ def import_documents(
     settings, access_set = _settings(found, mesh_name, problems, notes)
     read = [read_workload(d, members, problems, notes) for d in found.manifests if is_workload(d)]
     workloads = tuple(r.workload for r in read if r.workload is not None)
-    services = _services(found, members, workloads, problems, notes)
+    services = _services(found, members, read, problems, notes)
     meshed_splits = _splits(found.smi.get("TrafficSplit", []), members, problems, notes)
     policies = _policies(found, members, problems, notes)
     destinations = _destinations(
@@ -171,7 +170,10 @@ def _settings(
 def _monitored_by(found: _Input, problems: list[Problem]) -> str:
     """The mesh name the Namespaces are labelled with; OSM's default when none is."""
     names = sorted(
-        {str(ns.metadata.get("labels", {}).get(MONITORED_BY)) for ns in found.of_kind("Namespace")}
+        {
+            str((ns.metadata.get("labels") or {}).get(MONITORED_BY))
+            for ns in found.of_kind("Namespace")
+        }
         - {"None"}
     )
     if len(names) > 1:
@@ -186,16 +188,16 @@ def _monitored_by(found: _Input, problems: list[Problem]) -> str:
 def _services(
     found: _Input,
     members: Membership,
-    workloads: tuple[Workload, ...],
+    read: list[ReadWorkload],
     problems: list[Problem],
     notes: list[Note],
 ) -> tuple[Service, ...]:
     """The Services of the mesh's namespaces, except those that select only pods outside it."""
-    meshed = {w.labels for w in workloads}
+    meshed = {r.workload.labels for r in read if r.workload is not None}
     others = {
-        labels((pod_template(d.body).get("metadata") or {}).get("labels") or {})
-        for d in found.manifests
-        if is_workload(d) and d.namespace in members.namespaces
+        labels((pod_template(r.doc.body).get("metadata") or {}).get("labels") or {})
+        for r in read
+        if r.readable and r.doc.namespace in members.namespaces
     } - meshed
     kept: list[Service] = []
     for doc in found.of_kind("Service"):

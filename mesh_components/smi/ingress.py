@@ -54,7 +54,7 @@ class Known:
 def ingress_of(doc: Document, known: Known, problems: list[Problem]) -> list[Ingress]:
     """The entries of one IngressBackend, or [] when it has problems (all reported)."""
     before = len(problems)
-    spec = Fields(doc.body.get("spec") or {}, f"{doc.path}.spec", problems, _SPEC, _REASONS)
+    spec = Fields(doc.body.get("spec"), f"{doc.path}.spec", problems, _SPEC, _REASONS)
     backends = spec.entries("backends", _BACKEND, required=True)
     sources = spec.entries("sources", _SOURCE, required=True)
     found = [

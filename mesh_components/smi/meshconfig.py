@@ -29,6 +29,7 @@ from mesh_components.model import (
     Resources,
 )
 from mesh_components.smi.documents import Document
+from mesh_components.smi.fields import WRONG_TYPE, describe
 from mesh_components.smi.imported import Note
 
 VERSIONS = ("v1alpha1", "v1alpha2")
@@ -109,9 +110,11 @@ def apply_meshconfig(
     doc: Document, settings: MeshSettings, problems: list[Problem], notes: list[Note]
 ) -> MeshConfig:
     """`settings` with everything the MeshConfig sets that this mesh can honour."""
-    spec = doc.body.get("spec") or {}
-    leaves = dict(_leaves(spec if isinstance(spec, dict) else {}, ""))
+    spec = doc.body.get("spec")
     at = f"{doc.path}.spec"
+    if spec is not None and not isinstance(spec, dict):
+        problems.append(Problem(at, WRONG_TYPE, "a mapping", describe(spec), "make it a mapping"))
+    leaves = dict(_leaves(spec if isinstance(spec, dict) else {}, ""))
     for key, value in leaves.items():
         _check(f"{at}.{key}", key=key, value=value, leaves=leaves, problems=problems, notes=notes)
     before = len(problems)
@@ -266,7 +269,8 @@ def _certificates(
             notes.append(Note(f"{at}.certificate.serviceCertValidityDuration", message))
     bits = leaves.get("certificate.certKeyBitSize")
     if bits is not None:
-        key_type = {2048: KeyType.RSA_2048, 3072: KeyType.RSA_3072}.get(bits)  # type: ignore[call-overload]
+        sizes = {2048: KeyType.RSA_2048, 3072: KeyType.RSA_3072}
+        key_type = sizes.get(bits) if isinstance(bits, int) else None
         if key_type is None:
             wrong("certificate.certKeyBitSize", "2048 or 3072")
         else:

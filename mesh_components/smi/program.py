@@ -13,6 +13,7 @@ creates: both are notes.
 from __future__ import annotations
 
 import json
+import keyword
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -189,7 +190,7 @@ def _constructor(doc: Document, body: Json, problems: list[Problem]) -> str:
     resource = doc.name if doc.kind in CLUSTER_SCOPED else f"{doc.namespace}/{doc.name}"
     fields = {k: v for k, v in body.items() if k not in ("apiVersion", "kind", "status")}
     module = _module(doc.api_group)
-    if module is None:
+    if module is None or not _python_names(module, doc.api_version, doc.kind):
         cls = "k8s.apiextensions.CustomResource"
         extra = sorted(set(fields) - {"metadata", "spec"})
         if extra:
@@ -200,12 +201,31 @@ def _constructor(doc: Document, body: Json, problems: list[Problem]) -> str:
     args = [f"{INDENT * 2}{json.dumps(resource)},"]
     for key, value in fields.items():
         snake = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", key).lower()
+        if not _python_names(snake):  # it would be code in the program, not an argument
+            problems.append(_not_a_field(doc, key))
+            continue
         args.append(
             f"{INDENT * 2}{snake}={literal(value, INDENT * 2, len(INDENT * 2) + len(snake) + 1)},"
         )
     if doc.kind not in CLUSTER_SCOPED:
         args.append(f"{INDENT * 2}opts=mesh.in_namespace({json.dumps(doc.namespace)}),")
     return f"{INDENT}{cls}(\n" + "\n".join(args) + f"\n{INDENT})"
+
+
+def _python_names(*names: str) -> bool:
+    """Whether each of `names` can be written in the program as a name, and is no keyword:
+    the input's text becomes the program's code nowhere else."""
+    return all(name.isidentifier() and not keyword.iskeyword(name) for name in names)
+
+
+def _not_a_field(doc: Document, key: str) -> Problem:
+    return Problem(
+        f"{doc.path}.{key}",
+        "smi-pulumi-field-invalid",
+        "a field of the resource: a name of letters, digits and underscores",
+        repr(key),
+        "remove it: the API server would not keep it either",
+    )
 
 
 def _module(group: str) -> str | None:

@@ -35,7 +35,7 @@ class Routes:
 def add_route_group(doc: Document, routes: Routes, problems: list[Problem]) -> None:
     """Index an HTTPRouteGroup's matches by name."""
     top_level = doc.api_version in ("v1alpha1", "v1alpha2")
-    raw = doc.body if top_level else (doc.body.get("spec") or {})
+    raw = doc.body if top_level else doc.body.get("spec")
     path = doc.path if top_level else f"{doc.path}.spec"
     allowed = ("apiVersion", "kind", "metadata", "matches") if top_level else ("matches",)
     holder = Fields(raw, path, problems, allowed)
@@ -52,7 +52,7 @@ def add_route_group(doc: Document, routes: Routes, problems: list[Problem]) -> N
 
 def add_tcp_route(doc: Document, routes: Routes, problems: list[Problem]) -> None:
     """Index a TCPRoute's ports (none listed: every TCP port)."""
-    spec = Fields(doc.body.get("spec") or {}, f"{doc.path}.spec", problems, ("matches",))
+    spec = Fields(doc.body.get("spec"), f"{doc.path}.spec", problems, ("matches",))
     matches = spec.child("matches", ("ports",))
     ports = () if matches is None else tuple(matches.items("ports", int, "port number"))
     routes.tcp[(doc.namespace, doc.name)] = ports

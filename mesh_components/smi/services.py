@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from mesh_components.errors import Problem
 from mesh_components.model import Protocol, Service, ServicePort, infer_protocol, labels
 from mesh_components.smi.documents import Document
-from mesh_components.smi.fields import INVALID, Fields
+from mesh_components.smi.fields import INVALID, WRONG_TYPE, Fields, describe
 from mesh_components.smi.imported import Note
 
 _DEFAULTS: dict[str, object] = {
@@ -43,10 +43,10 @@ _SERVER_FIRST = "tcp-server-first"
 def service_of(doc: Document, problems: list[Problem], notes: list[Note]) -> Service | None:
     """The mesh's view of a Service manifest, or None when it has problems."""
     before = len(problems)
-    spec = Fields(doc.body.get("spec") or {}, f"{doc.path}.spec", problems, _SPEC, _REASONS)
+    spec = Fields(doc.body.get("spec"), f"{doc.path}.spec", problems, _SPEC, _REASONS)
     problems.extend(_defaults(spec))
     ports = [_port(entry, notes) for entry in spec.entries("ports", _PORT, required=True)]
-    selector = {k: v for k, v in (spec.read("selector", dict, "a mapping") or {}).items()}
+    selector = _selector(spec)
     cluster_ip = spec.text("clusterIP")
     _note_metadata(doc, notes)
     if len(problems) > before or None in ports:
@@ -54,6 +54,18 @@ def service_of(doc: Document, problems: list[Problem], notes: list[Note]) -> Ser
     found = tuple(port for port in ports if port is not None)
     headless = cluster_ip == "None"
     return Service(doc.name, doc.namespace, labels(selector), found, headless=headless)
+
+
+def _selector(spec: Fields) -> dict[str, str]:
+    """The equality selector: labels, so strings only (the API server refuses others)."""
+    found = spec.read("selector", dict, "a mapping") or {}
+    for key, value in found.items():
+        if not isinstance(value, str):
+            fix = "quote it: label values are strings"
+            spec.report(
+                f"{spec.at('selector')}[{key}]", WRONG_TYPE, "a string", describe(value), fix
+            )
+    return {key: value for key, value in found.items() if isinstance(value, str)}
 
 
 def _defaults(spec: Fields) -> Iterator[Problem]:

@@ -43,7 +43,7 @@ def split_of(doc: Document, problems: list[Problem]) -> TrafficSplit | None:
     """The mesh's split for a TrafficSplit, or None when it has problems."""
     before = len(problems)
     spec = Fields(
-        doc.body.get("spec") or {}, f"{doc.path}.spec", problems, ("service", "backends"), _REASONS
+        doc.body.get("spec"), f"{doc.path}.spec", problems, ("service", "backends"), _REASONS
     )
     root = _root(spec, doc.namespace)
     entries = spec.entries("backends", ("service", "weight"), required=True)

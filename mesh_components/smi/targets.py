@@ -54,7 +54,7 @@ def _spec(doc: Document, problems: list[Problem]) -> Fields:
     if doc.api_version == "v1alpha1":
         allowed = ("apiVersion", "kind", "metadata", "destination", "sources", "specs")
         return Fields(doc.body, doc.path, problems, allowed)
-    raw = doc.body.get("spec") or {}
+    raw = doc.body.get("spec")
     return Fields(raw, f"{doc.path}.spec", problems, ("destination", "sources", "rules"))
 
 

@@ -55,7 +55,7 @@ _TOO_MANY_REQUESTS = 429
 def destination_of(doc: Document, problems: list[Problem]) -> Destination | None:
     """The mesh's destination settings for one UpstreamTrafficSetting, or None on problems."""
     before = len(problems)
-    spec = Fields(doc.body.get("spec") or {}, f"{doc.path}.spec", problems, _SPEC)
+    spec = Fields(doc.body.get("spec"), f"{doc.path}.spec", problems, _SPEC)
     service = _service(spec, doc.namespace)
     connections = spec.child("connectionSettings", ("tcp", "http"))
     tcp = None if connections is None else connections.child("tcp", _TCP)

@@ -24,6 +24,8 @@ class ReadWorkload:
 
     doc: Document
     workload: Workload | None
+    readable: bool = True
+    """Whether its pod template has the shape injection reads (else its problems say why)."""
 
 
 def is_workload(doc: Document) -> bool:
@@ -34,7 +36,10 @@ def read_workload(
     doc: Document, members: Membership, problems: list[Problem], notes: list[Note]
 ) -> ReadWorkload:
     """The workload, meshed when OSM would have injected its pods."""
-    found = list(shape_problems(doc.body))
+    found = shape_problems(doc.body)
+    if found:  # nothing more is read of a workload of the wrong shape
+        problems.extend(found)
+        return ReadWorkload(doc, None, readable=False)
     pod = pod_template(doc.body)
     pod_meta, pod_spec = pod.get("metadata") or {}, pod.get("spec") or {}
     found += metadata_problems(_pod_path(doc), pod_meta, pod=True)
