@@ -23,8 +23,9 @@ demo: $(STAMP) system-deps
 
 test: lint typecheck tools unit
 
-# The Pulumi CLI, its YAML language host and the Kubernetes provider, built from their Go modules
-# into .tools/bin (tools/build.sh; needs Go). A cold build takes about 15 minutes on 2 cores.
+# The Pulumi CLI, its YAML language host, the Kubernetes provider, and etcd, the Kubernetes
+# control plane and kubectl, built from their Go modules into .tools/bin (tools/build.sh; needs
+# Go). A cold build takes about 30 minutes on 2 cores.
 tools:
 	bash tools/build.sh
 

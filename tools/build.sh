@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the pinned Go tools into .tools/bin: the Pulumi CLI, its YAML language host and the
-# Kubernetes provider, each from its Go module through a wrapper module in tools/go/<tool>
-# (go.mod and go.sum pin every version). A tool whose pins and recipe have not changed since its
+# Kubernetes provider; and one Kubernetes release's control plane (etcd, kube-apiserver,
+# kube-controller-manager, kube-scheduler) and kubectl. Each comes from its Go module through a
+# wrapper module in tools/go/<wrapper> (go.mod and go.sum pin every version). A tool whose pins and recipe have not changed since its
 # last build is left alone, so a second run takes a second or two. Nothing is downloaded except
 # Go modules, through the Go module proxy; the Go caches stay in their default places.
 set -euo pipefail
@@ -19,8 +20,19 @@ say() { printf 'tools: %s\n' "$*"; }
 # The version a wrapper module pins for MODULE.
 pinned() { (cd "$recipes/$1" && go list -m -f '{{.Version}}' "$2"); }
 
+# The wrapper module a tool is built from: the Kubernetes binaries share one.
+wrapper() {
+    case $1 in
+        kube-* | kubectl) echo kubernetes ;;
+        *) echo "$1" ;;
+    esac
+}
+
 # A fingerprint of what a tool is built from: its wrapper module and this script.
-fingerprint() { cat "$recipes/$1/go.mod" "$recipes/$1/go.sum" "$0" | sha256sum | cut -c1-16; }
+fingerprint() {
+    local recipe=$recipes/$(wrapper "$1")
+    cat "$recipe/go.mod" "$recipe/go.sum" "$0" | sha256sum | cut -c1-16
+}
 
 up_to_date() {
     [ -x "$bin/$1" ] && [ "$(cat "$bin/.$1.built" 2>/dev/null)" = "$(fingerprint "$1")" ]
@@ -31,7 +43,8 @@ up_to_date() {
 build() {
     local tool=$1 package=$2 ldflags=$3 tags=${4:-} started=$SECONDS
     say "building $tool (a cold build takes minutes; Go's caches make the next one fast)"
-    (cd "$work/$tool" && go build -trimpath -tags "$tags" -ldflags "$ldflags" -o "$bin/$tool.new" "$package")
+    (cd "$work/$(wrapper "$tool")" &&
+        go build -trimpath -tags "$tags" -ldflags "$ldflags" -o "$bin/$tool.new" "$package")
     mv "$bin/$tool.new" "$bin/$tool"
     fingerprint "$tool" >"$bin/.$tool.built"
     say "built $tool in $((SECONDS - started)) s"
@@ -85,7 +98,29 @@ kubernetes_provider() {
         "-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$release"
 }
 
-for tool in pulumi pulumi-language-yaml pulumi-resource-kubernetes; do
+# The version flags of Kubernetes' own release build (hack/lib/version.sh): kubectl and the
+# Pulumi provider read the server's version, and a client warns when it differs from its own.
+kubernetes_binary() {
+    local tool=$1 version minor flags="-s -w"
+    version=$(pinned kubernetes k8s.io/kubernetes)
+    minor=$(echo "$version" | cut -d. -f2)
+    [ -f "$work/kubernetes/go.mod" ] || scratch kubernetes
+    for package in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+        flags+=" -X $package.gitVersion=$version -X $package.gitMajor=1"
+        flags+=" -X $package.gitMinor=$minor -X $package.gitTreeState=clean"
+    done
+    build "$tool" "k8s.io/kubernetes/cmd/$tool" "$flags"
+}
+
+etcd_server() {
+    scratch etcd
+    build etcd go.etcd.io/etcd/server/v3 "-s -w"
+}
+
+tools=(pulumi pulumi-language-yaml pulumi-resource-kubernetes
+    etcd kube-apiserver kube-controller-manager kube-scheduler kubectl)
+rm -rf "${work:?}/kubernetes" # a fresh scratch copy for this run's Kubernetes binaries
+for tool in "${tools[@]}"; do
     if up_to_date "$tool"; then
         say "$tool is up to date"
         continue
@@ -94,6 +129,8 @@ for tool in pulumi pulumi-language-yaml pulumi-resource-kubernetes; do
         pulumi) pulumi_cli ;;
         pulumi-language-yaml) yaml_host ;;
         pulumi-resource-kubernetes) kubernetes_provider ;;
+        etcd) etcd_server ;;
+        *) kubernetes_binary "$tool" ;;
     esac
 done
 say "ready in .tools/bin: $(cd "$bin" && ls | tr '\n' ' ')"

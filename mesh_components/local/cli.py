@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mesh_components.local import cleanup, processes, system, traffic
+from mesh_components.local.control_plane.cli import add_cluster_verbs
 from mesh_components.local.layout import Layout, check_name
 from mesh_components.local.manifests import read_dir
 from mesh_components.local.system import LocalRunnerError
@@ -77,6 +78,7 @@ def add_commands(commands: Commands) -> None:
     add_output_format(status)
     status.set_defaults(run=_status)
     _curl(verbs)
+    add_cluster_verbs(verbs)
 
 
 def _name(parser: argparse.ArgumentParser) -> None:
