@@ -207,6 +207,18 @@ def test_main_must_name_a_python_program_inside_the_project(
     assert (problem.code, problem.found) == ("project-program", found)
 
 
+def test_a_main_py_that_links_out_of_the_project_is_not_run(tmp_path: Path) -> None:
+    directory = tmp_path / "project"
+    directory.mkdir()
+    (directory / "Pulumi.yaml").write_text("name: p\nruntime: python\n")
+    outside = tmp_path / "server.py"
+    outside.write_text("raise SystemExit('ran')\n")
+    (directory / "__main__.py").symlink_to(outside)
+    with pytest.raises(MeshValidationError) as raised:
+        record(directory)
+    assert raised.value.codes == ("project-program",)
+
+
 def test_a_failure_without_frames_of_the_program_shows_no_traceback(tmp_path: Path) -> None:
     program = """
     import json

@@ -68,9 +68,9 @@ def _program(directory: Path, main: Any, file: Path, problems: list[Problem]) ->
     project, as Pulumi resolves it: a `main:` of `../ca.secret.yaml` or of a file elsewhere on
     the machine would run that file as Python."""
     program = (directory / main).resolve() if isinstance(main, str) else directory
-    entry = program / "__main__.py" if program.is_dir() else program
+    entry = (program / "__main__.py").resolve() if program.is_dir() else program
     where = f"{file}: main"
-    if not program.is_relative_to(directory):
+    if not (program.is_relative_to(directory) and entry.is_relative_to(directory)):
         fix = "point `main:` at the program inside the project directory"
         problems.append(Problem(where, "project-program", "a path inside the project", main, fix))
     elif not entry.is_file() or entry.suffix != ".py":
