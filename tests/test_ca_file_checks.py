@@ -3,19 +3,17 @@ quoting it. An imported CA key must be strong enough to be worth trusting."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
 
 from mesh_components.errors import MeshValidationError, Problem
 from mesh_components.pki import ca_file
 from mesh_components.pki.imported import load_ca
+from tests.foreign_ca import self_signed_ca
 
 SEED = "ab" * 32
 START = "2026-01-01T00:00:00+00:00"
@@ -72,29 +70,6 @@ def test_each_bad_field_is_named_and_never_quoted(
     assert SEED not in str(problem) and "ab" * 8 not in str(problem)
 
 
-def _ca(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> tuple[bytes, bytes]:
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ca")])
-    now = datetime.now(UTC)
-    usage = x509.KeyUsage(True, False, False, False, False, True, True, False, False)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now)
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(usage, critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    pem = serialization.Encoding.PEM
-    key_pem = key.private_bytes(
-        pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return certificate.public_bytes(pem), key_pem
-
-
 @pytest.mark.parametrize(
     ("key", "found"),
     [
@@ -107,11 +82,11 @@ def test_an_imported_ca_with_a_weak_key_is_refused(
     key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey, found: str
 ) -> None:
     with pytest.raises(MeshValidationError) as raised:
-        load_ca(*_ca(key))
+        load_ca(*self_signed_ca(key))
     (problem,) = raised.value.problems
     assert (problem.code, problem.found) == ("ca-key-too-weak", f"an {found}")
 
 
 def test_an_imported_ca_on_p256_is_accepted() -> None:
-    certificate, _ = load_ca(*_ca(ec.generate_private_key(ec.SECP256R1())))
+    certificate, _ = load_ca(*self_signed_ca(ec.generate_private_key(ec.SECP256R1())))
     assert certificate.subject.rfc4514_string() == "CN=ca"
