@@ -7,6 +7,7 @@ import os
 import socket
 import struct
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,7 +17,16 @@ from mesh_components.local import dns, kube_proxy, launcher, stub_app, volumes
 from mesh_components.local.containers import Runs, runs_as
 from mesh_components.local.layout import Layout, check_name
 from mesh_components.local.manifests import index
-from mesh_components.local.services import PodEndpoint, ServiceAllocator, resolve
+from mesh_components.local.services import (
+    Backend,
+    PodEndpoint,
+    ServiceAllocator,
+    ServiceView,
+    backends,
+    observed_view,
+    resolve,
+    slice_backends,
+)
 
 
 def query(name: str, qtype: int = 1) -> bytes:
@@ -73,11 +83,47 @@ def test_names_resolve_to_cluster_ips_ready_pods_and_stateful_pods() -> None:
     db0 = PodEndpoint("shop", "db-0", "10.244.0.5", {"app": "web"}, True, {}, "db-0", "db")
     pods = [pod("10.244.0.2", True), pod("10.244.0.3", False), db0]
     domain = "cluster.local"
-    assert resolve("web.shop.svc.cluster.local", domain, views, pods) == ["10.96.0.1"]
-    assert resolve("db.shop.svc.cluster.local", domain, views, pods) == ["10.244.0.2", "10.244.0.5"]
-    assert resolve("db-0.db.shop.svc.cluster.local", domain, views, pods) == ["10.244.0.5"]
-    assert resolve("web.other.svc.cluster.local", domain, views, pods) is None
-    assert resolve("example.com", domain, views, pods) is None
+
+    def of(service: ServiceView) -> list[Backend]:
+        return backends(service, pods)
+
+    assert resolve("web.shop.svc.cluster.local", domain, views, of) == ["10.96.0.1"]
+    assert resolve("db.shop.svc.cluster.local", domain, views, of) == ["10.244.0.2", "10.244.0.5"]
+    assert resolve("db-0.db.shop.svc.cluster.local", domain, views, of) == ["10.244.0.5"]
+    assert resolve("web.other.svc.cluster.local", domain, views, of) is None
+    assert resolve("example.com", domain, views, of) is None
+
+
+def test_endpoint_slices_give_ready_addresses_ports_and_hostnames_of_their_service() -> None:
+    """What the node of a real control plane reads: the controller manager's EndpointSlices."""
+    stored = {**service("db", "None"), "spec": {**service("db", "None")["spec"]}}
+    view = observed_view(stored)
+    assert view.cluster_ip is None and view.ports[0].target == "http"
+    assert observed_view(service("web", "10.96.3.3")).cluster_ip == "10.96.3.3"
+
+    def piece(service_name: str, *endpoints: dict[str, Any]) -> dict[str, Any]:
+        labels = {"kubernetes.io/service-name": service_name}
+        return {
+            "metadata": {"name": f"{service_name}-x", "namespace": "shop", "labels": labels},
+            "ports": [{"name": "", "port": 8080, "protocol": "TCP"}],
+            "endpoints": list(endpoints),
+        }
+
+    slices = [
+        piece(
+            "db", {"addresses": ["10.244.0.9"], "conditions": {"ready": True}, "hostname": "db-0"}
+        ),
+        piece("db", {"addresses": ["10.244.0.3"], "conditions": {"ready": False}}),
+        piece("db", {"addresses": ["10.244.0.2"], "conditions": {}}),
+        piece("web", {"addresses": ["10.244.0.7"], "conditions": {"ready": True}}),
+    ]
+    found = slice_backends(view, slices)
+    assert [(b.ip, b.hostname, b.ports) for b in found] == [
+        ("10.244.0.2", "", {"": 8080}),
+        ("10.244.0.9", "db-0", {"": 8080}),
+    ]
+    names = resolve("db-0.db.shop.svc.cluster.local", "cluster.local", [view], lambda s: found)
+    assert names == ["10.244.0.9"]
 
 
 def test_cluster_ips_are_kept_honoured_and_never_shared() -> None:
@@ -95,9 +141,8 @@ def test_cluster_ips_are_kept_honoured_and_never_shared() -> None:
 
 def test_kube_proxy_sends_a_cluster_ip_to_ready_pods_only_and_rejects_when_none() -> None:
     views = ServiceAllocator().views([service("web"), service("empty", selector="none")])
-    text = kube_proxy.rules(
-        views, [pod("10.244.0.2", True), pod("10.244.0.3", False), pod("10.244.0.4", True)]
-    )
+    pods = [pod("10.244.0.2", True), pod("10.244.0.3", False), pod("10.244.0.4", True)]
+    text = kube_proxy.rules(views, lambda service: backends(service, pods))
     dnat = [line.split(" -j DNAT ")[1] for line in text.splitlines() if "DNAT" in line]
     assert dnat == ["--to-destination 10.244.0.2:8080", "--to-destination 10.244.0.4:8080"]
     assert "-m statistic --mode random --probability 0.50000 -j DNAT" in text

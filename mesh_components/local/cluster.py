@@ -42,15 +42,18 @@ from mesh_components.local.manifests import Manifests, index
 from mesh_components.local.network import DNS_IP, NodeNetwork
 from mesh_components.local.pod import Node, Pod, PodIdentity, describe_failures
 from mesh_components.local.services import (
+    Backend,
     PodEndpoint,
     ServiceAllocator,
     ServiceView,
+    backends,
     is_tcp_port,
     resolve,
     selects,
     target_port,
 )
 from mesh_components.local.traffic import Exec, Request, Traffic
+from mesh_components.local.volumes import TokenSource
 from mesh_components.pipeline import envoy_check
 
 READY_TIMEOUT = 120.0
@@ -123,6 +126,16 @@ class LocalCluster:
             raise
 
     def _create(self, manifests: Manifests, envoy: Path) -> None:
+        self._start_node(envoy)
+        with self._lock:
+            self._apply_objects(manifests)
+            for want in self._desired():
+                for ordinal in range(want.replicas):
+                    self._create_pod(want, ordinal)
+        self._controller.start()
+
+    def _start_node(self, envoy: Path) -> None:
+        """The state directories, the node's network and its cluster DNS."""
         self._make_state_dirs()
         envoy = self._runnable_by_proxies(envoy)
         self.network.create()
@@ -136,26 +149,27 @@ class LocalCluster:
             self._changed,
             lambda: self.objects,
             self._service_ports,
+            self._token_source(),
         )
         sock = self._pool.submit(dns.bind_udp, str(DNS_IP)).result()
         self._dns = dns.DnsServer(sock, self.lookup)
         self._dns.start()
-        with self._lock:
-            self._apply_objects(manifests)
-            for want in self._desired():
-                for ordinal in range(want.replicas):
-                    self._create_pod(want, ordinal)
-        self._controller.start()
+
+    def _token_source(self) -> TokenSource | None:
+        """Where projected ServiceAccount tokens come from: nowhere without an API server."""
+        return None
 
     def _make_state_dirs(self) -> None:
         self.layout.root.mkdir(mode=0o755, parents=True, exist_ok=True)
-        self.layout.state.mkdir(mode=0o711)
+        # A control plane's node shares the state dir (and its pids) with the control plane.
+        self.layout.state.mkdir(mode=0o711, exist_ok=True)
+        self.layout.state.chmod(0o711)
         for directory, mode in (
             (self.layout.bin, 0o755),
             (self.layout.pods, 0o700),
             (self.layout.pids, 0o700),
         ):
-            directory.mkdir(mode=mode)
+            directory.mkdir(mode=mode, exist_ok=True)
         source = Path(__file__).parent
         for script in SCRIPTS:
             shutil.copyfile(source / script, self.layout.bin / script)
@@ -177,6 +191,12 @@ class LocalCluster:
     def down(self) -> cleanup.Removed:
         """Stop every pod at once and remove everything this cluster made; what was removed."""
         before = _Inventory.of(self.layout)
+        self._stop_node()
+        state = cleanup.remove(self.layout).state
+        return before.gone(self.layout, state)
+
+    def _stop_node(self) -> None:
+        """Kill every pod, stop the DNS and remove the node's network."""
         self._stopping.set()
         if self._controller.is_alive():
             self._controller.join(timeout=10)
@@ -193,8 +213,6 @@ class LocalCluster:
             self._pool.shutdown(wait=True)
         (self.layout.state / cleanup.DAEMON_PIDFILE).unlink(missing_ok=True)
         self.network.destroy()
-        state = cleanup.remove(self.layout).state
-        return before.gone(self.layout, state)
 
     def wait_ready(self, timeout: float = READY_TIMEOUT, settle: float = 0.0) -> None:
         """Until every current pod is Ready, and no endpoint has changed for `settle` seconds;
@@ -249,7 +267,7 @@ class LocalCluster:
         if self._node is None:
             return
         with self._proxy_lock:
-            text = kube_proxy.rules(self._services, self._endpoints())
+            text = kube_proxy.rules(self._services, self._backends_of)
             if not self._stopping.is_set():
                 try:
                     kube_proxy.apply(self.network.netns, text)
@@ -272,7 +290,11 @@ class LocalCluster:
 
     def lookup(self, name: str) -> list[str] | None:
         """The cluster DNS's view of `name` (see `services.resolve`)."""
-        return resolve(name, self.domain, self._services, self._endpoints())
+        return resolve(name, self.domain, self._services, self._backends_of)
+
+    def _backends_of(self, service: ServiceView) -> list[Backend]:
+        """A Service's Ready endpoints: the pods it selects."""
+        return backends(service, self._endpoints())
 
     # -- pods -------------------------------------------------------------------------------
 

@@ -86,7 +86,11 @@ def launch_spec(pod: PodContext, container: Json, init: bool, where: str) -> dic
         problem = Problem(f"{where}.volumeMounts", "local-mount-path-unsupported", expected,
                           ", ".join(unplaceable), fix)  # fmt: skip
         raise MeshValidationError([problem])
-    # The stub app reads no volume, so a mount it cannot get changes nothing it does.
+    # The stub app reads no volume, so a mount it cannot get changes nothing it does. Nor does
+    # Envoy or the init script read one outside /etc/mesh: a mount whose overlay would cover
+    # the runner's own state (the API server's token volume at /var/run/secrets, /var/run
+    # being /run here) is left out for every container.
+    unplaceable += [m["target"] for m in mounts if _hides_runner_state(m["target"], pod.directory)]
     mounts = [m for m in mounts if m["target"] not in unplaceable]
     return {
         "hostname": pod.hostname,
@@ -192,6 +196,14 @@ def _overlays(pod: PodContext, container: str, targets: list[str]) -> list[dict[
 def _needs_new_top_directory(target: str) -> bool:
     """A mount point that only an overlay on / could add (which would hide every host mount)."""
     return not os.path.lexists(target) and _existing_ancestor(target) == "/"
+
+
+def _hides_runner_state(target: str, pod_directory: Path) -> bool:
+    """Whether the overlay that adds `target` would lie over the pod's own files."""
+    if os.path.lexists(target):
+        return False
+    ancestor = os.path.realpath(_existing_ancestor(target))
+    return os.path.realpath(pod_directory).startswith(ancestor.rstrip("/") + "/")
 
 
 def _existing_ancestor(path: str) -> str:

@@ -71,9 +71,9 @@ def main(name: str, directory: str) -> int:
         print(f"error: {type(error).__name__}: {error}", flush=True)
         return 1
     signal.signal(signal.SIGTERM, lambda *_: _exit_down(cluster))
-    _log_to(cluster.layout.log)
+    log_to(cluster.layout.log)
     print("ready", flush=True)
-    _detach_stdout()
+    detach_stdout()
     try:
         serve(cluster)
     except Exception:  # Never leave a cluster without its runner.
@@ -88,13 +88,13 @@ def _exit_down(cluster: LocalCluster) -> None:
     os._exit(0)
 
 
-def _log_to(log: Path) -> None:
+def log_to(log: Path) -> None:
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.dup2(fd, 2)
     os.close(fd)
 
 
-def _detach_stdout() -> None:
+def detach_stdout() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.close(devnull)

@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from mesh_components.local import system
-from mesh_components.local.services import PodEndpoint, ServiceView, endpoints, target_port
+from mesh_components.local.services import BackendsOf, ServiceView
 
 MASQUERADE_MARK = "0x4000"  # kube-proxy's KUBE-MARK-MASQ bit
 
 
-def rules(services: Iterable[ServiceView], pods: list[PodEndpoint]) -> str:
-    """The node's nat and filter tables for these Services and pods."""
+def rules(services: Iterable[ServiceView], backends_of: BackendsOf) -> str:
+    """The node's nat and filter tables for these Services and their endpoints."""
     nat = ["*nat", ":MLC-SERVICES - [0:0]"]
     jumps: list[str] = []
     rejects: list[str] = []
@@ -27,11 +27,11 @@ def rules(services: Iterable[ServiceView], pods: list[PodEndpoint]) -> str:
     for service in services:
         if service.cluster_ip is None:
             continue
-        ready = endpoints(service, pods)
+        ready = backends_of(service)
         for port in service.ports:
             match = f"-d {service.cluster_ip}/32 -p {port.protocol.lower()} --dport {port.port}"
             comment = f'-m comment --comment "{service.namespace}/{service.name}:{port.port}"'
-            targets = [(pod.ip, t) for pod in ready if (t := target_port(port, pod)) is not None]
+            targets = [(b.ip, t) for b in ready if (t := b.ports.get(port.name)) is not None]
             if not targets:
                 how = "tcp-reset" if port.protocol.upper() == "TCP" else "icmp-port-unreachable"
                 rejects.append(f"-A MLC-REJECT {match} {comment} -j REJECT --reject-with {how}")

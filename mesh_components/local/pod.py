@@ -47,6 +47,7 @@ class Node:
     changed: Callable[[], None]
     objects: Callable[[], Manifests]
     service_ports: Callable[[str, dict[str, str]], dict[int, str]]
+    tokens: volumes.TokenSource | None = None  # with an API server: real ServiceAccount tokens
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,11 +63,13 @@ class PodIdentity:
 class Pod:
     """A pod's sandbox, containers and state; `start` runs its lifecycle in a thread."""
 
-    def __init__(self, node: Node, identity: PodIdentity, template: Json) -> None:
+    def __init__(
+        self, node: Node, identity: PodIdentity, template: Json, uid: str | None = None
+    ) -> None:
         self.node = node
         self.id = identity
         self.template = template
-        self.uid = secrets.token_hex(8)
+        self.uid = uid or secrets.token_hex(8)
         self.labels: dict[str, str] = dict((template.get("metadata") or {}).get("labels") or {})
         self.annotations = dict((template.get("metadata") or {}).get("annotations") or {})
         self.spec: Json = template.get("spec") or {}
@@ -199,7 +202,13 @@ class Pod:
     def _facts(self) -> volumes.PodFacts:
         account = str(self.spec.get("serviceAccountName") or "default")
         return volumes.PodFacts(
-            self.id.name, self.id.namespace, self.uid, self.labels, self.annotations, account
+            self.id.name,
+            self.id.namespace,
+            self.uid,
+            self.labels,
+            self.annotations,
+            account,
+            self.node.tokens,
         )
 
     def _context(self) -> PodContext:

@@ -1,14 +1,17 @@
 """Services as the API server and the endpoints controller see them: ClusterIPs and endpoints.
 
 A ClusterIP is allocated from the service range unless `spec.clusterIP` names one, and kept
-for the Service's life, as the API server does. Endpoints are the Ready pods a Service selects,
-each with the target port resolved against that pod's named container ports.
+for the Service's life, as the API server does (`observed_view` takes the one a real API
+server allocated). A Service's `Backend`s are its Ready endpoints, each with the pod port of
+every Service port: worked out from the pods a Service selects (`backends`, the local runner
+without an API server), or read from the EndpointSlices the controller manager wrote
+(`slice_backends`, the node of a real control plane).
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from mesh_components.emit.kubernetes.metadata import Json
@@ -55,6 +58,18 @@ class PodEndpoint:
     subdomain: str
 
 
+@dataclass(frozen=True, slots=True)
+class Backend:
+    """One Ready endpoint of a Service."""
+
+    ip: str
+    hostname: str  # set when the pod is addressable as `hostname.<service>` (its subdomain)
+    ports: dict[str, int]  # Service port name ("" when unnamed) → the pod's port
+
+
+BackendsOf = Callable[[ServiceView], list[Backend]]
+
+
 class ServiceAllocator:
     """Hands out ClusterIPs: honours `spec.clusterIP`, keeps each Service's across updates."""
 
@@ -84,9 +99,7 @@ class ServiceAllocator:
             cluster_ip = None
         else:
             cluster_ip = self._assign(key, wanted, label(service), problems)
-        selector = tuple(sorted((spec.get("selector") or {}).items()))
-        ports = tuple(_port(p) for p in spec.get("ports") or [])
-        return ServiceView(key[0], key[1], cluster_ip, selector, ports)
+        return _view(service, cluster_ip)
 
     def _assign(
         self, key: tuple[str, str], wanted: str | None, where: str, problems: list[Problem]
@@ -127,6 +140,21 @@ class ServiceAllocator:
         return address
 
 
+def observed_view(service: Json) -> ServiceView:
+    """A Service as a real API server stored it, ClusterIP allocated."""
+    cluster_ip = (service.get("spec") or {}).get("clusterIP")
+    return _view(service, None if cluster_ip in (None, "", "None") else str(cluster_ip))
+
+
+def _view(service: Json, cluster_ip: str | None) -> ServiceView:
+    spec = service.get("spec") or {}
+    selector = tuple(sorted((spec.get("selector") or {}).items()))
+    ports = tuple(_port(p) for p in spec.get("ports") or [])
+    meta = service["metadata"]
+    namespace = str(meta.get("namespace") or "default")
+    return ServiceView(namespace, meta["name"], cluster_ip, selector, ports)
+
+
 def _port(port: Json) -> ServicePort:
     return ServicePort(
         name=str(port.get("name", "")),
@@ -152,10 +180,40 @@ def target_port(port: ServicePort, pod: PodEndpoint) -> int | None:
     return pod.named_ports.get(str(port.target))
 
 
-def endpoints(service: ServiceView, pods: Iterable[PodEndpoint]) -> list[PodEndpoint]:
-    """The Ready pods `service` selects, sorted by IP."""
-    chosen = [pod for pod in pods if pod.ready and selects(service, pod)]
-    return sorted(chosen, key=lambda pod: ipaddress.IPv4Address(pod.ip))
+def backends(service: ServiceView, pods: Iterable[PodEndpoint]) -> list[Backend]:
+    """The Ready pods `service` selects, sorted by IP, with its ports resolved on each."""
+    chosen = sorted(
+        (pod for pod in pods if pod.ready and selects(service, pod)),
+        key=lambda pod: ipaddress.IPv4Address(pod.ip),
+    )
+    return [
+        Backend(
+            pod.ip,
+            pod.hostname if pod.subdomain == service.name else "",
+            {p.name: t for p in service.ports if (t := target_port(p, pod)) is not None},
+        )
+        for pod in chosen
+    ]
+
+
+def slice_backends(service: ServiceView, slices: Iterable[Json]) -> list[Backend]:
+    """The Ready endpoints of `service` in its EndpointSlices, sorted by IP and deduplicated."""
+    found: dict[str, Backend] = {}
+    for piece in slices:
+        meta = piece.get("metadata") or {}
+        labels = meta.get("labels") or {}
+        if meta.get("namespace") != service.namespace or labels.get(SERVICE_NAME) != service.name:
+            continue
+        ports = {str(p.get("name") or ""): int(p["port"]) for p in piece.get("ports") or []}
+        for endpoint in piece.get("endpoints") or []:
+            if (endpoint.get("conditions") or {}).get("ready") is False:
+                continue
+            for address in endpoint.get("addresses") or []:
+                found[address] = Backend(address, str(endpoint.get("hostname") or ""), ports)
+    return [found[ip] for ip in sorted(found, key=ipaddress.IPv4Address)]
+
+
+SERVICE_NAME = "kubernetes.io/service-name"
 
 
 def is_tcp_port(port: ServicePort) -> bool:
@@ -165,7 +223,7 @@ def is_tcp_port(port: ServicePort) -> bool:
 
 
 def resolve(
-    name: str, domain: str, services: Iterable[ServiceView], pods: list[PodEndpoint]
+    name: str, domain: str, services: Iterable[ServiceView], backends_of: BackendsOf
 ) -> list[str] | None:
     """A DNS name's addresses: a Service's ClusterIP, a headless Service's Ready pods, or a
     pod by hostname and subdomain; None when the name does not exist."""
@@ -177,10 +235,9 @@ def resolve(
         if parts == [service.name, service.namespace]:
             if service.cluster_ip is not None:
                 return [service.cluster_ip]
-            return [p.ip for p in endpoints(service, pods)]
+            return [b.ip for b in backends_of(service)]
         if len(parts) == 3 and parts[1:] == [service.name, service.namespace]:
-            found = [p.ip for p in endpoints(service, pods)
-                     if p.hostname == parts[0] and p.subdomain == service.name]  # fmt: skip
+            found = [b.ip for b in backends_of(service) if b.hostname == parts[0]]
             if found:
                 return found
     return None

@@ -15,7 +15,7 @@ import base64
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +40,11 @@ class PodFacts:
     labels: dict[str, str]
     annotations: dict[str, str]
     service_account: str
+    tokens: TokenSource | None = None
+
+
+TokenSource = Callable[[PodFacts, Json], bytes]
+"""A ServiceAccount token for a pod and a projected `serviceAccountToken` source."""
 
 
 def payload(volume: Json, objects: Manifests, pod: PodFacts, where: str) -> Payload | None:
@@ -159,7 +164,9 @@ def _projected(source: Json, objects: Manifests, pod: PodFacts, where: str) -> P
         elif "downwardAPI" in part:
             files.update(_downward(part["downwardAPI"].get("items") or [], pod, mode))
         elif "serviceAccountToken" in part:
-            files[part["serviceAccountToken"]["path"]] = (TOKEN_NOTE, mode)
+            source = part["serviceAccountToken"]
+            token = TOKEN_NOTE if pod.tokens is None else pod.tokens(pod, source)
+            files[source["path"]] = (token, mode)
         else:
             kinds = ", ".join(part)
             raise MeshValidationError(

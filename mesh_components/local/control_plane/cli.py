@@ -1,18 +1,21 @@
 """`local cluster up|down --name N`: a real control plane here, for kubectl and `pulumi up`.
 
-`up` starts etcd, the API server, the controller manager and the scheduler (detached: they
-outlive the command) and prints `KUBECONFIG=PATH` as its last line. `down` stops them and
-removes the cluster's state directory. There is no node yet (issue 17): pods are created and
-admitted, and wait to be scheduled.
+`up` starts etcd, the API server, the controller manager, the scheduler and the node (the
+local runner as kubelet, kube-proxy and DNS, see `node`), all detached so that they outlive the
+command, and prints `KUBECONFIG=PATH` as its last line. `down` stops the node first (its pods
+end, its network goes), then the control plane, and removes the cluster's state directory;
+it fails naming anything left behind.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import shutil
+import signal
+import subprocess
+import sys
 
-from mesh_components.local.control_plane.plane import BINARIES, control_plane_folder, start, stop
+from mesh_components.local import cleanup, processes, system
+from mesh_components.local.control_plane.plane import start, stop
 from mesh_components.local.layout import Layout, check_name
 from mesh_components.local.system import LocalRunnerError
 from mesh_components.terminal.parser import PROGRAM, Commands, add_verb
@@ -40,26 +43,58 @@ def add_cluster_verbs(verbs: Commands) -> None:
 
 
 def _up(args: argparse.Namespace) -> int:
+    system.require()
     layout = Layout(check_name(args.name))
-    if control_plane_folder(layout).exists():
+    if layout.state.exists():
         raise LocalRunnerError(
-            f"cluster {layout.cluster} already has a control plane; "
+            f"cluster {layout.cluster} exists already; "
             f"run `{PROGRAM} local cluster down --name {layout.cluster}` first"
         )
     plane = start(layout)
-    print(f"cluster {layout.cluster}: API server on https://127.0.0.1:{plane.api_port}")
+    try:
+        pid = _start_node(layout)
+    except BaseException:
+        stop(layout)
+        cleanup.remove(layout)
+        raise
+    print(f"cluster {layout.cluster}: API server on https://127.0.0.1:{plane.api_port}, "
+          f"node {layout.cluster} (pid {pid}, log {layout.log})")  # fmt: skip
     print(f"KUBECONFIG={plane.kubeconfig}")
     return 0
 
 
+def _start_node(layout: Layout) -> int:
+    """Start the node's process; its pid once it is registered and watching."""
+    argv = [sys.executable, "-m", "mesh_components.local.control_plane.node_daemon", layout.cluster]
+    node = subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        text=True, start_new_session=True,
+    )  # fmt: skip
+    assert node.stdout is not None
+    first = node.stdout.readline().strip()
+    if first != "ready":
+        rest = node.stdout.read()
+        node.wait(timeout=60)
+        raise LocalRunnerError((first + rest).removeprefix("error: ") or "the node died")
+    return node.pid
+
+
 def _down(args: argparse.Namespace) -> int:
+    system.require()
     layout = Layout(check_name(args.name))
+    node = processes.recorded(layout.state / cleanup.DAEMON_PIDFILE)
+    if node is not None:  # It ends its pods gracefully enough, and removes its network.
+        processes.signal_group(node, signal.SIGTERM)
+        processes.wait_gone(node, NODE_STOP_TIMEOUT)
     stopped = stop(layout)
-    shutil.rmtree(control_plane_folder(layout), ignore_errors=True)
-    for name in BINARIES:
-        (layout.pids / f"{name}.pid").unlink(missing_ok=True)
-    for folder in (layout.pids, layout.state):  # unless `local up` keeps a cluster there too
-        with contextlib.suppress(OSError):
-            folder.rmdir()
-    print(f"cluster {layout.cluster}: stopped {stopped} control-plane processes")
+    removed = cleanup.remove(layout)
+    left = cleanup.leftovers(layout)
+    if left:
+        raise LocalRunnerError(f"could not remove: {', '.join(left)}")
+    node_count = 0 if node is None else 1
+    print(f"cluster {layout.cluster}: stopped the node ({node_count} process) and "
+          f"{stopped} control-plane processes; removed {removed}")  # fmt: skip
     return 0
+
+
+NODE_STOP_TIMEOUT = 60.0

@@ -77,6 +77,20 @@ def control_plane_folder(layout: Layout) -> Path:
     return layout.state / "control-plane"
 
 
+def running(layout: Layout) -> ControlPlane:
+    """The control plane `start` left running for `layout`'s cluster (from another process)."""
+    try:
+        port = int((control_plane_folder(layout) / API_PORT_FILE).read_text())
+    except (OSError, ValueError):
+        raise LocalRunnerError(
+            f"cluster {layout.cluster} has no control plane (start it with `local cluster up`)"
+        ) from None
+    return ControlPlane(layout, port)
+
+
+API_PORT_FILE = "api-port"
+
+
 def find_binary(name: str) -> Path:
     """A control-plane binary: from MESH_TOOLS_BIN, this checkout's .tools/bin, or PATH."""
     candidates = [os.environ.get("MESH_TOOLS_BIN", ""), str(_checkout_tools())]
@@ -116,6 +130,7 @@ def start(layout: Layout, extra_clients: tuple[Client, ...] = ()) -> ControlPlan
             _spawn(layout, "kube-apiserver", _apiserver(binaries, pki, etcd_port, api_port))
         )
         _wait_serving(plane)
+        (folder / API_PORT_FILE).write_text(f"{api_port}\n")
         for client in clients:
             _write_kubeconfig(folder / f"{client.name}.kubeconfig", pki, client, api_port)
         manager = _controller_manager(binaries, pki, folder)
