@@ -1,9 +1,9 @@
 """A real control plane (etcd, kube-apiserver, controller manager, scheduler from `make tools`)
 takes what `render` writes: server-side apply of every object, admission included.
 
-There is no node yet (issue 17), so pods are created and wait to be scheduled; what is proven
-here is that the API server, with ServiceAccount admission and its validation of native
-sidecars, and the controllers accept the mesh's objects.
+No node runs here, so pods are created and wait to be scheduled: what is proven is that the
+API server, with ServiceAccount admission and its validation of native sidecars, and the
+controllers accept the mesh's objects. tests/test_cluster_e2e.py runs them on the node.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -141,28 +140,3 @@ def test_osm_demo_rendered_from_its_manifests_is_applied_server_side(
     assert done.returncode == 0, done.stderr
     assert "serverside-applied" in done.stdout and "error" not in done.stderr.lower()
     assert [p["metadata"]["name"] for p in _items(plane, "pods", "bookwarehouse")] != []
-
-
-def _run(*argv: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, check=False, capture_output=True, text=True, timeout=timeout)
-
-
-def test_local_cluster_up_prints_a_kubeconfig_and_down_leaves_nothing() -> None:
-    _require_tools()
-    if os.geteuid() != 0:
-        pytest.skip("local clusters keep their state in /run/mesh-local: needs root")
-    name = "cpcli"
-    command = (sys.executable, "-m", "mesh_components", "local", "cluster")
-    up = _run(*command, "up", "--name", name, timeout=180)
-    try:
-        assert up.returncode == 0, up.stderr
-        last = up.stdout.strip().splitlines()[-1]
-        assert last.startswith("KUBECONFIG=")
-        kubeconfig = last.removeprefix("KUBECONFIG=")
-        namespace = _run(str(TOOLS / "kubectl"), "--kubeconfig", kubeconfig, "get", "ns", "default")
-        assert namespace.returncode == 0, namespace.stderr
-    finally:
-        down = _run(*command, "down", "--name", name)
-    assert down.returncode == 0 and "stopped 4 control-plane processes" in down.stdout
-    assert not (Path("/run/mesh-local") / name).exists()
-    assert _run("pgrep", "-f", f"/run/mesh-local/{name}/").stdout == ""

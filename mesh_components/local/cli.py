@@ -174,7 +174,7 @@ def _total(*parts: cleanup.Removed) -> cleanup.Removed:
 
 def _status(args: argparse.Namespace) -> int:
     layout = Layout(check_name(args.name))
-    status = _read_status(layout)
+    status = read_status(layout)
     stale = processes.recorded(layout.state / cleanup.DAEMON_PIDFILE) is None
     output = getattr(args, "output", "table")  # `up` prints the status too
     if output != "table":
@@ -235,7 +235,7 @@ def _services_table(status: dict[str, Any]) -> Table:
 def _curl_run(args: argparse.Namespace) -> int:
     system.require()
     layout = Layout(check_name(args.name))
-    where = _app_of(_read_status(layout), args.source)
+    where = app_of(read_status(layout), args.source)
     headers = dict(_header(h) for h in args.header)
     request = traffic.Request(
         args.url,
@@ -257,7 +257,7 @@ def _header(text: str) -> tuple[str, str]:
     return name.strip(), value.strip()
 
 
-def _app_of(status: dict[str, Any], source: str) -> traffic.Exec:
+def app_of(status: dict[str, Any], source: str) -> traffic.Exec:
     namespace, _, workload = source.partition("/")
     for pod in status["pods"]:
         if (
@@ -271,7 +271,7 @@ def _app_of(status: dict[str, Any], source: str) -> traffic.Exec:
     raise LocalRunnerError(f"no Ready pod with an app for {source!r} (see `local status`)")
 
 
-def _read_status(layout: Layout) -> dict[str, Any]:
+def read_status(layout: Layout) -> dict[str, Any]:
     try:
         status: dict[str, Any] = json.loads(layout.status_file.read_text())
     except (OSError, ValueError):

@@ -1,0 +1,250 @@
+"""The mesh on a real control plane, driven as a user drives one: `local cluster up` (etcd, the
+API server, the controllers, the scheduler, and the local runner as the node), then `kubectl
+apply` of a render and `pulumi up` of the root program with the real CLI, engine and Kubernetes
+provider, with KUBECONFIG set and no render mode; traffic through the real Envoys; and a weight
+change hot-reloaded under steady load, `pulumi destroy` and `local cluster down` leaving nothing.
+
+One cluster serves the module and the tests run in order, each leaving it as the next expects.
+Needs root, Envoy and `make tools`: in CI their absence fails, elsewhere it skips with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mesh_components.cli import main
+from mesh_components.local import cleanup, traffic
+from mesh_components.local.cli import app_of, read_status
+from mesh_components.local.control_plane.plane import BINARIES
+from mesh_components.local.layout import Layout
+from tests.engine import ROOT, Workspace
+from tests.engine import require_tools as require_pulumi
+from tests.local_bookstore import BOOKSTORE, BUYER_HEADERS, why_not
+
+pytestmark = [pytest.mark.root, pytest.mark.envoy, pytest.mark.engine]
+
+TOOLS = ROOT / ".tools" / "bin"
+BOOKS_BOUGHT = f"{BOOKSTORE}/books-bought"
+NAMESPACES = ("bookbuyer", "bookthief", "bookstore", "bookwarehouse")
+HOT_RELOAD = {
+    "configUpdates": "hot-reload",
+    "kubernetes:enableConfigMapMutable": "true",
+    "kubernetes:enableSecretMutable": "true",
+}
+SPIFFE = "spiffe://cluster.local/ns/{}/sa/{}"
+
+
+@dataclass(frozen=True)
+class Cluster:
+    layout: Layout
+    kubeconfig: Path
+    work: Path
+
+    def kubectl(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+        command = [str(TOOLS / "kubectl"), "--kubeconfig", str(self.kubeconfig), *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+
+    def items(self, kind: str, *where: str) -> list[dict[str, Any]]:
+        done = self.kubectl("get", kind, *where, "-o", "json")
+        assert done.returncode == 0, done.stderr
+        found: list[dict[str, Any]] = json.loads(done.stdout)["items"]
+        return found
+
+    def send(self, source: str, url: str, **options: Any) -> traffic.Traffic:
+        where = app_of(read_status(self.layout), source)
+        return traffic.send(where, self.layout.bin / "client.py", traffic.Request(url, **options))
+
+    def start(self, source: str, url: str, **options: Any) -> Any:
+        where = app_of(read_status(self.layout), source)
+        request = traffic.Request(url, **options)
+        return traffic.start(where, self.layout.bin / "client.py", request)
+
+
+def _cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "mesh_components", "local", "cluster", *args]
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=timeout, cwd=ROOT, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    reason = why_not() or _missing_tools()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason} (CI must run the real-cluster tests)")
+        pytest.skip(reason)
+    require_pulumi()
+    name = f"e{os.getpid() % 10**6}"
+    up = _cli("up", "--name", name)
+    layout = Layout(name)
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        last = up.stdout.strip().splitlines()[-1]
+        assert last.startswith("KUBECONFIG=")
+        yield Cluster(
+            layout, Path(last.removeprefix("KUBECONFIG=")), tmp_path_factory.mktemp("e2e")
+        )
+    finally:
+        down = _cli("down", "--name", name)
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert "stopped the node (1 process)" in down.stdout
+    assert cleanup.leftovers(layout) == []
+    assert (
+        subprocess.run(["pgrep", "-f", f"{layout.state}/"], capture_output=True, check=False).stdout
+        == b""
+    )
+
+
+def _missing_tools() -> str | None:
+    missing = [name for name in (*BINARIES, "kubectl") if not (TOOLS / name).is_file()]
+    return f"{', '.join(missing)} not built: run `make tools`" if missing else None
+
+
+def _ca(cluster: Cluster) -> Path:
+    ca = cluster.work / "ca.secret.yaml"
+    if not ca.exists():
+        out = cluster.work / "k8s"
+        arguments = ["render", str(ROOT / "examples" / "bookstore"), "-o", str(out)]
+        assert main([*arguments, "--ca-file", str(ca), "--new-ca"]) == 0
+    return ca
+
+
+def _wait_pods_ready(cluster: Cluster, count: int, timeout: float = 120) -> list[dict[str, Any]]:
+    """Until exactly `count` pods of the mesh's namespaces are Running and Ready."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pods = [p for p in cluster.items("pods", "-A") if p["metadata"]["namespace"] in NAMESPACES]
+        ready = [p for p in pods if _ready(p)]
+        if len(ready) == count == len(pods):
+            return pods
+        assert time.monotonic() < deadline, [(p["metadata"]["name"], p["status"]) for p in pods]
+        time.sleep(1)
+
+
+def _ready(pod: dict[str, Any]) -> bool:
+    conditions = {c["type"]: c["status"] for c in pod["status"].get("conditions", [])}
+    return pod["status"].get("phase") == "Running" and conditions.get("Ready") == "True"
+
+
+def _wait_mesh_gone(cluster: Cluster, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        left = [n for n in cluster.items("namespaces") if n["metadata"]["name"] in NAMESPACES]
+        pods = read_status(cluster.layout)["pods"]
+        if not left and not pods:
+            return
+        assert time.monotonic() < deadline, (left, pods)
+        time.sleep(1)
+
+
+def _assert_the_mesh_runs(cluster: Cluster) -> None:
+    """The split, the denial and the TCP route, measured as traffic."""
+    bought = cluster.send("bookbuyer/bookbuyer", BOOKS_BOUGHT, count=60, headers=BUYER_HEADERS)
+    assert bought.statuses() == {"200": 60}
+    split = bought.workloads()
+    assert split.keys() == {"bookstore-v1", "bookstore-v2"} and min(split.values()) >= 15, split
+    assert bought.identities() == {SPIFFE.format("bookbuyer", "bookbuyer"): 60}
+    thief = cluster.send("bookthief/bookthief", BOOKS_BOUGHT, count=10, headers=BUYER_HEADERS)
+    assert thief.statuses() == {"error: ConnectionRefusedError": 10}
+    mysql = cluster.send(
+        "bookwarehouse/bookwarehouse", "tcp://mysql.bookwarehouse:3306", count=5, tcp=True
+    )
+    assert mysql.statuses() == {"ok": 5} and mysql.workloads() == {"mysql": 5}
+
+
+def test_the_node_is_a_ready_node_and_its_pods_report_their_state(cluster: Cluster) -> None:
+    (node,) = cluster.items("nodes")
+    conditions = {c["type"]: c["status"] for c in node["status"]["conditions"]}
+    assert node["metadata"]["name"] == cluster.layout.cluster and conditions["Ready"] == "True"
+    assert not [t for t in node["spec"].get("taints", []) if t["effect"] == "NoSchedule"]
+    lease = cluster.items("leases", "-n", "kube-node-lease")
+    assert [item["spec"]["holderIdentity"] for item in lease] == [cluster.layout.cluster]
+
+
+def test_kubectl_apply_of_a_render_runs_the_mesh_and_delete_removes_it(cluster: Cluster) -> None:
+    _ca(cluster)
+    directory = cluster.work / "k8s"
+    applied = cluster.kubectl("apply", "--server-side", "-R", "-f", str(directory))
+    assert applied.returncode == 0, applied.stderr
+    pods = _wait_pods_ready(cluster, 6)
+    for pod in pods:  # IP, native sidecar started and ready, the app's container running
+        status = pod["status"]
+        assert status["podIP"].startswith("10.244.") and status["hostIP"] == "10.244.0.1"
+        (sidecar,) = [s for s in status["initContainerStatuses"] if s["name"] == "mesh-proxy"]
+        assert sidecar["ready"] and sidecar["started"] and "running" in sidecar["state"]
+        assert all("running" in c["state"] for c in status["containerStatuses"])
+    _assert_the_mesh_runs(cluster)
+    deleted = cluster.kubectl("delete", "-R", "-f", str(directory), "--wait=false")
+    assert deleted.returncode == 0, deleted.stderr
+    _wait_mesh_gone(cluster)
+
+
+def test_pulumi_up_of_the_root_program_runs_the_mesh(cluster: Cluster) -> None:
+    workspace = Workspace(cluster.work / "pulumi", KUBECONFIG=str(cluster.kubeconfig))
+    up = workspace.run("up", ROOT, config=HOT_RELOAD, secrets={"ca": _ca(cluster).read_text()})
+    assert up.ok, up.output[-3000:]
+    _wait_pods_ready(cluster, 6, timeout=30)  # the provider awaited the rollouts already
+    accounts = {a["metadata"]["name"] for a in cluster.items("serviceaccounts", "-n", "bookstore")}
+    assert {"bookstore", "bookstore-v2"} <= accounts
+    _assert_the_mesh_runs(cluster)
+
+
+def test_a_weight_change_is_hot_reloaded_under_load_without_a_failure(cluster: Cluster) -> None:
+    before = {p["metadata"]["uid"]: _restarts(p) for p in _wait_pods_ready(cluster, 6)}
+    load = cluster.start(
+        "bookbuyer/bookbuyer",
+        BOOKS_BOUGHT,
+        headers=BUYER_HEADERS,
+        duration=40.0,
+        interval=0.02,
+    )
+    workspace = Workspace(cluster.work / "pulumi", KUBECONFIG=str(cluster.kubeconfig))
+    config = {**HOT_RELOAD, "bookstoreV2Weight": "100"}
+    up = workspace.run("up", ROOT, config=config, secrets={"ca": _ca(cluster).read_text()})
+    assert up.ok, up.output[-3000:]
+    moved = _until_only_v2(cluster)
+    result = traffic.finish(load, timeout=120)
+    assert len(result.results) > 500 and result.failures() == [], result.summary()
+    after = {p["metadata"]["uid"]: _restarts(p) for p in _wait_pods_ready(cluster, 6)}
+    assert after == before  # the same pods, no container restarted: a hot reload
+    assert moved < 5.0
+
+
+def _restarts(pod: dict[str, Any]) -> int:
+    statuses = pod["status"]["containerStatuses"] + pod["status"]["initContainerStatuses"]
+    return sum(s.get("restartCount", 0) for s in statuses)
+
+
+def _until_only_v2(cluster: Cluster) -> float:
+    """Seconds after `pulumi up` returned until bookbuyer's requests all go to v2."""
+    started = time.monotonic()
+    while time.monotonic() - started < 30:
+        probe = cluster.send("bookbuyer/bookbuyer", BOOKS_BOUGHT, count=20, headers=BUYER_HEADERS)
+        if probe.workloads() == {"bookstore-v2": 20}:
+            return time.monotonic() - started
+        time.sleep(0.2)
+    raise AssertionError("bookbuyer's requests never moved to bookstore-v2 alone")
+
+
+def test_pulumi_destroy_leaves_nothing_in_the_api_server_or_on_the_node(cluster: Cluster) -> None:
+    workspace = Workspace(cluster.work / "pulumi", KUBECONFIG=str(cluster.kubeconfig))
+    secrets = {"ca": _ca(cluster).read_text()}
+    destroyed = workspace.run("destroy", ROOT, config=HOT_RELOAD, secrets=secrets)
+    assert destroyed.ok, destroyed.output[-3000:]
+    _wait_mesh_gone(cluster)
+    assert not list(cluster.layout.pods.iterdir())  # no pod directory, volume or log left
+    netns = subprocess.run(
+        ["ip", "netns", "list"], capture_output=True, text=True, check=False
+    ).stdout
+    assert [n for n in netns.split() if cluster.layout.owns_netns(n)] == [cluster.layout.node_netns]
