@@ -120,11 +120,13 @@ def _ca(cluster: Cluster) -> Path:
     return ca
 
 
-def _wait_pods_ready(cluster: Cluster, count: int, timeout: float = 120) -> list[dict[str, Any]]:
-    """Until exactly `count` pods of the mesh's namespaces are Running and Ready."""
+def _wait_pods_ready(
+    cluster: Cluster, count: int, timeout: float = 120, namespaces: tuple[str, ...] = NAMESPACES
+) -> list[dict[str, Any]]:
+    """Until exactly `count` pods of `namespaces` are Running and Ready."""
     deadline = time.monotonic() + timeout
     while True:
-        pods = [p for p in cluster.items("pods", "-A") if p["metadata"]["namespace"] in NAMESPACES]
+        pods = [p for p in cluster.items("pods", "-A") if p["metadata"]["namespace"] in namespaces]
         ready = [p for p in pods if _ready(p)]
         if len(ready) == count == len(pods):
             return pods
@@ -137,10 +139,12 @@ def _ready(pod: dict[str, Any]) -> bool:
     return pod["status"].get("phase") == "Running" and conditions.get("Ready") == "True"
 
 
-def _wait_mesh_gone(cluster: Cluster, timeout: float = 120) -> None:
+def _wait_mesh_gone(
+    cluster: Cluster, timeout: float = 120, namespaces: tuple[str, ...] = NAMESPACES
+) -> None:
     deadline = time.monotonic() + timeout
     while True:
-        left = [n for n in cluster.items("namespaces") if n["metadata"]["name"] in NAMESPACES]
+        left = [n for n in cluster.items("namespaces") if n["metadata"]["name"] in namespaces]
         pods = read_status(cluster.layout)["pods"]
         if not left and not pods:
             return
@@ -235,6 +239,25 @@ def _until_only_v2(cluster: Cluster) -> float:
             return time.monotonic() - started
         time.sleep(0.2)
     raise AssertionError("bookbuyer's requests never moved to bookstore-v2 alone")
+
+
+def test_service_accounts_nobody_declared_are_made_by_the_mesh(cluster: Cluster) -> None:
+    """A program that names ServiceAccounts in its workloads and never declares them (as one
+    written from docs/pulumi.md does): the Mesh creates them, so ServiceAccount admission, which
+    refuses a pod whose account does not exist, admits every pod and the identities hold."""
+    project = ROOT / "tests" / "projects" / "undeclared_accounts"
+    workspace = Workspace(cluster.work / "accounts", KUBECONFIG=str(cluster.kubeconfig))
+    secrets = {"ca": _ca(cluster).read_text()}
+    up = workspace.run("up", project, secrets=secrets)
+    assert up.ok, up.output[-3000:]
+    accounts = {a["metadata"]["name"] for a in cluster.items("serviceaccounts", "-n", "accounts")}
+    assert {"web", "caller"} <= accounts
+    _wait_pods_ready(cluster, 2, timeout=30, namespaces=("accounts",))
+    called = cluster.send("accounts/caller", "http://web.accounts/", count=10)
+    assert called.statuses() == {"200": 10}
+    assert called.identities() == {SPIFFE.format("accounts", "caller"): 10}
+    assert workspace.run("destroy", project, secrets=secrets).ok
+    _wait_mesh_gone(cluster, namespaces=("accounts",))
 
 
 def test_pulumi_destroy_leaves_nothing_in_the_api_server_or_on_the_node(cluster: Cluster) -> None:
