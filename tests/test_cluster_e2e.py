@@ -34,6 +34,7 @@ from tests.local_bookstore import BOOKSTORE, BUYER_HEADERS, why_not
 pytestmark = [pytest.mark.root, pytest.mark.envoy, pytest.mark.engine]
 
 TOOLS = ROOT / ".tools" / "bin"
+OSM_DEMO = ROOT.parent / "shared" / "reference" / "osm-demo"
 BOOKS_BOUGHT = f"{BOOKSTORE}/books-bought"
 NAMESPACES = ("bookbuyer", "bookthief", "bookstore", "bookwarehouse")
 HOT_RELOAD = {
@@ -162,7 +163,7 @@ def _assert_the_mesh_runs(cluster: Cluster) -> None:
     thief = cluster.send("bookthief/bookthief", BOOKS_BOUGHT, count=10, headers=BUYER_HEADERS)
     assert thief.statuses() == {"error: ConnectionRefusedError": 10}
     mysql = cluster.send(
-        "bookwarehouse/bookwarehouse", "tcp://mysql.bookwarehouse:3306", count=5, tcp=True
+        "bookwarehouse/bookwarehouse", "mysql.bookwarehouse:3306", count=5, tcp=True
     )
     assert mysql.statuses() == {"ok": 5} and mysql.workloads() == {"mysql": 5}
 
@@ -190,6 +191,36 @@ def test_kubectl_apply_of_a_render_runs_the_mesh_and_delete_removes_it(cluster: 
         assert all("running" in c["state"] for c in status["containerStatuses"])
     _assert_the_mesh_runs(cluster)
     deleted = cluster.kubectl("delete", "-R", "-f", str(directory), "--wait=false")
+    assert deleted.returncode == 0, deleted.stderr
+    _wait_mesh_gone(cluster)
+
+
+def test_osms_demo_rendered_from_its_manifests_runs_on_the_node(cluster: Cluster) -> None:
+    """OSM's published demo manifests and SMI resources, rendered unedited and applied
+    server-side after their namespaces, as OSM's demo does (its manifests hold none)."""
+    out = cluster.work / "osm"
+    flags = ["--namespaces", ",".join(NAMESPACES), "--access", "policy"]
+    ca = ["--ca-file", str(cluster.work / "osm-ca.secret.yaml"), "--new-ca"]
+    assert main(["render", str(OSM_DEMO), "-o", str(out), *ca, *flags]) == 0
+    for namespace in NAMESPACES:
+        assert cluster.kubectl("create", "namespace", namespace).returncode == 0
+    applied = cluster.kubectl("apply", "--server-side", "-R", "-f", str(out))
+    assert applied.returncode == 0, applied.stderr
+    _wait_pods_ready(cluster, 6)
+    split = cluster.send("bookbuyer/bookbuyer", BOOKS_BOUGHT, count=100, headers=BUYER_HEADERS)
+    assert split.statuses() == {"200": 100}
+    assert split.workloads().keys() == {"bookstore", "bookstore-v2"}  # OSM's split-50-50
+    thief = cluster.send("bookthief/bookthief", BOOKS_BOUGHT, count=5, headers=BUYER_HEADERS)
+    assert thief.statuses() == {"error: ConnectionRefusedError": 5}
+    restock = "http://bookwarehouse.bookwarehouse:14001/restock-books"
+    assert cluster.send("bookstore/bookstore", restock, count=5, method="POST").statuses() == {
+        "200": 5
+    }
+    mysql = cluster.send(
+        "bookwarehouse/bookwarehouse", "mysql.bookwarehouse:3306", count=5, tcp=True
+    )
+    assert mysql.statuses() == {"ok": 5}
+    deleted = cluster.kubectl("delete", "namespace", *NAMESPACES, "--wait=false")
     assert deleted.returncode == 0, deleted.stderr
     _wait_mesh_gone(cluster)
 

@@ -26,7 +26,6 @@ from mesh_components.local.layout import Layout
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOLS = ROOT / ".tools" / "bin"
-OSM_DEMO = ROOT.parent / "shared" / "reference" / "osm-demo"
 
 
 def _require_tools() -> None:
@@ -53,13 +52,6 @@ def _running(root: Path) -> Iterator[ControlPlane]:
 @pytest.fixture(scope="module")
 def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
     yield from _running(tmp_path_factory.mktemp("state"))
-
-
-@pytest.fixture
-def fresh_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
-    """A control plane of its own: the OSM demo's Deployments have the bookstore's names, with
-    other selectors, which are immutable."""
-    yield from _running(tmp_path_factory.mktemp("fresh"))
 
 
 def _kubectl(plane: ControlPlane, *args: str) -> subprocess.CompletedProcess[str]:
@@ -118,25 +110,3 @@ def test_a_pod_whose_service_account_does_not_exist_is_refused(plane: ControlPla
     with pytest.raises(ApiError) as refused:
         plane.api().request("POST", "/api/v1/namespaces/orphans/pods", pod)
     assert refused.value.status == 403 and 'serviceaccount "nobody" not found' in str(refused.value)
-
-
-def test_osm_demo_rendered_from_its_manifests_is_applied_server_side(
-    fresh_plane: ControlPlane, tmp_path: Path
-) -> None:
-    plane = fresh_plane
-    rendered = _render(
-        OSM_DEMO,
-        tmp_path / "osm",
-        "--namespaces",
-        "bookstore,bookbuyer,bookthief,bookwarehouse",
-        "--access",
-        "policy",
-    )
-    # As OSM's demo does: the namespaces first (the manifests hold none, and render of
-    # manifests writes none yet: issue 17's notes).
-    for namespace in ("bookstore", "bookbuyer", "bookthief", "bookwarehouse"):
-        assert _kubectl(plane, "create", "namespace", namespace).returncode == 0
-    done = _kubectl(plane, "apply", "--server-side", "-R", "-f", str(rendered))
-    assert done.returncode == 0, done.stderr
-    assert "serverside-applied" in done.stdout and "error" not in done.stderr.lower()
-    assert [p["metadata"]["name"] for p in _items(plane, "pods", "bookwarehouse")] != []

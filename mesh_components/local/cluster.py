@@ -68,6 +68,8 @@ SCRIPTS = ("stub_app.py", "client.py")
 class LocalCluster:
     """One node's worth of pods, Services and DNS, in network namespaces."""
 
+    AWAITS_VOLUME_SOURCES = False  # a render directory's missing ConfigMap is a mistake
+
     def __init__(self, name: str = "local", *, domain: str = "cluster.local") -> None:
         self.layout = Layout(check_name(name))
         self.domain = domain
@@ -150,6 +152,7 @@ class LocalCluster:
             lambda: self.objects,
             self._service_ports,
             self._token_source(),
+            awaits_volume_sources=self.AWAITS_VOLUME_SOURCES,
         )
         sock = self._pool.submit(dns.bind_udp, str(DNS_IP)).result()
         self._dns = dns.DnsServer(sock, self.lookup)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mesh_components.emit.kubernetes.metadata import Json
+from mesh_components.errors import MeshValidationError
 from mesh_components.local import dns, probes, volumes
 from mesh_components.local.container import Container
 from mesh_components.local.containers import PodContext, Runs, launch_argv, launch_spec
@@ -33,6 +34,7 @@ from mesh_components.local.network import DNS_IP, NodeNetwork, PodLink
 
 TICK = 0.1
 INIT_TIMEOUT = 120.0
+VOLUME_RETRY = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +50,9 @@ class Node:
     objects: Callable[[], Manifests]
     service_ports: Callable[[str, dict[str, str]], dict[int, str]]
     tokens: volumes.TokenSource | None = None  # with an API server: real ServiceAccount tokens
+    # With an API server a pod may be bound before its ConfigMaps and Secrets exist: it waits
+    # for them, as the kubelet does. From a render directory a missing one is a mistake.
+    awaits_volume_sources: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +82,7 @@ class Pod:
         self.link: PodLink | None = None
         self.phase = "Pending"
         self.error = ""
+        self.waiting_reason = ""  # why a pending pod has not started its containers yet
         self.terminating = False
         self.init_done = False
         self.sidecars: list[Container] = []
@@ -167,7 +173,21 @@ class Pod:
             path.chmod(0o644)
         (self.directory / "shm").mkdir(mode=0o1777, exist_ok=True)
         (self.directory / "shm").chmod(0o1777)
-        self.refresh_volumes(self.node.objects())
+        self._mount_volumes()
+
+    def _mount_volumes(self) -> None:
+        """Write every volume; with an API server, wait for sources that do not exist yet."""
+        while True:
+            try:
+                self.refresh_volumes(self.node.objects())
+                self.waiting_reason = ""
+                return
+            except MeshValidationError as error:
+                missing = set(error.codes) == {"local-volume-source-missing"}
+                if not (missing and self.node.awaits_volume_sources) or self._stop.is_set():
+                    raise
+                self.waiting_reason = f"waiting for {error.problems[0].expected}"
+                self._stop.wait(VOLUME_RETRY)
 
     def volume_dirs(self) -> dict[str, Path]:
         return {

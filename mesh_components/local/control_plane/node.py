@@ -11,6 +11,9 @@ by the API server instead of a render directory.
 A pod the API server marks for deletion is terminated gracefully (out of the endpoints,
 SIGTERM, its grace period, sidecars last) and then deleted with grace 0, as the kubelet does.
 Projected ServiceAccount tokens come from the TokenRequest API, renewed at 80% of their life.
+A PersistentVolumeClaim that nothing binds gets a PersistentVolume made for it, and that volume
+is deleted once its claim is, as kind's local-path provisioner does (the pod mounts an empty
+directory of its own, docs/local.md).
 
 Where a kubelet differs: the node authenticates with the admin credential rather than a
 `system:node:` one limited by the Node authorizer, and images are never pulled (the local runner
@@ -53,11 +56,16 @@ COLLECTIONS = {
     "Secret": "/api/v1/secrets",
     "Service": "/api/v1/services",
     "EndpointSlice": "/apis/discovery.k8s.io/v1/endpointslices",
+    "PersistentVolumeClaim": "/api/v1/persistentvolumeclaims",
+    "PersistentVolume": "/api/v1/persistentvolumes",
 }
+PROVISIONED = "mesh-components.local/provisioned-for"  # the label on volumes the node made
 
 
 class ApiNode(LocalCluster):
     """A Node of the API server at `api`, named after the cluster, running its pods here."""
+
+    AWAITS_VOLUME_SOURCES = True  # a pod may be bound before its Secrets exist
 
     def __init__(self, name: str, api: Api) -> None:
         super().__init__(name)
@@ -219,6 +227,7 @@ class ApiNode(LocalCluster):
             self._sync_volumes()
         elif now - self._volumes_synced > VOLUME_SYNC_EVERY:
             self._sync_volumes()  # tokens near their end are renewed here
+        self._provision_claims()
         self._sync_pods()
         self._report_pods()
         if now - self._renewed > RENEW_EVERY:
@@ -334,6 +343,27 @@ class ApiNode(LocalCluster):
             except Exception as error:  # a source deleted under a running pod: it keeps its files
                 print(f"{pod.id.namespace}/{pod.id.name}: volumes not refreshed: {error}")
 
+    # -- claims --------------------------------------------------------------------------------
+
+    def _provision_claims(self) -> None:
+        """A volume for each claim nothing bound; volumes whose claim is gone are deleted."""
+        volumes = self._informers["PersistentVolume"].items()
+        made = {v["metadata"].get("labels", {}).get(PROVISIONED) for v in volumes}
+        for claim in self._informers["PersistentVolumeClaim"].items():
+            uid = claim["metadata"]["uid"]
+            if not claim["spec"].get("volumeName") and uid not in made:
+                volume = _volume_for(claim, self.layout.state / "claims")
+                self.api.request("POST", "/api/v1/persistentvolumes", volume)
+        for volume in volumes:
+            released = (volume.get("status") or {}).get("phase") == "Released"
+            if released and PROVISIONED in volume["metadata"].get("labels", {}):
+                name = volume["metadata"]["name"]
+                try:
+                    self.api.request("DELETE", f"/api/v1/persistentvolumes/{name}")
+                except ApiError as error:
+                    if error.status != 404:
+                        raise
+
     # -- ServiceAccount tokens --------------------------------------------------------------
 
     def _token_source(self) -> TokenSource:
@@ -366,6 +396,28 @@ class ApiNode(LocalCluster):
 
 STRATEGIC = "application/strategic-merge-patch+json"
 MERGE = "application/merge-patch+json"
+
+
+def _volume_for(claim: Json, folder: Path) -> Json:
+    """A PersistentVolume bound in advance to `claim` (the PV controller completes the bind);
+    its path is where such a volume would live: the pods here get an empty directory."""
+    meta, spec = claim["metadata"], claim["spec"]
+    size = ((spec.get("resources") or {}).get("requests") or {}).get("storage", "1Gi")
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": {"name": f"pvc-{meta['uid']}", "labels": {PROVISIONED: meta["uid"]}},
+        "spec": {
+            "capacity": {"storage": size},
+            "accessModes": spec.get("accessModes") or ["ReadWriteOnce"],
+            "storageClassName": spec.get("storageClassName") or "",
+            "persistentVolumeReclaimPolicy": "Retain",  # the node deletes it, not a plugin
+            "claimRef": {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                         "namespace": meta["namespace"], "name": meta["name"],
+                         "uid": meta["uid"]},
+            "hostPath": {"path": str(folder / meta["uid"]), "type": ""},
+        },
+    }  # fmt: skip
 
 
 def workload_of(meta: Json) -> str:

@@ -39,8 +39,12 @@ def pod_status(pod: Pod, started: float) -> Json:
     if pod.ip:
         status["podIP"] = pod.ip
         status["podIPs"] = [{"ip": pod.ip}]
+    # None removes what an earlier patch said (a strategic merge keeps what it is not told).
+    status["reason"], status["message"] = None, None
     if pod.phase == "Failed":
         status["reason"], status["message"] = "LocalRunnerFailed", pod.error[:1000]
+    elif pod.waiting_reason:
+        status["reason"], status["message"] = "ContainerCreating", pod.waiting_reason
     return status
 
 
