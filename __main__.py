@@ -21,7 +21,8 @@ import pulumi_kubernetes as k8s
 from mesh_components.pulumi import AccessPolicy, Mesh, MeshService, TrafficSplit
 
 config = pulumi.Config()
-v2_weight = config.get_int("bookstoreV2Weight") or 50
+v2_weight = config.get_int("bookstoreV2Weight")
+v2_weight = 50 if v2_weight is None else v2_weight  # 0 is a weight: all to v1
 config_updates = config.get("configUpdates") or "rollout"
 
 NAMESPACES = ["bookbuyer", "bookthief", "bookstore", "bookwarehouse"]

@@ -366,7 +366,8 @@ def test_in_rollout_mode_a_weight_change_rolls_the_callers_without_a_failure(
 ) -> None:
     """bookbuyer calls bookstore all along: from its old pod until that pod is told to
     terminate (the app stops calling then, as an app does on SIGTERM; its sidecar serves on
-    through the app's shutdown delay), then from its new pod. Only bookstore's callers roll."""
+    through the app's shutdown delay), then from its new pod. Only pods whose proxy config
+    changed roll: bookstore's one permitted caller."""
     _up(cluster, weight=100, updates="rollout")  # the mode itself changes every workload
     before = {_workload(p): p["metadata"]["uid"] for p in _wait_pods_ready(cluster, 6)}
     stops = Path(tempfile.mkdtemp(prefix="mesh-e2e-"))
@@ -388,7 +389,7 @@ def test_in_rollout_mode_a_weight_change_rolls_the_callers_without_a_failure(
     assert len(calls.results) > 100 and calls.failures() == [], calls.summary()
     after = {_workload(p): p["metadata"]["uid"] for p in _wait_pods_ready(cluster, 6)}
     rolled = {workload for workload in before if after[workload] != before[workload]}
-    assert rolled == {"bookbuyer", "bookthief"}
+    assert rolled == {"bookbuyer"}  # bookthief may call nothing, so its config is unchanged
     fresh = cluster.send("bookbuyer/bookbuyer", BOOKS_BOUGHT, count=40, headers=BUYER_HEADERS)
     assert fresh.statuses() == {"200": 40} and fresh.workloads() == {"bookstore-v1": 40}
 

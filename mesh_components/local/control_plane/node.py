@@ -100,6 +100,7 @@ class ApiNode(LocalCluster):
             self._refresh_objects()
             self._informers["Pod"].start()
             self._controller.start()
+            self._wait_schedulable()
         except BaseException:
             self.stop()
             raise
@@ -129,6 +130,18 @@ class ApiNode(LocalCluster):
                 raise
         self._report_node()
         self._renew_lease()
+
+    def _wait_schedulable(self) -> None:
+        """Until the node lifecycle controller has lifted the not-ready taint that admission
+        puts on every new Node (it looks every 5 s), so that pods applied next are scheduled."""
+        deadline = time.monotonic() + SYNC_TIMEOUT
+        while time.monotonic() < deadline:
+            node = self.api.get(f"/api/v1/nodes/{self.node_name}")
+            taints = (node.get("spec") or {}).get("taints") or []
+            if not [t for t in taints if t.get("effect") in ("NoSchedule", "NoExecute")]:
+                return
+            time.sleep(0.25)
+        raise ApiError(0, f"node {self.node_name} still tainted after {SYNC_TIMEOUT:g} s")
 
     def _report_node(self) -> None:
         now = rfc3339(time.time())

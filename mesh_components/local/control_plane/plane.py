@@ -192,14 +192,22 @@ def _apiserver(binaries: dict[str, Path], pki: Pki, etcd: int, port: int) -> lis
     ]
 
 
-def _controller_manager(binaries: dict[str, Path], pki: Pki, folder: Path) -> list[str]:
-    kubeconfig = folder / f"{CONTROLLER_MANAGER.name}.kubeconfig"
+def _as_client(folder: Path, client: Client) -> list[str]:
+    """The flags that make a controller talk to the API server, and check its own callers, as
+    `client`; it serves nothing itself."""
+    kubeconfig = folder / f"{client.name}.kubeconfig"
     return [
-        str(binaries["kube-controller-manager"]),
         f"--kubeconfig={kubeconfig}",
         f"--authentication-kubeconfig={kubeconfig}",
         f"--authorization-kubeconfig={kubeconfig}",
         "--secure-port=0",
+    ]
+
+
+def _controller_manager(binaries: dict[str, Path], pki: Pki, folder: Path) -> list[str]:
+    return [
+        str(binaries["kube-controller-manager"]),
+        *_as_client(folder, CONTROLLER_MANAGER),
         "--use-service-account-credentials=true",
         f"--service-account-private-key-file={pki.service_account_key}",
         f"--root-ca-file={pki.ca}",
@@ -209,14 +217,7 @@ def _controller_manager(binaries: dict[str, Path], pki: Pki, folder: Path) -> li
 
 
 def _scheduler(binaries: dict[str, Path], folder: Path) -> list[str]:
-    kubeconfig = folder / f"{SCHEDULER.name}.kubeconfig"
-    return [
-        str(binaries["kube-scheduler"]),
-        f"--kubeconfig={kubeconfig}",
-        f"--authentication-kubeconfig={kubeconfig}",
-        f"--authorization-kubeconfig={kubeconfig}",
-        "--secure-port=0",
-    ]
+    return [str(binaries["kube-scheduler"]), *_as_client(folder, SCHEDULER)]
 
 
 def _wait_serving(plane: ControlPlane) -> None:
