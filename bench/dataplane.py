@@ -128,7 +128,9 @@ def measure(rounds: int = 10, per_round: int = 200, access_logs: bool = True) ->
     """Latency samples of each variant and each sidecar's memory, from one local cluster.
     Each variant first sends WARM_UP requests, not counted (the sidecars' first upstream
     connection and TLS handshake, the stub app's first request)."""
-    with LocalCluster.up(objects(access_logs), name="bench") as cluster:
+    # The minimal client keeps Envoy's default DNS refresh (5 s, not the mesh's 500 ms): it
+    # may have asked before its server was Ready, so wait until it has asked again.
+    with LocalCluster.up(objects(access_logs), name="bench", settle=6.0) as cluster:
         targets = _targets(cluster)
         samples: dict[str, list[float]] = {variant: [] for variant in targets}
         for source, request in targets.values():

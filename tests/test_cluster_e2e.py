@@ -19,7 +19,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -53,6 +54,7 @@ SPIFFE = "spiffe://cluster.local/ns/{}/sa/{}"
 RENEW_EVERY = timedelta(days=60)  # validity 90 d - renewBefore 30 d, the defaults
 ROTATION_LEAD = timedelta(seconds=60)
 LOAD = 40.0  # seconds of steady requests around each `pulumi up`
+CONVERGED = 1.0  # seconds after Ready by which every sidecar sends a pod traffic
 CA_KEY = names.CA_BUNDLE_FILE
 
 
@@ -77,10 +79,21 @@ class Cluster:
         where = app_of(read_status(self.layout), source)
         return traffic.send(where, self.layout.bin / "client.py", traffic.Request(url, **options))
 
-    def start(self, source: str, url: str, **options: Any) -> Any:
+    @contextmanager
+    def load(
+        self, source: str, url: str, **options: Any
+    ) -> Iterator[Callable[[], traffic.Traffic]]:
+        """Requests sent in the background; call what this yields to collect them. The
+        client is reaped however the block ends."""
         where = app_of(read_status(self.layout), source)
         request = traffic.Request(url, **options)
-        return traffic.start(where, self.layout.bin / "client.py", request)
+        client = traffic.start(where, self.layout.bin / "client.py", request)
+        try:
+            yield lambda: traffic.finish(client, timeout=request.duration + 60)
+        finally:
+            if client.returncode is None:
+                client.kill()
+                client.communicate()
 
 
 def _cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
@@ -150,12 +163,13 @@ def _up(
 
 def _under_load(cluster: Cluster, weight: int, clock_offset: str | None = None) -> traffic.Traffic:
     """`_up` while bookbuyer sends steady requests for longer than it takes; those requests."""
-    load = cluster.start(
+    load = cluster.load(
         "bookbuyer/bookbuyer", BOOKS_BOUGHT, headers=BUYER_HEADERS, duration=LOAD, interval=0.02
     )
-    done = _up(cluster, weight, clock_offset)
+    with load as collect:
+        done = _up(cluster, weight, clock_offset)
+        result = collect()
     assert done.seconds < LOAD - 5, f"`pulumi up` took {done.seconds:.0f} s, the load lasts {LOAD}"
-    result = traffic.finish(load, timeout=LOAD + 60)
     assert len(result.results) > 300 and result.failures() == [], result.summary()
     return result
 
@@ -196,6 +210,7 @@ def _wait_pods_ready(
         pods = [p for p in cluster.items("pods", "-A") if p["metadata"]["namespace"] in namespaces]
         ready = [p for p in pods if _ready(p)]
         if len(ready) == count == len(pods):
+            time.sleep(CONVERGED)  # every sidecar has asked DNS again since (issue 18)
             return pods
         assert time.monotonic() < deadline, [(p["metadata"]["name"], p["status"]) for p in pods]
         time.sleep(1)
@@ -374,16 +389,19 @@ def test_in_rollout_mode_a_weight_change_rolls_the_callers_without_a_failure(
     stops.chmod(0o755)  # the app's UID looks for the stop file there (/tmp is the host's)
     try:
         old = _pod_of(cluster, "bookbuyer")
-        load = cluster.start(
+        load = cluster.load(
             "bookbuyer/bookbuyer", BOOKS_BOUGHT, headers=BUYER_HEADERS, duration=LOAD + 60,
             interval=0.02, stop_file=str(stops / "stop"),
         )  # fmt: skip
-        watcher = threading.Thread(target=_stop_when_deleted, args=(cluster, old, stops / "stop"))
-        watcher.start()
-        _up(cluster, weight=0, updates="rollout")
-        watcher.join(timeout=60)
-        assert (stops / "stop").exists(), "the old bookbuyer pod was never deleted"
-        calls = traffic.finish(load, timeout=120)
+        with load as collect:
+            watcher = threading.Thread(
+                target=_stop_when_deleted, args=(cluster, old, stops / "stop")
+            )
+            watcher.start()
+            _up(cluster, weight=0, updates="rollout")
+            watcher.join(timeout=60)
+            assert (stops / "stop").exists(), "the old bookbuyer pod was never deleted"
+            calls = collect()
     finally:
         shutil.rmtree(stops)
     assert len(calls.results) > 100 and calls.failures() == [], calls.summary()

@@ -369,9 +369,11 @@ def test_clusterip_upstream_resolves_the_companion_by_strict_dns() -> None:
     assert "type" not in redis  # the DNS cluster extension replaces STRICT_DNS's deprecated fields
     dns = redis["cluster_type"]
     assert dns["name"] == t.DNS_CLUSTER.name
-    assert dns["typed_config"]["respect_dns_ttl"] is True
+    # Every 500 ms (plus up to 100 ms), whatever the TTL or an empty answer: issue 18.
+    assert dns["typed_config"]["respect_dns_ttl"] is False
+    assert dns["typed_config"]["dns_refresh_rate"] == "0.500s"
+    assert dns["typed_config"]["dns_jitter"] == "0.100s"
     assert dns["typed_config"]["dns_lookup_family"] == "V4_PREFERRED"
-    assert "dns_refresh_rate" not in str(redis)
     [endpoint] = redis["load_assignment"]["endpoints"][0]["lb_endpoints"]
     address = endpoint["endpoint"]["address"]["socket_address"]
     assert address == {"address": "redis-mesh.bookstore.svc.cluster.local.", "port_value": 6379}

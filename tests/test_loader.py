@@ -163,6 +163,7 @@ def test_a_minimal_spec_gets_osm_defaults() -> None:
     assert loaded.settings.access is AccessMode.POLICY
     assert loaded.settings.proxy.uid == 1500
     assert loaded.settings.proxy.ports == ProxyPorts()
+    assert loaded.settings.proxy.dns_refresh.millis == 500
     assert (loaded.services, loaded.workloads, loaded.splits, loaded.policies) == ((),) * 4
 
 
@@ -172,9 +173,15 @@ def test_mesh_and_proxy_settings_are_read() -> None:
         "trustDomain": "example.org",
         "mtls": "permissive",
         "access": "open",
-        "proxy": {"uid": 1337, "logLevel": "debug", "ports": {"admin": 9901}},
+        "proxy": {
+            "uid": 1337,
+            "logLevel": "debug",
+            "ports": {"admin": 9901},
+            "dnsRefresh": "250ms",
+        },
     }
     settings = load_spec({"mesh": mesh}).settings
+    assert settings.proxy.dns_refresh.millis == 250
     assert settings.trust_domain == "example.org"
     assert (settings.mtls, settings.access) == (MtlsMode.PERMISSIVE, AccessMode.OPEN)
     assert (settings.proxy.uid, settings.proxy.log_level) == (1337, LogLevel.DEBUG)

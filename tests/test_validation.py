@@ -158,6 +158,18 @@ SETTINGS_ROWS = [
         "mesh.proxy.drainSeconds",
     ),
     row(
+        "a DNS refresh too fast for any DNS server",
+        lambda s: change_proxy(s, dns_refresh=Duration(10)),
+        "proxy-dns-refresh-invalid",
+        "mesh.proxy.dnsRefresh",
+    ),
+    row(
+        "a DNS refresh slower than a minute",
+        lambda s: change_proxy(s, dns_refresh=Duration.seconds(61)),
+        "proxy-dns-refresh-invalid",
+        "mesh.proxy.dnsRefresh",
+    ),
+    row(
         "a memory limit that is not a quantity",
         lambda s: change_proxy(s, resources=Resources(memory_limit="lots")),
         "proxy-resources-invalid",

@@ -57,10 +57,9 @@ from mesh_components.local.volumes import TokenSource
 from mesh_components.pipeline import envoy_check
 
 READY_TIMEOUT = 120.0
-DNS_SETTLE = 6.0
-"""Envoy re-resolves a DNS cluster after its TTL (1 s here), but one whose last answer was empty
-only after dns_refresh_rate (5 s): measured, a client that started before its backends were
-Ready answered 503 right after they were."""
+DNS_SETTLE = 1.0
+"""A client's sidecar asks DNS again within its refresh (500 ms, plus up to 100 ms of jitter),
+so a second without change means every sidecar has seen every Ready pod."""
 SWAP_SETTLE = 0.5  # Envoy applies a `..data` swap in about 15 ms (FACTS.md); a margin for 2 cores
 SCRIPTS = ("stub_app.py", "client.py")
 
@@ -100,24 +99,30 @@ class LocalCluster:
         *,
         name: str = "local",
         timeout: float = READY_TIMEOUT,
+        settle: float = DNS_SETTLE,
     ) -> Iterator[LocalCluster]:
         """A started cluster, removed on the way out whatever happens."""
         cluster = cls(name)
-        cluster.start(objects, timeout=timeout)
+        cluster.start(objects, timeout=timeout, settle=settle)
         try:
             yield cluster
         finally:
             cluster.down()
 
-    def start(self, objects: Iterable[Json] | Manifests, *, timeout: float = READY_TIMEOUT) -> None:
+    def start(
+        self,
+        objects: Iterable[Json] | Manifests,
+        *,
+        timeout: float = READY_TIMEOUT,
+        settle: float = DNS_SETTLE,
+    ) -> None:
+        """Create every pod and return once all are Ready and nothing changed for `settle`."""
         manifests = objects if isinstance(objects, Manifests) else index(objects)
         envoy = require_envoy()
         cleanup.remove(self.layout)
         try:
             self._create(manifests, envoy)
-            # Envoys resolved their DNS clusters while their peers were still starting; once
-            # nothing has changed for a refresh period, every one of them has caught up.
-            self.wait_ready(timeout, settle=DNS_SETTLE)
+            self.wait_ready(timeout, settle=settle)
         except BaseException:
             self.down()
             raise
@@ -211,6 +216,11 @@ class LocalCluster:
             self._pool.shutdown(wait=True)
         (self.layout.state / cleanup.DAEMON_PIDFILE).unlink(missing_ok=True)
         self.network.destroy()
+
+    @property
+    def last_change(self) -> float:
+        """When (time.monotonic()) a pod last became Ready or stopped being Ready."""
+        return self._changed_at
 
     def wait_ready(self, timeout: float = READY_TIMEOUT, settle: float = 0.0) -> None:
         """Until every current pod is Ready, and no endpoint has changed for `settle` seconds;
@@ -442,7 +452,7 @@ class LocalCluster:
             for ordinal in range(len(mine), want.replicas):
                 self._create_pod(want, ordinal)
         self.wait_ready(timeout)
-        for pod in old:
+        for pod in old + mine[want.replicas :]:  # replaced, or scaled down: newest last
             self.delete_pod(pod)
 
     # -- traffic ----------------------------------------------------------------------------

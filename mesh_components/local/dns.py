@@ -5,7 +5,8 @@
 
 Any other name is NXDOMAIN (nothing is forwarded: pods have no way out anyway). A known name
 asked for another type (AAAA) gets an empty NOERROR answer, so resolvers do not walk on.
-Answers carry a short TTL, so Envoy's DNS clusters follow pods coming and going.
+Answers carry CoreDNS's 5 s TTL; the sidecars re-resolve on their own refresh, not the TTL
+(docs/performance.md).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import threading
 import traceback
 from collections.abc import Callable
 
-TTL_SECONDS = 1
+TTL_SECONDS = 5  # CoreDNS's kubernetes plugin answers with 5 s (its `ttl` default)
 _A, _IN = 1, 1
 _NXDOMAIN = 3
 _FORMERR = 1

@@ -4,8 +4,9 @@
     must pass its startup probe before the next one) ─> containers ─> probe loop (readiness
     makes the pod an endpoint; liveness and startup failures restart) ─> termination
 
-Termination is graceful: the pod leaves the endpoints, containers get SIGTERM and their grace
-period, then native sidecars stop in reverse order, then the sandbox goes.
+Termination is graceful: the pod leaves the endpoints, each container runs its preStop hook
+(exec, httpGet, tcpSocket or sleep) and then gets SIGTERM, all within the grace period; then
+native sidecars stop in reverse order, then the sandbox goes.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from mesh_components.local.network import DNS_IP, NodeNetwork, PodLink
 TICK = 0.1
 INIT_TIMEOUT = 120.0
 VOLUME_RETRY = 0.5
+PRE_STOP_TIMEOUT = 30  # an httpGet or tcpSocket hook's own bound; the grace period cuts it too
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +85,7 @@ class Pod:
         self.phase = "Pending"
         self.error = ""
         self.waiting_reason = ""  # why a pending pod has not started its containers yet
+        self.ready_since = 0.0  # time.time() when the pod last became Ready (0: it is not)
         self.terminating = False
         self.init_done = False
         self.sidecars: list[Container] = []
@@ -307,6 +310,7 @@ class Pod:
             ready = self.init_done and all(c.ready for c in self.sidecars + self.containers)
             if ready != self._ready:
                 self._ready = ready
+                self.ready_since = time.time() if ready else 0.0
                 self.node.changed()
             self._stop.wait(TICK)
 
@@ -365,7 +369,8 @@ class Pod:
     # -- termination ------------------------------------------------------------------------
 
     def terminate(self, grace: float | None = None) -> None:
-        """Graceful deletion: out of the endpoints, SIGTERM, grace period, sidecars last."""
+        """Graceful deletion, as the kubelet does it: out of the endpoints; each container's
+        preStop hook, then SIGTERM, all within the grace period; native sidecars last."""
         self.terminating = True
         self.phase = "Terminating"
         self.node.changed()
@@ -375,7 +380,11 @@ class Pod:
         period = (
             float(self.spec.get("terminationGracePeriodSeconds", 30)) if grace is None else grace
         )
-        threads = [threading.Thread(target=c.stop, args=(period,)) for c in self.containers]
+        deadline = time.monotonic() + period
+        threads = [
+            threading.Thread(target=self._stop_container, args=(c, deadline))
+            for c in self.containers
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -383,6 +392,24 @@ class Pod:
         for sidecar in reversed(self.sidecars):
             sidecar.stop(min(period, 10))
         self._teardown()
+
+    def _stop_container(self, container: Container, deadline: float) -> None:
+        """Its preStop hook (cut short at the deadline), then SIGTERM and what is left of the
+        grace period."""
+        hook = (container.spec.get("lifecycle") or {}).get("preStop") or {}
+        if hook and container.running:
+            worker = threading.Thread(target=self._pre_stop, args=(container, hook), daemon=True)
+            worker.start()
+            worker.join(timeout=max(0.0, deadline - time.monotonic()))
+        container.stop(max(0.0, deadline - time.monotonic()))
+
+    def _pre_stop(self, container: Container, hook: Json) -> None:
+        if "sleep" in hook:
+            time.sleep(float(hook["sleep"].get("seconds", 0)))
+            return
+        handler = {**hook, "timeoutSeconds": PRE_STOP_TIMEOUT}
+        passed = self._check(handler, container)
+        self._log(f"container {container.name}: preStop hook {'ran' if passed else 'failed'}")
 
     def kill(self) -> None:
         """Immediate deletion (for `down`): every process killed, the sandbox removed."""

@@ -127,6 +127,7 @@ _PROXY = (
     "resources",
     "drainSeconds",
     "interception",
+    "dnsRefresh",
 )
 _RESOURCES = {
     "cpuRequest": "cpu_request",
@@ -523,6 +524,7 @@ def _proxy(node: _Node) -> ProxySettings:
         resources=defaults.resources if resources is None else _resources(resources),
         drain_seconds=_or(node.number("drainSeconds"), defaults.drain_seconds),
         interception=defaults.interception if interception is None else _interception(interception),
+        dns_refresh=_or(node.duration("dnsRefresh"), defaults.dns_refresh),
     )
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from mesh_components.model.destination import Duration
+
 
 class MtlsMode(enum.StrEnum):
     """Whether a sidecar also accepts plaintext from clients outside the mesh."""
@@ -113,6 +115,10 @@ class Interception:
     outbound_ip_range_inclusions: tuple[str, ...] = ()
 
 
+DNS_REFRESH = Duration(500)
+DNS_REFRESH_RANGE = (Duration(50), Duration.seconds(60))
+
+
 @dataclass(frozen=True, slots=True)
 class ProxySettings:
     """How every sidecar runs."""
@@ -129,6 +135,10 @@ class ProxySettings:
     resources: Resources = field(default_factory=Resources)
     drain_seconds: int = 10
     interception: Interception = field(default_factory=Interception)
+    # How often a sidecar asks DNS for a destination's pods, whatever the answer's TTL: the
+    # bound on how long a new pod waits for traffic, and a gone one keeps getting it
+    # (docs/performance.md). Each sidecar asks once per refresh per destination port.
+    dns_refresh: Duration = DNS_REFRESH
 
 
 class KeyType(enum.StrEnum):

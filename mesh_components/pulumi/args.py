@@ -81,6 +81,8 @@ class ProxyArgs(TypedDict):
     """`native` (an init container with restartPolicy Always, Kubernetes 1.29+) or `classic`."""
     drain_seconds: NotRequired[int]
     """How long the sidecar drains connections on shutdown (10)."""
+    dns_refresh: NotRequired[str]
+    """How often a sidecar re-resolves each destination's pods ("500ms"; 50ms to 60s)."""
     ports: NotRequired[ProxyPortsArgs]
     """The proxy's ports."""
     resources: NotRequired[ResourcesArgs]

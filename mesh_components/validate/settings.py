@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 from mesh_components.errors import Problem
 from mesh_components.model import MeshSpec
+from mesh_components.model.settings import DNS_REFRESH, DNS_REFRESH_RANGE
 from mesh_components.validate._common import (
     MAX_PORT,
     PORT_RANGE_RULE,
@@ -72,6 +73,17 @@ def drain_seconds(spec: MeshSpec) -> Iterator[Problem]:
     fix = "set mesh.proxy.drainSeconds between 0 and 600 (10 is the default)"
     yield Problem(
         "mesh.proxy.drainSeconds", "proxy-drain-invalid", "0 to 600 seconds", str(seconds), fix
+    )
+
+
+def dns_refresh(spec: MeshSpec) -> Iterator[Problem]:
+    refresh = spec.settings.proxy.dns_refresh
+    low, high = DNS_REFRESH_RANGE
+    if low <= refresh <= high:
+        return
+    fix = f"set mesh.proxy.dnsRefresh between {low} and {high} ({DNS_REFRESH} is the default)"
+    yield Problem(
+        "mesh.proxy.dnsRefresh", "proxy-dns-refresh-invalid", f"{low} to {high}", str(refresh), fix
     )
 
 
@@ -185,6 +197,7 @@ CODES = (
     "port-out-of-range",
     "proxy-concurrency-invalid",
     "proxy-drain-invalid",
+    "proxy-dns-refresh-invalid",
     "proxy-image-invalid",
     "proxy-port-duplicate",
     "proxy-resources-invalid",
@@ -199,6 +212,7 @@ CHECKS: tuple[Check, ...] = (
     proxy_image,
     init_image,
     drain_seconds,
+    dns_refresh,
     resources,
     interception_ports,
     interception_ranges,

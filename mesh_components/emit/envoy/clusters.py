@@ -26,6 +26,7 @@ from mesh_components.emit.envoy.types import (
 from mesh_components.model import (
     CircuitBreakers,
     ConnectionPool,
+    Duration,
     MeshSettings,
     OutlierDetection,
     Probe,
@@ -51,7 +52,7 @@ def clusters(plan: WorkloadPlan, settings: MeshSettings, paths: VolumePaths) -> 
     tcp_probed = sorted({p.port for p in plan.probes if p.action is ProbeAction.TCP})
     collector = tracing_cluster(settings)
     return (
-        *(upstream_cluster(upstream, paths) for upstream in plan.upstreams()),
+        *(upstream_cluster(u, paths, settings.proxy.dns_refresh) for u in plan.upstreams()),
         *egress.clusters(plan.egress),
         *(() if collector is None else (collector,)),
         *(local_cluster(port, http2=port in http2_ports) for port in sorted(plaintext)),
@@ -66,12 +67,13 @@ def _https(probe: Probe) -> bool:
     return probe.action is ProbeAction.HTTP and probe.https
 
 
-def upstream_cluster(upstream: Upstream, paths: VolumePaths) -> Json:
+def upstream_cluster(upstream: Upstream, paths: VolumePaths, dns_refresh: Duration) -> Json:
     """mTLS to one backend service port, built once per upstream and shared by every caller."""
-    return share(("upstream cluster", upstream, paths), lambda: _upstream_cluster(upstream, paths))
+    key = ("upstream cluster", upstream, paths, dns_refresh)
+    return share(key, lambda: _upstream_cluster(upstream, paths, dns_refresh))
 
 
-def _upstream_cluster(upstream: Upstream, paths: VolumePaths) -> Json:
+def _upstream_cluster(upstream: Upstream, paths: VolumePaths, dns_refresh: Duration) -> Json:
     """mTLS to one backend service port, with the backend's limits, ejection and pool.
     gRPC and HTTP/2 ports speak HTTP/2 upstream."""
     name, policy = names.upstream_cluster(upstream.service, upstream.port), upstream.policy
@@ -79,7 +81,7 @@ def _upstream_cluster(upstream: Upstream, paths: VolumePaths) -> Json:
     cluster = {
         "name": name,
         "connect_timeout": policy.connect_timeout.envoy,
-        **_discovery(name, upstream),
+        **_discovery(name, upstream, dns_refresh),
         "transport_socket": upstream_tls(upstream, paths),
         "circuit_breakers": circuit_breakers(policy.circuit_breakers),
         "upstream_connection_options": {"tcp_keepalive": _tcp_keepalive(pool)},
@@ -157,16 +159,24 @@ def _upstream_http_options(protocol: Protocol, pool: ConnectionPool) -> Json:
     return {HTTP_PROTOCOL_OPTIONS_KEY: options}
 
 
-def _discovery(name: str, upstream: Upstream) -> Json:
+def _discovery(name: str, upstream: Upstream, refresh: Duration) -> Json:
     """Original destination for headless services, else strict DNS on the companion's
     absolute name and the target port (the connection goes straight to a pod).
 
     Strict DNS is the `envoy.clusters.dns` extension: Envoy 1.40 deprecates the Cluster's own
     `respect_dns_ttl` and `dns_refresh_rate`. Each address returned is its own endpoint.
+    Every `refresh` (plus up to a fifth of it, so sidecars started together spread their
+    queries), whatever the TTL: CoreDNS answers with 5 s, and Envoy waits out its refresh rate
+    after an empty answer, so honouring either would keep a Ready pod idle for seconds.
     """
     if upstream.keeps_original_destination:
         return {"type": "ORIGINAL_DST", "lb_policy": "CLUSTER_PROVIDED"}
-    dns = DNS_CLUSTER.config(respect_dns_ttl=True, dns_lookup_family="V4_PREFERRED")
+    dns = DNS_CLUSTER.config(
+        dns_refresh_rate=refresh.envoy,
+        dns_jitter=Duration(max(1, refresh.millis // 5)).envoy,
+        respect_dns_ttl=False,
+        dns_lookup_family="V4_PREFERRED",
+    )
     return {
         "cluster_type": dns,
         "load_assignment": _load_assignment(name, upstream.address, upstream.target_port),
