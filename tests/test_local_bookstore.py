@@ -27,9 +27,9 @@ from tests.local_bookstore import (
     BOOKSTORE,
     BUYER_HEADERS,
     Bookstore,
+    require_local_runner,
     tcp_streams,
     tls_records,
-    why_not,
 )
 
 pytestmark = [pytest.mark.root, pytest.mark.envoy]
@@ -40,11 +40,7 @@ BOOKS_BOUGHT = f"{BOOKSTORE}/books-bought"
 
 @pytest.fixture(scope="module")
 def bookstore(tmp_path_factory: pytest.TempPathFactory) -> Bookstore:
-    reason = why_not()
-    if reason:
-        if os.environ.get("CI"):
-            pytest.fail(f"{reason} (CI must run the local-runner tests)")
-        pytest.skip(reason)
+    require_local_runner()
     return Bookstore.new(tmp_path_factory.mktemp("specs"))
 
 

@@ -24,7 +24,7 @@ import pytest
 from mesh_components.emit.kubernetes.metadata import Json
 from mesh_components.local import LocalCluster, Request, Traffic, cleanup, processes
 from mesh_components.local.traffic import finish
-from tests.local_bookstore import BOOKSTORE, BUYER_HEADERS, Bookstore, why_not
+from tests.local_bookstore import BOOKSTORE, BUYER_HEADERS, Bookstore, require_local_runner
 
 pytestmark = [pytest.mark.root, pytest.mark.envoy]
 
@@ -36,11 +36,7 @@ LOAD_INTERVAL = 0.006  # one client: about 110 requests a second, at 2-3 ms a re
 
 @pytest.fixture(scope="module")
 def bookstore(tmp_path_factory: pytest.TempPathFactory) -> Bookstore:
-    reason = why_not()
-    if reason:
-        if os.environ.get("CI"):
-            pytest.fail(f"{reason} (CI must run the local-runner tests)")
-        pytest.skip(reason)
+    require_local_runner()
     # No certificate renewal during the module: the CA's next issuance instant is an hour away.
     return Bookstore.new(tmp_path_factory.mktemp("specs"), lead=timedelta(hours=1))
 

@@ -11,20 +11,19 @@ import argparse
 import contextlib
 import json
 import socket
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 from mesh_components.local import cleanup, processes, system, traffic
 from mesh_components.local.control_plane.cli import add_cluster_verbs
+from mesh_components.local.daemon import launch
 from mesh_components.local.layout import Layout, check_name
 from mesh_components.local.manifests import read_dir
 from mesh_components.local.system import LocalRunnerError
 from mesh_components.terminal.console import Table, is_terminal, show, show_data
 from mesh_components.terminal.parser import PROGRAM, Commands, add_output_format, add_verb
 
-UP_TIMEOUT = 300.0
 UPDATE_TIMEOUT = 400.0
 _STATUS_STYLES = ((r"\bReady\b", "green"), (r"warning:.*", "bold yellow"))
 
@@ -112,18 +111,8 @@ def _up(args: argparse.Namespace) -> int:
     read_dir(directory)  # Bad input is reported here, before anything is created.
     if layout.state.exists():
         print(f"removing leftovers of cluster {layout.cluster}: {cleanup.remove(layout)}")
-    argv = [sys.executable, "-m", "mesh_components.local.daemon", layout.cluster, str(directory)]
-    runner = subprocess.Popen(
-        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-        text=True, start_new_session=True,
-    )  # fmt: skip
-    assert runner.stdout is not None
-    first = runner.stdout.readline().strip()
-    if first != "ready":
-        rest = runner.stdout.read()
-        runner.wait(timeout=UP_TIMEOUT)
-        raise LocalRunnerError((first + rest).removeprefix("error: ") or "the runner died")
-    print(f"cluster {layout.cluster} is up (runner pid {runner.pid}, state {layout.state})")
+    pid = launch("mesh_components.local.daemon", layout.cluster, str(directory), what="runner")
+    print(f"cluster {layout.cluster} is up (runner pid {pid}, state {layout.state})")
     return _status(args)
 
 

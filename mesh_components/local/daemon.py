@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import sys
 import traceback
 from dataclasses import asdict
@@ -22,6 +23,7 @@ from typing import Any
 from mesh_components.errors import MeshError
 from mesh_components.local.cluster import LocalCluster
 from mesh_components.local.manifests import read_dir
+from mesh_components.local.system import LocalRunnerError
 
 
 def serve(cluster: LocalCluster) -> None:
@@ -81,6 +83,26 @@ def main(name: str, directory: str) -> int:
         cluster.down()
         return 1
     return 0
+
+
+def launch(module: str, *arguments: str, what: str) -> int:
+    """Start `python -m module arguments` detached (it outlives the command that started it),
+    and wait for its first line: its pid once it says `ready`, else its error, raised."""
+    argv = [sys.executable, "-m", module, *arguments]
+    process = subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        text=True, start_new_session=True,
+    )  # fmt: skip
+    assert process.stdout is not None
+    first = process.stdout.readline().strip()
+    if first != "ready":
+        rest = process.stdout.read()
+        process.wait(timeout=LAUNCH_TIMEOUT)
+        raise LocalRunnerError((first + rest).removeprefix("error: ") or f"the {what} died")
+    return process.pid
+
+
+LAUNCH_TIMEOUT = 300.0
 
 
 def _exit_down(cluster: LocalCluster) -> None:

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import argparse
 import signal
-import subprocess
-import sys
 
 from mesh_components.local import cleanup, processes, system
 from mesh_components.local.control_plane.plane import start, stop
+from mesh_components.local.daemon import launch
 from mesh_components.local.layout import Layout, check_name
 from mesh_components.local.system import LocalRunnerError
 from mesh_components.terminal.parser import PROGRAM, Commands, add_verb
@@ -65,18 +64,7 @@ def _up(args: argparse.Namespace) -> int:
 
 def _start_node(layout: Layout) -> int:
     """Start the node's process; its pid once it is registered and watching."""
-    argv = [sys.executable, "-m", "mesh_components.local.control_plane.node_daemon", layout.cluster]
-    node = subprocess.Popen(
-        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-        text=True, start_new_session=True,
-    )  # fmt: skip
-    assert node.stdout is not None
-    first = node.stdout.readline().strip()
-    if first != "ready":
-        rest = node.stdout.read()
-        node.wait(timeout=60)
-        raise LocalRunnerError((first + rest).removeprefix("error: ") or "the node died")
-    return node.pid
+    return launch("mesh_components.local.control_plane.node_daemon", layout.cluster, what="node")
 
 
 def _down(args: argparse.Namespace) -> int:
