@@ -85,8 +85,9 @@ def record(
         runner.join(timeout)
         if runner.is_alive():  # a daemon thread: it ends with the process
             raise _still_running(project, timeout)
-        if "error" in outcome or session.has_problems():
-            gc.collect()  # a failed run's leftovers, while their warning is silenced
+        # The run's leftovers, failed or not, while their warning is silenced: an Output's
+        # coroutine that nothing awaited would otherwise warn in whatever runs next.
+        gc.collect()
     session.raise_problems()  # what could not be emulated explains most program failures
     if "error" in outcome:
         raise outcome["error"]
