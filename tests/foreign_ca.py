@@ -14,23 +14,31 @@ CA_USAGE = x509.KeyUsage(True, False, False, False, False, True, True, False, Fa
 
 
 def self_signed_ca(
-    key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey, common_name: str = "ca"
+    key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey,
+    common_name: str = "ca",
+    *,
+    days: int = 1,
+    uri: str | None = None,
 ) -> tuple[bytes, bytes]:
-    """A CA certificate for `key`, valid for a day from now, and the key (PKCS#8)."""
+    """A CA certificate for `key`, valid for `days` from now (with `uri` as a SAN when given),
+    and the key (PKCS#8)."""
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = datetime.now(UTC)
-    certificate = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(1)
         .not_valid_before(now)
-        .not_valid_after(now + timedelta(days=1))
+        .not_valid_after(now + timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(CA_USAGE, critical=True)
-        .sign(key, hashes.SHA256())
     )
+    if uri is not None:
+        san = x509.SubjectAlternativeName([x509.UniformResourceIdentifier(uri)])
+        builder = builder.add_extension(san, critical=False)
+    certificate = builder.sign(key, hashes.SHA256())
     pem = serialization.Encoding.PEM
     key_pem = key.private_bytes(
         pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()

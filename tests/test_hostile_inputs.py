@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import signal
 import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from mesh_components.cli import main
 from mesh_components.limits import MAX_INPUT_BYTES
 from tests.foreign_ca import self_signed_ca
+from tests.time_limit import time_limit
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOKSTORE = ROOT / "examples" / "bookstore"
@@ -395,15 +395,8 @@ def test_hostile_input_is_refused_cleanly(
 
 
 def _run_with_alarm(argv: list[str]) -> int:
-    def expire(_signal: int, _frame: object) -> None:
-        raise TimeoutError(f"{argv} still running after {CASE_SECONDS} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(CASE_SECONDS)
-    try:
-        return main(argv)
-    except SystemExit as exited:  # argparse
-        return int(exited.code or 0)
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
+    with time_limit(CASE_SECONDS, argv):
+        try:
+            return main(argv)
+        except SystemExit as exited:  # argparse
+            return int(exited.code or 0)

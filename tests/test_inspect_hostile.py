@@ -26,6 +26,7 @@ from mesh_components.cli import main
 from mesh_components.inspect import graph_formats, sources
 from mesh_components.inspect.graph import Edge, EdgeKind, MeshGraph, Node, NodeKind
 from mesh_components.terminal.redact import printable
+from tests.foreign_ca import self_signed_ca
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOKSTORE = ROOT / "examples" / "bookstore"
@@ -440,23 +441,9 @@ def test_certs_status_prints_no_raw_bidi_control(
     copy: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"evil\x1b[31m{BIDI}gpj.exe")])
-    now = datetime.now(UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now)
-        .not_valid_after(now + timedelta(days=300))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.UniformResourceIdentifier("spiffe://a\x1b[2J/b")]),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    _set_certificate(copy, certificate.public_bytes(serialization.Encoding.PEM))
+    name = f"evil\x1b[31m{BIDI}gpj.exe"
+    certificate, _ = self_signed_ca(key, name, days=300, uri="spiffe://a\x1b[2J/b")
+    _set_certificate(copy, certificate)
     status, text = _run(["certs", "status", str(copy)], capsys)
     assert status == 0, text
     assert "\\u202e" in text and not any(raw in text for raw in RAW), repr(text)

@@ -15,7 +15,6 @@ import copy
 import datetime
 import os
 import re
-import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from mesh_components.cli import main
 from mesh_components.errors import MeshValidationError
 from mesh_components.limits import MAX_DIRECTORY_DEPTH
 from mesh_components.local.manifests import read_dir
+from tests.time_limit import time_limit
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOKSTORE = ROOT / "examples" / "bookstore"
@@ -221,17 +221,8 @@ def _write(folder: Path, documents: list[Json], verb: str) -> None:
 
 def _run(argv: list[str]) -> int:
     """`main(argv)`, given up on (as a failure) after CASE_SECONDS."""
-
-    def expire(_signal: int, _frame: object) -> None:
-        raise TimeoutError(f"{argv} still running after {CASE_SECONDS} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(CASE_SECONDS)
-    try:
+    with time_limit(CASE_SECONDS, argv):
         return main(argv)
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def _codes(text: str) -> set[str]:

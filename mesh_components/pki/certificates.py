@@ -58,7 +58,7 @@ def root_certificate(
         _builder(name, name, key, (not_before, not_after))
         .serial_number(serial)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(_key_usage(key_cert_sign=True), critical=True)
+        .add_extension(key_usage(key_cert_sign=True), critical=True)
     )
     return sign(builder, key)
 
@@ -90,7 +90,7 @@ def leaf_certificate(
         _builder(x509.Name([]), issuer_certificate.subject, key, validity)
         .serial_number(serial)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(_key_usage(digital_signature=True, key_encipherment=is_rsa), critical=True)
+        .add_extension(key_usage(digital_signature=True, key_encipherment=is_rsa), critical=True)
         .add_extension(eku, critical=False)
         # RFC 5280 4.2.1.6: with an empty subject the SAN extension must be critical.
         .add_extension(san, critical=True)
@@ -128,7 +128,7 @@ def _authority_key_id(
     return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
 
 
-def _key_usage(
+def key_usage(
     *, digital_signature: bool = False, key_encipherment: bool = False, key_cert_sign: bool = False
 ) -> x509.KeyUsage:
     return x509.KeyUsage(

@@ -19,6 +19,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from mesh_components.pki.certificates import key_usage
+
 VALIDITY = datetime.timedelta(days=30)
 API_SERVER_NAMES = ("kubernetes", "kubernetes.default", "kubernetes.default.svc", "localhost")
 
@@ -69,7 +71,7 @@ def create(folder: Path, clients: tuple[Client, ...], server_ips: tuple[str, ...
     ca = (
         _builder(ca_name, ca_name, ca_key.public_key(), now)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(_usage(sign=True), critical=True)
+        .add_extension(key_usage(digital_signature=True, key_cert_sign=True), critical=True)
         .sign(ca_key, hashes.SHA256())
     )
     _write(pki.ca, ca.public_bytes(serialization.Encoding.PEM))
@@ -97,7 +99,7 @@ def _issue(
     ca, ca_key = authority
     key = ec.generate_private_key(ec.SECP256R1())
     builder = _builder(subject, ca.subject, key.public_key(), now).add_extension(
-        _usage(sign=False), critical=True
+        key_usage(digital_signature=True), critical=True
     )
     for extension in extensions:
         builder = builder.add_extension(extension, critical=False)
@@ -135,20 +137,6 @@ def _builder(
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + VALIDITY)
-    )
-
-
-def _usage(*, sign: bool) -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=True,
-        content_commitment=False,
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=sign,
-        crl_sign=sign,
-        encipher_only=False,
-        decipher_only=False,
     )
 
 
