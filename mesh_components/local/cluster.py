@@ -42,7 +42,7 @@ from mesh_components.local.manifests import Manifests, index
 from mesh_components.local.network import DNS_IP, NodeNetwork
 from mesh_components.local.pod import Node, Pod, PodIdentity, describe_failures
 from mesh_components.local.services import (
-    Backend,
+    BackendsOf,
     PodEndpoint,
     ServiceAllocator,
     ServiceView,
@@ -275,7 +275,7 @@ class LocalCluster:
         if self._node is None:
             return
         with self._proxy_lock:
-            text = kube_proxy.rules(self._services, self._backends_of)
+            text = kube_proxy.rules(self._services, self._backends())
             if not self._stopping.is_set():
                 try:
                     kube_proxy.apply(self.network.netns, text)
@@ -298,11 +298,12 @@ class LocalCluster:
 
     def lookup(self, name: str) -> list[str] | None:
         """The cluster DNS's view of `name` (see `services.resolve`)."""
-        return resolve(name, self.domain, self._services, self._backends_of)
+        return resolve(name, self.domain, self._services, self._backends())
 
-    def _backends_of(self, service: ServiceView) -> list[Backend]:
-        """A Service's Ready endpoints: the pods it selects."""
-        return backends(service, self._endpoints())
+    def _backends(self) -> BackendsOf:
+        """Each Service's Ready endpoints as of now: the pods it selects (read once)."""
+        pods = self._endpoints()
+        return lambda service: backends(service, pods)
 
     # -- pods -------------------------------------------------------------------------------
 

@@ -38,7 +38,7 @@ from mesh_components.local.control_plane.pod_status import pod_status, rfc3339
 from mesh_components.local.manifests import Manifests
 from mesh_components.local.network import NODE_IP
 from mesh_components.local.pod import Pod, PodIdentity
-from mesh_components.local.services import Backend, ServiceView, observed_view, slice_backends
+from mesh_components.local.services import BackendsOf, observed_view, slice_backends
 from mesh_components.local.volumes import PodFacts, TokenSource
 
 KUBERNETES_VERSION = "v1.37.2"  # the release `make tools` builds (tools/go/kubernetes)
@@ -206,9 +206,11 @@ class ApiNode(LocalCluster):
             self._services = [observed_view(s) for s in self.objects.of_kind("Service")]
         self._changed()
 
-    def _backends_of(self, service: ServiceView) -> list[Backend]:
-        """A Service's Ready endpoints, from the EndpointSlices the controller manager wrote."""
-        return slice_backends(service, self._informers["EndpointSlice"].items())
+    def _backends(self) -> BackendsOf:
+        """Each Service's Ready endpoints, from the EndpointSlices the controller manager
+        wrote (read once)."""
+        slices = self._informers["EndpointSlice"].items()
+        return lambda service: slice_backends(service, slices)
 
     def _changed(self) -> None:
         super()._changed()
