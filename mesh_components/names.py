@@ -19,6 +19,8 @@ DENY_CLUSTER = "deny"
 TRACING_CLUSTER = "tracing-collector"
 IDENTITY_CERT_SECRET = "identity-cert"
 MESH_CA_SECRET = "mesh-ca"
+DEFAULT_SERVICE_ACCOUNT = "default"
+"""The ServiceAccount of a pod that names none; every namespace has one."""
 
 # Files the sidecar reads: the config volume (a ConfigMap) and the certificate volume (a Secret).
 CONFIG_DIR = "/etc/mesh/config"

@@ -207,9 +207,9 @@ def test_an_opted_out_workload_is_returned_unchanged(on: str) -> None:
         ("Deployment", pod_spec(hostNetwork=True), "inject-host-network", "spec.hostNetwork"),
         (
             "DaemonSet",
-            pod_spec(serviceAccountName=""),
-            "inject-no-service-account",
-            "spec.serviceAccountName",
+            pod_spec(serviceAccount=7),
+            "manifest-invalid",
+            "spec.serviceAccount",
         ),
         (
             "StatefulSet",
@@ -262,7 +262,6 @@ def test_every_problem_of_a_pod_is_reported_at_once() -> None:
         inject_pod_template(template, NATIVE, BINDING)
     assert codes_and_paths(excinfo.value) == {
         ("inject-host-network", "spec.hostNetwork"),
-        ("inject-no-service-account", "spec.serviceAccountName"),
         (
             "annotation-invalid",
             f"metadata.annotations[{names.INBOUND_PORT_EXCLUSIONS_ANNOTATION}]",

@@ -159,7 +159,7 @@ def test_a_spec_without_near_misses_validates_without_any_warning() -> None:
 
 
 def test_warning_codes_are_not_problem_codes() -> None:
-    assert {"port-name-near-miss"} == WARNING_CODES
+    assert {"port-name-near-miss", "workload-default-identity"} == WARNING_CODES
     assert not WARNING_CODES & CODES
 
 

@@ -97,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         with warnings.catch_warnings():
-            warnings.showwarning = _show_warning
+            warnings.showwarning = _WarningPrinter()
             return int(args.run(args))
     except MeshValidationError as error:
         return _invalid(args, error)
@@ -115,20 +115,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
-def _show_warning(  # noqa: PLR0917 (the signature warnings.showwarning calls)
-    message: Warning | str,
-    category: type[Warning],
-    filename: str,
-    lineno: int,
-    file: TextIO | None = None,
-    line: str | None = None,
-) -> None:
-    """A spec warning as one `warning: ...` line on stderr; any other warning as Python
-    shows it."""
-    if issubclass(category, SpecWarning):
-        show_error(f"warning: {message}")
-    else:
-        _PYTHON_SHOWWARNING(message, category, filename, lineno, file, line)
+class _WarningPrinter:
+    """A spec warning as one `warning: ...` line on stderr, once (a spec is validated again
+    where it is built); any other warning as Python shows it."""
+
+    def __init__(self) -> None:
+        self.shown: set[str] = set()
+
+    def __call__(  # noqa: PLR0917 (the signature warnings.showwarning calls)
+        self,
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        if not issubclass(category, SpecWarning):
+            _PYTHON_SHOWWARNING(message, category, filename, lineno, file, line)
+        elif str(message) not in self.shown:
+            self.shown.add(str(message))
+            show_error(f"warning: {message}")
 
 
 def _invalid(args: argparse.Namespace, error: MeshValidationError) -> int:

@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
-from mesh_components.emit.kubernetes import config_maps, services
+from mesh_components.emit.kubernetes import accounts, config_maps, services
 from mesh_components.emit.kubernetes.inject import (
     TEMPLATE_PATHS,
     as_json,
@@ -152,7 +152,7 @@ def workload_of(manifest: Json) -> Workload | None:
     return Workload(
         name=str(meta.get("name", "")),
         namespace=str(meta.get("namespace", DEFAULT_NAMESPACE)),
-        service_account=str(pod_spec.get("serviceAccountName") or ""),
+        service_account=accounts.pod_account(pod_spec),
         kind=WorkloadKind(kind),
         labels=labels(pod_meta.get("labels") or {}),
         ports=tuple(_container_ports(pod_spec)),

@@ -82,7 +82,7 @@ def _identities(spec: MeshSpec, trust: MeshTrust | None, now: datetime) -> Itera
     ServiceAccount (and namespace), so it only gets its certificate here."""
     workloads = {w.identity for w in spec.workloads}
     for identity in certified_identities(spec):
-        if identity in workloads:
+        if identity in workloads and accounts.mesh_owns(identity):
             yield accounts.service_account(spec.settings.name, identity)
         yield identity_object(spec.settings, identity, trust, now)
 

@@ -62,10 +62,13 @@ class ServiceAccounts:
     def make(
         self, identities: Iterable[Identity], options: Callable[[str], pulumi.ResourceOptions]
     ) -> None:
-        """Create the ServiceAccount of each identity the program does not declare."""
+        """Create the ServiceAccount of each identity the program does not declare, except a
+        namespace's `default`, which Kubernetes makes."""
         if not self.create:
             return
         for identity in sorted(set(identities) - set(self.declared)):
+            if not accounts.mesh_owns(identity):
+                continue
             obj = accounts.service_account(self.mesh, identity)
             self.made[identity] = resources.service_account(obj, options(identity.namespace))
 

@@ -82,7 +82,11 @@ class MeshFromSpec(pulumi.ComponentResource):
         identities: set[Identity] = set()
         create_accounts = settings.get("create_service_accounts", True)
         for workload in _workloads(mesh_name, args.get("workloads", [])):
-            if create_accounts and workload.identity not in identities:
+            if (
+                create_accounts
+                and workload.identity not in identities
+                and accounts.mesh_owns(workload.identity)
+            ):
                 identities.add(workload.identity)
                 account = accounts.service_account(mesh_name, workload.identity)
                 made = resources.service_account(

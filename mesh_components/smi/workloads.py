@@ -51,19 +51,11 @@ def read_workload(
     if pod_spec.get("hostNetwork") is True:
         notes.append(Note(doc.path, "on the host network: no sidecar (OSM never injects these)"))
         return ReadWorkload(doc, None)
-    return ReadWorkload(doc, _workload(doc, pod_spec, problems))
+    return ReadWorkload(doc, _workload(doc, problems))
 
 
-def _workload(doc: Document, pod_spec: Json, problems: list[Problem]) -> Workload | None:
-    if not isinstance(pod_spec.get("serviceAccountName"), str):
-        path = f"{_pod_path(doc).removesuffix('.metadata')}.spec.serviceAccountName"
-        fix = (
-            "give the pods a ServiceAccount of their own (its name is their mesh identity); "
-            "`serviceAccountName: default` keeps OSM's identity but shares it with every pod "
-            "of the namespace that has none"
-        )
-        problems.append(Problem(path, "smi-no-service-account", "a name", "nothing", fix))
-        return None
+def _workload(doc: Document, problems: list[Problem]) -> Workload | None:
+    """The mesh's view; a pod that names no ServiceAccount runs as `default`, as in OSM."""
     try:
         return workload_of(doc.body)
     except MeshValidationError as error:

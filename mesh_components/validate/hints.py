@@ -3,17 +3,19 @@
 A warning is a `Problem` like any other (code, path, expected, found, fix), but it never stops a
 build: `validate` issues each one as a `SpecWarning` (Python's `warnings`, so every caller sees
 it, and tests, where warnings are errors, must expect it). Today: port names one typo away from
-a protocol prefix (`grcp-api`), which silently leaves the port HTTP.
+a protocol prefix (`grcp-api`), which silently leaves the port HTTP, and workloads that run as
+their namespace's `default` ServiceAccount, an identity every pod that names none shares.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+from mesh_components import names
 from mesh_components.errors import Problem
 from mesh_components.model import MeshSpec, Protocol, ServicePort
 from mesh_components.model.service import PROTOCOL_HINTS, infer_protocol, name_protocol
-from mesh_components.validate._common import Check, service_path
+from mesh_components.validate._common import Check, service_path, workload_path
 
 
 class SpecWarning(UserWarning):
@@ -94,6 +96,23 @@ def _label(protocol: Protocol) -> str:
     return {Protocol.HTTP2: "HTTP/2", Protocol.GRPC: "gRPC"}.get(protocol, protocol.value.upper())
 
 
-CODES = ("port-name-near-miss",)
+def shared_identities(spec: MeshSpec) -> Iterator[Problem]:
+    """A workload that runs as its namespace's `default` ServiceAccount (a pod that names none
+    does): meshed as OSM, Istio and Linkerd mesh it, under an identity it shares with every
+    other such pod of the namespace, so no policy can tell them apart."""
+    for workload in spec.workloads:
+        if workload.service_account == names.DEFAULT_SERVICE_ACCOUNT:
+            yield Problem(
+                f"{workload_path(workload)}.serviceAccount",
+                "workload-default-identity",
+                "a ServiceAccount of its own (it is the workload's mesh identity)",
+                f"{workload.namespace}/default, shared by every pod of {workload.namespace!r} "
+                "that names no ServiceAccount",
+                f"create a ServiceAccount for {workload.name!r} and set the pods' "
+                "serviceAccountName to it",
+            )
 
-CHECKS: tuple[Check, ...] = (port_name_near_misses,)
+
+CODES = ("port-name-near-miss", "workload-default-identity")
+
+CHECKS: tuple[Check, ...] = (port_name_near_misses, shared_identities)

@@ -246,14 +246,6 @@ def _problems(spec: Json, settings: MeshSettings) -> Iterator[Problem]:
             "the init container's rules would redirect the node's traffic; leave this pod "
             f"out of the mesh with the annotation {names.INJECT_ANNOTATION}: 'false'",
         )
-    if not spec.get("serviceAccountName"):
-        yield Problem(
-            "spec.serviceAccountName",
-            "inject-no-service-account",
-            "the ServiceAccount the pod runs as (it is the pod's mesh identity)",
-            repr(spec["serviceAccountName"]) if "serviceAccountName" in spec else "nothing",
-            "set serviceAccountName; the 'default' account would share one identity",
-        )
     yield from _collisions(spec)
     restart = spec.get("restartPolicy", "Always")
     if settings.proxy.sidecar_mode is SidecarMode.CLASSIC and restart in _RUN_TO_COMPLETION:
@@ -347,6 +339,7 @@ _PROBE_NUMBERS = ("initialDelaySeconds", "periodSeconds", "timeoutSeconds", "fai
 _PROBE_ACTIONS = ("httpGet", "tcpSocket", "grpc")
 _POD_SCALARS: tuple[tuple[str, type, str], ...] = (
     ("serviceAccountName", str, "a ServiceAccount name"),
+    ("serviceAccount", str, "a ServiceAccount name (deprecated: use serviceAccountName)"),
     ("restartPolicy", str, "Always, OnFailure or Never"),
     ("hostNetwork", bool, "true or false"),
 )
