@@ -19,6 +19,8 @@ DENY_CLUSTER = "deny"
 TRACING_CLUSTER = "tracing-collector"
 IDENTITY_CERT_SECRET = "identity-cert"
 MESH_CA_SECRET = "mesh-ca"
+DEFAULT_NAMESPACE = "default"
+"""Where a namespaced object that names no namespace goes (kubectl's default)."""
 DEFAULT_SERVICE_ACCOUNT = "default"
 """The ServiceAccount of a pod that names none; every namespace has one."""
 
@@ -226,6 +228,17 @@ PROXY_READY_PATH = "/ready"
 """The admin interface's readiness page, also served on the Prometheus listener."""
 ORIGINAL_PROBES_ANNOTATION = f"{ANNOTATION_PREFIX}/original-probes"
 """The app probes as written and as rewritten, so injecting again restores and redoes them."""
+
+
+APP_METRICS_ANNOTATION = f"{ANNOTATION_PREFIX}/app-metrics"
+"""The pod's own `prometheus.io/*` annotations, as written, when injection pointed them at the
+sidecar; injecting again restores them first (model/metrics.py)."""
+
+
+def app_metrics_cluster(port: int) -> str:
+    """The app's metrics on 127.0.0.1:`port`, which the Prometheus listener merges with the
+    sidecar's (its own cluster: HTTP/1.1 and a short timeout, whatever the app port speaks)."""
+    return f"local-metrics|{port}"
 
 
 def health_check_cluster(port: int) -> str:

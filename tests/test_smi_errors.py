@@ -4,14 +4,16 @@ namespace, name and field path) with a stable code, never silently dropped."""
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from mesh_components.errors import MeshValidationError
 from mesh_components.model import AccessMode
-from mesh_components.smi import import_documents
+from mesh_components.smi import import_documents, read_manifest_dir
 from tests.test_smi_import import docs
 from tests.test_smi_resources import HTTP_RULE, meshconfig, route_group, shop, split, target
 
@@ -188,14 +190,6 @@ CASES: list[tuple[str, Callable[[list[Json]], None], str, str]] = [
         "Service[shop/api].spec.sessionAffinity",
     ),
     (
-        "workload without a ServiceAccount",
-        lambda d: named(d, "Deployment", "web")["spec"]["template"]["spec"].pop(
-            "serviceAccountName"
-        ),
-        "smi-no-service-account",
-        "Deployment[shop/web].spec.template.spec.serviceAccountName",
-    ),
-    (
         "egress passthrough that is not a boolean",
         lambda d: d.append(meshconfig(traffic={"enableEgress": "yes"})),
         "smi-meshconfig-unsupported",
@@ -269,5 +263,24 @@ INDEPENDENT = (
     "host header",
     "LoadBalancer service",
     "egress passthrough that is not a boolean",
-    "workload without a ServiceAccount",
+    "session affinity",
 )
+
+
+def test_the_files_problems_are_listed_with_the_imports_own(tmp_path: Path) -> None:
+    """A file that holds no Kubernetes object, and an object the API server would refuse, do
+    not hide the problems of the rest: one run lists them all."""
+    documents = copy.deepcopy(base())
+    named(documents, "Service", "api")["spec"].update(sessionAffinity="ClientIP")
+    (tmp_path / "shop.yaml").write_text("\n---\n".join(json.dumps(d) for d in documents))
+    (tmp_path / "values.yaml").write_text("replicas: 3\n")
+    label = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "labels": {"a": 1}}}
+    (tmp_path / "z.json").write_text(json.dumps(label))
+    with pytest.raises(MeshValidationError) as error:
+        read_manifest_dir(tmp_path, access=AccessMode.POLICY)
+    found = {(p.code, p.path) for p in error.value.problems}
+    assert found == {
+        ("smi-invalid-value", "Service[shop/api].spec.sessionAffinity"),
+        ("smi-not-an-object", "values.yaml#0"),
+        ("manifest-invalid", "ConfigMap[default/c].metadata.labels[a]"),
+    }

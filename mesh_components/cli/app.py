@@ -51,6 +51,7 @@ from mesh_components.terminal.parser import (
     PROGRAM,
     Commands,
     MeshParser,
+    add_namespace_argument,
     add_output_format,
     add_output_path,
     add_verb,
@@ -265,6 +266,7 @@ def _inject_command(commands: Commands) -> None:
     )
     inject.add_argument("-f", "--filename", default="-", help="a YAML file of manifests, or -")
     inject.add_argument("--mesh", type=Path, required=True, help="the mesh spec")
+    add_namespace_argument(inject)
     _ca_arguments(inject)
     add_output_format(inject, ("yaml", "json"), problems_as_data=False)
     inject.set_defaults(run=_inject)
@@ -301,6 +303,7 @@ def _program_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _manifest_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("Manifest directories (see docs/migrating-from-osm.md)")
+    add_namespace_argument(group)
     group.add_argument(
         "--namespaces", help="comma-separated meshed namespaces (default: OSM's annotations)"
     )
@@ -423,7 +426,9 @@ def _render_manifests(args: argparse.Namespace) -> int:
 
     namespaces = None if args.namespaces is None else _names(args.namespaces)
     access = None if args.access is None else AccessMode(args.access)
-    imported = read_manifest_dir(args.spec, namespaces, mesh_name=args.mesh_name, access=access)
+    imported = read_manifest_dir(
+        args.spec, namespaces, mesh_name=args.mesh_name, access=access, namespace=args.namespace
+    )
     now = datetime.now(UTC)
     state, trust = _with_ca(args, imported.spec.settings, now)
     objects = inject_all(injectable_manifests(imported), imported.spec, trust, now)
@@ -442,6 +447,7 @@ def _names(text: str) -> list[str]:
 
 def _no_manifest_flags(args: argparse.Namespace) -> None:
     flags = {
+        "--namespace": args.namespace,
         "--namespaces": args.namespaces,
         "--mesh-name": args.mesh_name,
         "--access": args.access,
@@ -475,7 +481,7 @@ def _inject(args: argparse.Namespace) -> int:
     spec = read_spec(args.mesh)
     now = datetime.now(UTC)
     state, trust = _with_ca(args, spec.settings, now)
-    out = inject_all(manifests, spec, trust, now)
+    out = inject_all(manifests, spec, trust, now, namespace=args.namespace)
     _keep_new_ca(args, state)  # before the output: its certificates come from this CA
     if args.output == "json":
         print(json.dumps(_as_list(out), indent=2, sort_keys=True))

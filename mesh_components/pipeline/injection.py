@@ -9,9 +9,11 @@ The spec contributes the mesh settings, services, splits and policies.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
+from mesh_components import names
 from mesh_components.emit.kubernetes import accounts, config_maps, services
 from mesh_components.emit.kubernetes.inject import (
     TEMPLATE_PATHS,
@@ -37,10 +39,12 @@ from mesh_components.model import (
 )
 from mesh_components.pipeline.budget import build_within_budget
 from mesh_components.pipeline.identities import Authority, identity_object, issuing_trust
+from mesh_components.pipeline.objects import Placed, as_applied
 from mesh_components.pipeline.render import proxy_binding
 from mesh_components.pki import MeshTrust
+from mesh_components.validate import SpecWarning
 
-DEFAULT_NAMESPACE = "default"
+DEFAULT_NAMESPACE = names.DEFAULT_NAMESPACE
 
 
 def inject_all(
@@ -50,13 +54,16 @@ def inject_all(
     now: datetime,
     *,
     budget_bytes: int = config_maps.DEFAULT_BUDGET_BYTES,
+    namespace: str | None = None,
 ) -> list[Json]:
     """Every manifest (workloads injected, others untouched), then the mesh objects.
 
     Mesh objects in the input (from an earlier `inject`) are dropped and made anew, so
     injecting an injected file gives the same file. `ca` may be None in cert-manager mode.
+    `namespace` is where the objects that name none go, as `kubectl apply -n` (default:
+    `default`); an object given twice is applied once, or refused when given two ways.
     """
-    manifests = [with_namespace(m) for m in as_sent(manifests) if not _ours(m)]
+    manifests = [with_namespace(m) for m in _applied(as_sent(manifests), namespace)]
     problems = [p for m in manifests if m["kind"] in TEMPLATE_PATHS for p in shape_problems(m)]
     if problems:
         raise MeshValidationError(problems)
@@ -68,6 +75,18 @@ def inject_all(
     trust = issuing_trust(merged.settings, ca)  # once the settings are validated
     out = [_injected(m, workloads.get(i), merged, files) for i, m in enumerate(manifests)]
     return out + list(_mesh_objects(merged, list(workloads.values()), files, trust, now))
+
+
+def _applied(manifests: list[Json], namespace: str | None) -> list[Json]:
+    """The input's own objects (not the mesh's) in `namespace`, each once; a repeat given
+    identically is a warning."""
+    given = [Placed(f"document[{i}]", m) for i, m in enumerate(manifests) if not _ours(m)]
+    applied = as_applied(given, namespace)
+    if applied.problems:
+        raise MeshValidationError(applied.problems)
+    for path, message in applied.notes:
+        warnings.warn(f"{path}: {message}", SpecWarning, stacklevel=3)
+    return [placed.body for placed in applied.objects]
 
 
 def as_sent(manifests: list[Json]) -> list[Json]:

@@ -22,7 +22,12 @@ from mesh_components.smi.imported import ImportedMesh, Note
 from mesh_components.smi.importer import read_manifest_dir
 from mesh_components.smi.program import program_files
 from mesh_components.smi.workloads import is_workload, opted_out
-from mesh_components.terminal.parser import Commands, add_output_path, add_verb
+from mesh_components.terminal.parser import (
+    Commands,
+    add_namespace_argument,
+    add_output_path,
+    add_verb,
+)
 from mesh_components.terminal.redact import printable
 
 _DETAILS = """\
@@ -57,6 +62,7 @@ def add_commands(commands: Commands) -> None:
         type=_names,
         help="comma-separated namespaces in the mesh (default: the Namespaces' OSM annotations)",
     )
+    add_namespace_argument(parser)
     parser.add_argument("--mesh-name", help="the mesh's name (default: monitored-by label, or osm)")
     parser.add_argument(
         "--access",
@@ -74,7 +80,11 @@ def _import(args: argparse.Namespace) -> int:
     """Nothing is written unless the whole import succeeded."""
     access = None if args.access is None else AccessMode(args.access)
     imported = read_manifest_dir(
-        args.source, args.namespaces, mesh_name=args.mesh_name, access=access
+        args.source,
+        args.namespaces,
+        mesh_name=args.mesh_name,
+        access=access,
+        namespace=args.namespace,
     )
     files, notes = output_files(imported)
     write_tree(args.output, files)

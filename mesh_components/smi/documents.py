@@ -76,11 +76,23 @@ class Document:
 
 def read_documents(source: str | Path) -> list[Document]:
     """Every object under `source` (a directory, a file, or `-` for stdin), in input order."""
-    problems: list[Problem] = []
-    found = [doc for origin, text in _texts(source) for doc in _parse(origin, text, problems)]
+    found, problems = read_input(source)
     if problems:
         raise MeshValidationError(problems)
     return found
+
+
+def read_input(source: str | Path) -> tuple[list[Document], list[Problem]]:
+    """The objects under `source` that are well formed, and the problems of the others, so that
+    an import can list them beside its own."""
+    problems: list[Problem] = []
+    found: list[Document] = []
+    for origin, text in _texts(source):
+        for document, refused in _parse(origin, text, problems):
+            problems += refused
+            if not refused:
+                found.append(document)
+    return found, problems
 
 
 def _texts(source: str | Path) -> Iterator[tuple[str, str]]:
@@ -95,7 +107,10 @@ def _texts(source: str | Path) -> Iterator[tuple[str, str]]:
         yield str(file.relative_to(root)), inputs.read_text(file)
 
 
-def _parse(origin: str, text: str, problems: list[Problem]) -> Iterator[Document]:
+def _parse(
+    origin: str, text: str, problems: list[Problem]
+) -> Iterator[tuple[Document, list[Problem]]]:
+    """Each object of a file, with what the API server would refuse of it."""
     try:
         loaded = inputs.parse_yaml_all(text, origin)
     except MeshValidationError as error:
@@ -104,22 +119,23 @@ def _parse(origin: str, text: str, problems: list[Problem]) -> Iterator[Document
     for index, body in enumerate(loaded):
         for where, item in _unpacked(f"{origin}#{index}", body):
             if _is_object(item):
-                yield _document(where, item, problems)
+                yield _document(where, item)
             else:
                 problems.append(_not_an_object(where, item))
 
 
-def _document(origin: str, item: Json, problems: list[Problem]) -> Document:
-    """The object as kubectl would send it, with what the API server would refuse of it."""
+def _document(origin: str, item: Json) -> tuple[Document, list[Problem]]:
+    """The object as kubectl would send it, and what the API server would refuse of it."""
     body, unsendable = as_json(item)
     document = Document(origin, body)
+    problems = under(document.path, unsendable)
     if not _KIND.fullmatch(document.kind):
         expected = "a kind: a letter, then letters and digits (as Deployment)"
         fix = "name a kind the cluster serves"
-        problems.append(Problem(f"{origin}.kind", SHAPE, expected, described(document.kind), fix))
-    problems += under(document.path, unsendable)
+        kind = described(document.kind)
+        problems.append(Problem(f"{origin}.kind", SHAPE, expected, kind, fix))
     problems += under(document.path, metadata_problems(body.get("metadata"), "metadata"))
-    return document
+    return document, problems
 
 
 def _unpacked(origin: str, body: object) -> list[tuple[str, object]]:

@@ -27,8 +27,9 @@ from mesh_components.model import (
     TrafficSplit,
     labels,
 )
+from mesh_components.pipeline.objects import Placed, as_applied
 from mesh_components.smi import egress, ingress, meshconfig, routes, splits, targets, upstream
-from mesh_components.smi.documents import Document, read_documents
+from mesh_components.smi.documents import Document, read_input
 from mesh_components.smi.imported import ImportedMesh, Note
 from mesh_components.smi.membership import MONITORED_BY, Membership, membership, metadata_problems
 from mesh_components.smi.services import service_of
@@ -67,10 +68,12 @@ def read_manifest_dir(
     *,
     mesh_name: str | None = None,
     access: AccessMode | None = None,
+    namespace: str | None = None,
 ) -> ImportedMesh:
     """Import a directory (recursively), a file, or `-` (stdin). See `import_documents`."""
-    documents = read_documents(path)
-    return import_documents(documents, namespaces, mesh_name=mesh_name, access=access)
+    documents, problems = read_input(path)
+    options = _Options(namespaces, mesh_name, access, namespace)
+    return _import(documents, problems, options)
 
 
 def import_documents(
@@ -79,23 +82,39 @@ def import_documents(
     *,
     mesh_name: str | None = None,
     access: AccessMode | None = None,
+    namespace: str | None = None,
 ) -> ImportedMesh:
     """The mesh the documents describe.
 
     `namespaces`: the namespaces in the mesh, instead of reading the Namespace objects' OSM
     annotations. `mesh_name`: default, the Namespaces' `openservicemesh.io/monitored-by`, else
     `osm`. `access`: overrides the MeshConfig's permissive mode, as `kubectl patch meshconfig`
-    would.
+    would. `namespace`: where the namespaced objects that name none go, as `kubectl apply -n`
+    (default: `default`).
     """
-    problems: list[Problem] = []
+    return _import(documents, [], _Options(namespaces, mesh_name, access, namespace))
+
+
+@dataclass(frozen=True, slots=True)
+class _Options:
+    namespaces: Iterable[str] | None
+    mesh_name: str | None
+    access: AccessMode | None
+    namespace: str | None
+
+
+def _import(
+    documents: Sequence[Document], problems: list[Problem], options: _Options
+) -> ImportedMesh:
+    """The mesh; `problems` (those of the input files) are listed with the import's own."""
     notes: list[Note] = []
-    found = _sorted(documents, problems)
-    members = membership(found.of_kind("Namespace"), namespaces)
+    found = _sorted(_as_applied(documents, options.namespace, problems, notes), problems)
+    members = membership(found.of_kind("Namespace"), options.namespaces)
     for namespace in found.of_kind("Namespace"):
         problems.extend(
             metadata_problems(f"{namespace.path}.metadata", namespace.metadata, pod=True)
         )
-    settings, access_set = _settings(found, mesh_name, problems, notes)
+    settings, access_set = _settings(found, options.mesh_name, problems, notes)
     read = [read_workload(d, members, problems, notes) for d in found.manifests if is_workload(d)]
     workloads = tuple(r.workload for r in read if r.workload is not None)
     services = _services(found, members, read, problems, notes)
@@ -108,7 +127,7 @@ def import_documents(
     settings, policies = _access(
         settings,
         policies=policies,
-        access=access,
+        access=options.access,
         access_set=access_set,
         problems=problems,
         notes=notes,
@@ -132,6 +151,16 @@ def import_documents(
     )
     meshed = {r.doc.origin for r in read if r.workload is not None}
     return _imported(spec, found, meshed, members, notes)
+
+
+def _as_applied(
+    documents: Sequence[Document], namespace: str | None, problems: list[Problem], notes: list[Note]
+) -> list[Document]:
+    """The documents in `namespace` (when given), each object once."""
+    applied = as_applied([Placed(d.origin, d.body) for d in documents], namespace)
+    problems.extend(applied.problems)
+    notes.extend(Note(path, message) for path, message in applied.notes)
+    return [Document(placed.origin, placed.body) for placed in applied.objects]
 
 
 def _sorted(documents: Sequence[Document], problems: list[Problem]) -> _Input:

@@ -7,7 +7,7 @@ the egress rules, and every other object of the input as the `pulumi_kubernetes`
 kind, written out as it was. A workload of a mesh namespace that OSM would not have injected gets
 the mesh's opt-out annotation, since auto-injection covers whole namespaces. Secrets are left out
 (their data would sit in the program's source), and so are the mesh's Namespaces, which the Mesh
-creates: both are notes.
+creates, and the labels of mesh Services, which their MeshService makes: all are notes.
 """
 
 from __future__ import annotations
@@ -154,7 +154,7 @@ def _resources(imported: ImportedMesh, problems: list[Problem], notes: list[Note
         elif (
             doc.kind == "Service" and doc.api_group == "" and (doc.namespace, doc.name) in services
         ):
-            continue
+            _note_service(doc, notes)
         elif doc.kind == "Secret" and doc.api_group == "":
             notes.append(Note(doc.path, "left out of __main__.py: apply it separately"))
         else:
@@ -170,6 +170,19 @@ def _note_namespace(doc: Document, notes: list[Note]) -> None:
     }
     if kept:
         message = f"created by the Mesh, without {', '.join(sorted(kept))}"
+        notes.append(Note(doc.path, message))
+
+
+def _note_service(doc: Document, notes: list[Note]) -> None:
+    """A mesh service is a `MeshService` in the program, whose Service carries the mesh's own
+    labels (`manifests.yaml` and `render` keep the Service as it was written)."""
+    kept = [key for key in ("labels", "annotations") if doc.metadata.get(key)]
+    if kept:
+        what = " and ".join(f"metadata.{key}" for key in kept)
+        message = (
+            f"{what} not carried over to mesh.yaml and __main__.py, where the mesh makes the "
+            "Service with its own labels (manifests.yaml keeps the Service as written)"
+        )
         notes.append(Note(doc.path, message))
 
 

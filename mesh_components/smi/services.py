@@ -48,7 +48,6 @@ def service_of(doc: Document, problems: list[Problem], notes: list[Note]) -> Ser
     ports = [_port(entry, notes) for entry in spec.entries("ports", _PORT, required=True)]
     selector = _selector(spec)
     cluster_ip = spec.text("clusterIP")
-    _note_metadata(doc, notes)
     if len(problems) > before or None in ports:
         return None
     found = tuple(port for port in ports if port is not None)
@@ -105,11 +104,3 @@ def _protocol(name: str, app_protocol: str | None) -> Protocol:
     if name.startswith(f"{_SERVER_FIRST}-"):
         return Protocol.TCP
     return infer_protocol(name, app_protocol)
-
-
-def _note_metadata(doc: Document, notes: list[Note]) -> None:
-    kept = [key for key in ("labels", "annotations") if doc.metadata.get(key)]
-    if kept:
-        what = " and ".join(f"metadata.{key}" for key in kept)
-        message = f"{what} not carried over: the mesh's Service carries the mesh's own labels"
-        notes.append(Note(doc.path, message))

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import NoReturn, TypeAlias
 
 from mesh_components.terminal.console import FORMATS, show_error
+from mesh_components.terminal.redact import printable
+from mesh_components.validate._common import is_dns_label
 
 EXIT_USAGE = 2
 PROGRAM = "python -m mesh_components"
@@ -74,6 +76,26 @@ def add_output_format(
         help=f"how to print it: {', '.join(choices)} (default: %(default)s)",
     )
     parser.set_defaults(problems_as_data=problems_as_data)
+
+
+def add_namespace_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """`-n/--namespace NS`, as `kubectl apply -n`: where the objects that name none go."""
+    parser.add_argument(
+        "-n",
+        "--namespace",
+        type=_namespace,
+        metavar="NS",
+        help="the namespace of the objects that name none (default: default), as kubectl -n",
+    )
+
+
+def _namespace(text: str) -> str:
+    if not is_dns_label(text):
+        raise argparse.ArgumentTypeError(
+            f"{printable(text)!r} is not a namespace name: lowercase letters, digits and '-', "
+            "starting and ending with a letter or digit, at most 63"
+        )
+    return text
 
 
 def add_output_path(parser: argparse.ArgumentParser, what: str, *, required: bool = True) -> None:
