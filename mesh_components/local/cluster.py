@@ -47,9 +47,9 @@ from mesh_components.local.services import (
     ServiceAllocator,
     ServiceView,
     backends,
-    is_tcp_port,
     resolve,
     selects,
+    stub_protocol,
     target_port,
 )
 from mesh_components.local.traffic import Exec, Request, Traffic
@@ -285,15 +285,15 @@ class LocalCluster:
         self.write_status()
 
     def _service_ports(self, namespace: str, labels: dict[str, str]) -> dict[int, str]:
-        """The numeric target ports of the Services that select a pod: "tcp" where a Service
-        marks the port as raw TCP (the stub app echoes there), else "http"."""
+        """The numeric target ports of the Services that select a pod, with what the stub app
+        serves on each (`stub_protocol`; "tcp" wins over another Service's word)."""
         pod = PodEndpoint(namespace, "", "", labels, True, {}, "", "")
         ports: dict[int, str] = {}
         for service in (s for s in self._services if selects(s, pod)):
             for port in service.ports:
                 target = target_port(port, pod)
                 if isinstance(target, int) and ports.get(target) != "tcp":
-                    ports[target] = "tcp" if is_tcp_port(port) else "http"
+                    ports[target] = stub_protocol(port)
         return ports
 
     def lookup(self, name: str) -> list[str] | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import enum
+import importlib.util
 import json
 import os
 import stat
@@ -51,7 +52,7 @@ class PodContext:
     envoy: Path
     stub: Path
     workload: str
-    service_ports: dict[int, str] = field(default_factory=dict)  # target port -> tcp|http
+    service_ports: dict[int, str] = field(default_factory=dict)  # target port -> tcp|http|grpc
 
 
 def runs_as(container: Json, init: bool) -> Runs:
@@ -115,6 +116,8 @@ def _argv(pod: PodContext, container: Json, runs: Runs, where: str) -> list[str]
             "container": container["name"], "labels": pod.facts.labels,
             "ports": [[p, pod.service_ports.get(p, "http")] for p in _stub_ports(pod, container)],
         }  # fmt: skip
+        if any(kind == "grpc" for _, kind in config["ports"]):
+            config["grpc_path"] = grpc_import_path()
         return [python_for_everyone(), "-I", str(pod.stub), json.dumps(config)]
     if not command:
         fix = "give the init container an explicit command (image entrypoints are unknown here)"
@@ -284,6 +287,36 @@ def python_for_everyone() -> str:
                 "apt-get install -y python3",
             )
         ]
+    )
+
+
+def grpc_import_path() -> list[str]:
+    """The directories that hold grpcio (and the one package it imports), for the stub app and
+    the traffic client to add to sys.path: they run as app UIDs under `python_for_everyone`,
+    which need not be this Python. Raises when grpcio is missing or those UIDs cannot read it."""
+    found: list[str] = []
+    for name in ("grpc", "typing_extensions"):
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            fix = "pip install grpcio (the local runner's gRPC ports and client need it)"
+            problem = Problem("grpc", "local-grpc-missing", f"the {name} package", "none", fix)
+            raise MeshValidationError([problem])
+        origin = Path(spec.origin)
+        root = origin.parent.parent if origin.name == "__init__.py" else origin.parent
+        if not world_readable(root):
+            fix = "install grpcio where every user may read it (not under a private home)"
+            problem = Problem("grpc", "local-grpc-unreadable", "a directory any UID reads",
+                              str(root), fix)  # fmt: skip
+            raise MeshValidationError([problem])
+        found.append(str(root))
+    return list(dict.fromkeys(found))
+
+
+def world_readable(directory: Path) -> bool:
+    """Whether any UID may list `directory` and pass through every directory above it."""
+    real = directory.resolve()
+    return bool(real.stat().st_mode & stat.S_IROTH) and all(
+        p.stat().st_mode & stat.S_IXOTH for p in (real, *real.parents)
     )
 
 

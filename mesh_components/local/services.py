@@ -18,6 +18,7 @@ from mesh_components.emit.kubernetes.metadata import Json
 from mesh_components.errors import MeshValidationError, Problem
 from mesh_components.local.manifests import label, matches, namespace_of
 from mesh_components.local.network import DNS_IP, SERVICE_CIDR
+from mesh_components.model.service import infer_protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +221,15 @@ def is_tcp_port(port: ServicePort) -> bool:
     """Whether a port carries raw TCP rather than HTTP (the mesh's own rule, by hint)."""
     hint = port.app_protocol.lower() or port.name.lower().split("-", 1)[0]
     return hint in ("tcp", "mysql", "mongo", "redis", "postgres", "postgresql")
+
+
+def stub_protocol(port: ServicePort) -> str:
+    """What the stub app serves on a port: "tcp" (greeting, then echo), "grpc" (HTTP/2, which
+    the sidecar speaks to grpc, http2 and h2c ports, as the mesh infers them) or "http"."""
+    if is_tcp_port(port):
+        return "tcp"
+    http2 = infer_protocol(port.name, port.app_protocol or None).needs_http2_upstream
+    return "grpc" if http2 else "http"
 
 
 def resolve(

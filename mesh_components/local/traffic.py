@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mesh_components.local.containers import python_for_everyone
+from mesh_components.local.containers import grpc_import_path, python_for_everyone
 from mesh_components.local.system import LocalRunnerError
 
 
@@ -37,7 +37,9 @@ class Exec:
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    """What to send."""
+    """What to send: HTTP to `http://host:port/path`, one unary gRPC call per request to
+    `grpc://host:port/package.Service/Method` (the body as the message's bytes, the headers as
+    metadata, `timeout` as the deadline), or with `tcp`, a line to `host:port`."""
 
     url: str
     count: int = 1
@@ -59,7 +61,11 @@ class Request:
             "headers": self.headers, "body": self.body, "timeout": self.timeout,
             "duration": self.duration, "interval": self.interval, "marker": self.marker,
             "stop_file": self.stop_file,
-        }  # fmt: skip
+        } | ({"grpc_path": grpc_import_path()} if self.grpc else {})  # fmt: skip
+
+    @property
+    def grpc(self) -> bool:
+        return self.url.startswith("grpc://")
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +113,7 @@ class Traffic:
 
 def _succeeded(result: dict[str, Any]) -> bool:
     status = result["status"]
-    return status == "ok" or (isinstance(status, int) and 200 <= status < 400)
+    return status in ("ok", "OK") or (isinstance(status, int) and 200 <= status < 400)
 
 
 def client_argv(where: Exec, client: Path, request: Request) -> list[str]:
