@@ -3,9 +3,11 @@
 Fields the mesh recreates differently are problems: a Service it cannot represent (NodePort,
 LoadBalancer, ExternalName, session affinity, UDP) would otherwise come back changed. Values a
 cluster fills in by itself (an allocated clusterIP, the default policies) are accepted.
-Protocols follow OSM: `appProtocol` (including OSM's `tcp-server-first`), then the port name's
-prefix, then HTTP. An unnamed port (Kubernetes allows one) is named after its protocol and
-number, `http-8080`, which is how the mesh's Service will name it.
+Protocols: `appProtocol` (including OSM's `tcp-server-first`), then the port name, then HTTP.
+The name is read as Istio and Linkerd users write it (`grpc`, `tcp-db`, `http2`), a superset of
+OSM's prefixes; a note says where OSM would have made the port something else. An unnamed port
+(Kubernetes allows one) is named after its protocol and number, `http-8080`, which is how the
+mesh's Service will name it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Iterator
 
 from mesh_components.errors import Problem
 from mesh_components.model import Protocol, Service, ServicePort, infer_protocol, labels
+from mesh_components.model.service import app_protocol_hint
 from mesh_components.smi.documents import Document
 from mesh_components.smi.fields import INVALID, WRONG_TYPE, Fields, describe
 from mesh_components.smi.imported import Note
@@ -91,6 +94,8 @@ def _port(entry: Fields, notes: list[Note]) -> ServicePort | None:
             entry.report(entry.at("targetPort"), INVALID, "a number or a port name", found)
         return None
     protocol = _protocol(name or "", app_protocol)
+    if app_protocol_hint(app_protocol) is None and protocol is not _osm_protocol(name or ""):
+        notes.append(_not_as_osm(entry.path, name or "", protocol))
     if name is None:
         name = f"{protocol.value}-{number}"
         notes.append(Note(entry.path, f"unnamed port {number} is named {name!r} in the mesh"))
@@ -104,3 +109,23 @@ def _protocol(name: str, app_protocol: str | None) -> Protocol:
     if name.startswith(f"{_SERVER_FIRST}-"):
         return Protocol.TCP
     return infer_protocol(name, app_protocol)
+
+
+def _osm_protocol(name: str) -> Protocol:
+    """What OSM made of a port by its name: only the prefixes `http-`, `tcp-` and `grpc-`
+    counted, anything else was HTTP (`GetAppProtocolFromPortName`)."""
+    for prefix, protocol in (("tcp-", Protocol.TCP), ("grpc-", Protocol.GRPC)):
+        if name.lower().startswith(prefix):
+            return protocol
+    return Protocol.HTTP
+
+
+def _not_as_osm(path: str, name: str, protocol: Protocol) -> Note:
+    """The mesh reads a name as Istio and Linkerd users write it (`grpc`, `tcp`, `http2-api`);
+    where that differs from what OSM made of it, the import says so."""
+    osm = _osm_protocol(name).value
+    message = (
+        f"port name {name!r} makes it {protocol.value} here; OSM read only the prefixes http-, "
+        f"grpc- and tcp- and made it {osm} (set appProtocol to choose)"
+    )
+    return Note(path, message)
