@@ -3,9 +3,12 @@ the kubelet's volume layout, how containers are mapped, and the refusals users s
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import socket
 import struct
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -240,6 +243,30 @@ def test_the_stub_app_fails_every_nth_request_or_the_one_that_asks() -> None:
     assert [always.next("") for _ in range(2)] == [(1, 500), (2, 500)]
     never = stub_app.Faults.from_environment({})
     assert [never.next(""), never.next("502")] == [(1, 200), (2, 502)]
+
+
+def test_the_stub_app_serves_its_metrics_and_answers_head_without_a_body() -> None:
+    config = {"pod": "p-1", "namespace": "ns", "workload": "w", "container": "c", "labels": {}}
+    faults = stub_app.Faults.from_environment({})
+    server = stub_app.HttpServer(("127.0.0.1", 0), stub_app.http_handler(config, 9080, faults))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=5)
+        connection.request("GET", "/metrics")
+        metrics = connection.getresponse()
+        assert metrics.getheader("content-type", "").startswith("text/plain; version=0.0.4")
+        text = metrics.read().decode()
+        assert 'stub_app_info{pod="p-1",namespace="ns",port="9080"} 1\n' in text
+        connection.request("HEAD", "/authors/1.json")  # the same connection: nothing left over
+        head = connection.getresponse()
+        assert head.status == 200 and int(head.getheader("content-length", "0")) > 0
+        assert head.read() == b""
+        connection.request("GET", "/authors/1.json")
+        assert json.loads(connection.getresponse().read())["served"] == 2  # scrapes uncounted
+        connection.close()
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.mark.parametrize("name", ["abc\n", "a/../b", "", "-a", "A"])

@@ -7,7 +7,9 @@ sys.path only when a gRPC port is served).
 
 - HTTP ports answer any method and path with JSON: the pod, workload, container, labels, port,
   request line, the identity the sidecar vouched for (the URI of `x-forwarded-client-cert`) and
-  `served`, the number of requests this process has received (1, 2, ...).
+  `served`, the number of requests this process has received (1, 2, ...). A HEAD answer has no
+  body. `GET /metrics` is the app's own metrics instead, in Prometheus' text format (uncounted),
+  as an instrumented app serves them.
 - gRPC ports (a Service port of protocol grpc, http2 or h2c: HTTP/2 without TLS, as Envoy
   speaks it to the app) answer any unary method `/pkg.Service/Method`, whatever the request
   bytes, with the same JSON facts as the response message (raw bytes, no protobuf), plus `rpc`
@@ -50,6 +52,8 @@ if TYPE_CHECKING:
 SHUTDOWN_DELAY = 8.0
 FAIL_HEADER = "x-stub-fail"
 DELAY_HEADER = "x-stub-delay"
+METRICS_PATH = "/metrics"
+PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 HEALTH_CHECK = "/grpc.health.v1.Health/Check"
 SERVING = b"\x08\x01"  # grpc.health.v1.HealthCheckResponse{status: SERVING}
 # gRPC's "HTTP to gRPC Status Code Mapping" (doc/http-grpc-status-mapping.md); others: UNKNOWN.
@@ -109,6 +113,16 @@ def facts(config: dict[str, Any], port: int, xfcc: str, served: int) -> dict[str
     }  # fmt: skip
 
 
+def metrics_text(config: dict[str, Any], port: int) -> bytes:
+    """The app's own metrics, in Prometheus' text format, as an instrumented app serves them."""
+    labels = f'pod="{config["pod"]}",namespace="{config["namespace"]}",port="{port}"'
+    return (
+        "# HELP stub_app_info The stub app that answers on this port.\n"
+        "# TYPE stub_app_info gauge\n"
+        f"stub_app_info{{{labels}}} 1\n"
+    ).encode()
+
+
 def delay_seconds(value: str) -> float:
     """The delay a request asks for (`x-stub-delay`), in seconds; 0 when none or malformed."""
     try:
@@ -126,16 +140,22 @@ def http_handler(config: dict[str, Any], port: int, faults: Faults) -> type[Base
             length = int(self.headers.get("content-length") or 0)
             if length:
                 self.rfile.read(length)
+            if self.command == "GET" and self.path.partition("?")[0] == METRICS_PATH:
+                self._send(200, PROMETHEUS_TEXT, metrics_text(config, port))
+                return
             time.sleep(delay_seconds(self.headers.get(DELAY_HEADER, "")))
             served, status = faults.next(self.headers.get(FAIL_HEADER, ""))
             answer = facts(config, port, self.headers.get("x-forwarded-client-cert", ""), served)
             answer.update(method=self.command, path=self.path)
-            body = json.dumps(answer).encode() + b"\n"
+            self._send(status, "application/json", json.dumps(answer).encode() + b"\n")
+
+        def _send(self, status: int, content_type: str, body: bytes) -> None:
             self.send_response(status)
-            self.send_header("content-type", "application/json")
+            self.send_header("content-type", content_type)
             self.send_header("content-length", str(len(body)))
             self.end_headers()
-            self.wfile.write(body)
+            if self.command != "HEAD":  # a HEAD answer has the headers of a GET, no body
+                self.wfile.write(body)
 
         def log_message(self, format: str, *args: Any) -> None:
             return
