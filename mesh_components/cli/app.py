@@ -98,6 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         with warnings.catch_warnings():
+            warnings.simplefilter("always", SpecWarning)  # printed once each by the printer
             warnings.showwarning = _WarningPrinter()
             return int(args.run(args))
     except MeshValidationError as error:

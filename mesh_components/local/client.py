@@ -40,7 +40,8 @@ def http_once(job: dict[str, Any]) -> dict[str, Any]:
     try:
         answer = json.loads(body)
     except ValueError:
-        answer = {"text": body.decode(errors="replace")[:200]}
+        text = body.decode(errors="replace")
+        answer = {"text": text if job.get("whole_body") else text[:200]}
     headers = {name.lower(): value for name, value in response.getheaders()}
     return {"status": response.status, "answer": answer, "headers": headers}
 

@@ -110,6 +110,10 @@ class NodeNetwork:
                 f"route add default via {NODE_IP}",
             ],
         )
+        # As containerd (2.0 on) and CRI-O set it for every pod: an app that is no root may
+        # listen on a port below 1024 (Istio's curl sample's Service names port 80).
+        unprivileged = "net.ipv4.ip_unprivileged_port_start=0"
+        system.run(["ip", "netns", "exec", link.netns, "sysctl", "-q", "-w", unprivileged])
 
     def remove_pod(self, link: PodLink) -> None:
         system.run_quietly(["ip", "-n", self.netns, "link", "del", link.veth])

@@ -54,13 +54,15 @@ class Request:
     # When this file appears, stop after the request in flight: an app that stops calling
     # when its pod is told to terminate (the file must be visible to the app's UID).
     stop_file: str = ""
+    # Keep the whole of an answer that is not JSON (a metrics page), not its first 200 characters.
+    whole_body: bool = False
 
     def job(self) -> dict[str, Any]:
         return {
             "url": self.url, "count": self.count, "tcp": self.tcp, "method": self.method,
             "headers": self.headers, "body": self.body, "timeout": self.timeout,
             "duration": self.duration, "interval": self.interval, "marker": self.marker,
-            "stop_file": self.stop_file,
+            "stop_file": self.stop_file, "whole_body": self.whole_body,
         } | ({"grpc_path": grpc_import_path()} if self.grpc else {})  # fmt: skip
 
     @property
