@@ -352,8 +352,20 @@ def cases(draw: st.DrawFn) -> tuple[Json, MeshSettings]:
     kind = draw(st.sampled_from(sorted(TEMPLATE_PATHS)))
     mode = SidecarMode.NATIVE if kind in ("Job", "CronJob") else draw(st.sampled_from(SidecarMode))
     mesh = MeshSettings(name="test", proxy=ProxySettings(sidecar_mode=mode))
-    exclusions = draw(st.sampled_from([None, {names.INBOUND_PORT_EXCLUSIONS_ANNOTATION: "8000"}]))
-    return manifest(kind, draw(pod_specs(kind)), exclusions), mesh
+    exclusions = draw(st.sampled_from([{}, {names.INBOUND_PORT_EXCLUSIONS_ANNOTATION: "8000"}]))
+    scraping = draw(st.sampled_from(_SCRAPING))
+    return manifest(kind, draw(pod_specs(kind)), {**exclusions, **scraping} or None), mesh
+
+
+_SCRAPING: list[dict[str, str]] = [
+    {},
+    {"prometheus.io/scrape": "true", "prometheus.io/port": "8080"},  # merged
+    {"prometheus.io/port": "9090", "prometheus.io/path": "/m", "prometheus.io/scheme": "http"},
+    {"prometheus.io/scrape": "true"},  # the sidecar's only
+    {"prometheus.io/scrape": "false", "prometheus.io/port": "8080"},  # as written
+    {"prometheus.io/scrape": "true", "prometheus.io/port": "8443", "prometheus.io/scheme": "https"},
+]
+"""The pod's own Prometheus annotations, in each of the ways injection treats them."""
 
 
 @settings(max_examples=60, deadline=None)

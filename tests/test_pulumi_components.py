@@ -27,6 +27,7 @@ from mesh_components.pulumi import (
     MeshService,
     TrafficSplit,
 )
+from mesh_components.validate import MeshNote
 from tests.pulumi_mocks import Recorder, project_program, run
 from tests.test_render import CA_START, TEST_SEED, make_ca
 
@@ -238,6 +239,17 @@ def test_a_bare_pod_gets_its_sidecar_and_the_mesh_annotations() -> None:
     assert names.CONFIG_HASH_ANNOTATION in registered["metadata"]["annotations"]
     assert registered["metadata"]["labels"] == {"app": "web"}
     assert set(config_maps(recorder)) == {"shop/web"}
+
+
+def test_auto_injection_merges_the_apps_declared_metrics_with_the_sidecars() -> None:
+    own = {"prometheus.io/scrape": "true", "prometheus.io/port": "8080"}
+    with pytest.warns(MeshNote, match=r"shop/web: the app's metrics \(port 8080, /metrics\)"):
+        recorder = run(shop(lambda _: deployment("web", metadata={"annotations": own})))
+    template = recorder.of_type(DEPLOYMENT)["web"].inputs["spec"]["template"]
+    annotations = template["metadata"]["annotations"]
+    assert annotations["prometheus.io/port"] == "15010"
+    assert json.loads(annotations[names.APP_METRICS_ANNOTATION]) == own
+    assert "local-metrics|8080" in config_maps(recorder)["shop/web"]["data"]["cds.yaml"]
 
 
 def test_a_workload_that_opts_out_is_left_alone() -> None:

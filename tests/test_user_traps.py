@@ -159,7 +159,12 @@ def test_a_spec_without_near_misses_validates_without_any_warning() -> None:
 
 
 def test_warning_codes_are_not_problem_codes() -> None:
-    assert {"port-name-near-miss", "workload-default-identity"} == WARNING_CODES
+    assert {
+        "metrics-not-merged",
+        "metrics-port-missing",
+        "port-name-near-miss",
+        "workload-default-identity",
+    } == WARNING_CODES
     assert not WARNING_CODES & CODES
 
 
@@ -187,10 +192,10 @@ def test_the_probes_table_lists_every_key_the_loader_takes() -> None:
 
 
 def test_every_workload_problem_and_warning_code_is_documented() -> None:
-    from mesh_components.validate import workloads  # noqa: PLC0415
+    from mesh_components.validate import metrics, workloads  # noqa: PLC0415
 
     documented = set(re.findall(r"^\| `([a-z0-9-]+)` \|", SPEC_FORMAT.read_text(), re.M))
-    assert set(workloads.CODES) | WARNING_CODES <= documented
+    assert set(workloads.CODES) | set(metrics.CODES) | WARNING_CODES <= documented
 
 
 # `make demo` installs what the local run needs, and says why when it still cannot run.

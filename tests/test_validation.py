@@ -513,6 +513,24 @@ WORKLOAD_ROWS = [
         "probe-path-invalid",
         "workloads[shop/web-v1].probes[0].path",
     ),
+    row(
+        "a metrics port annotation that is a port name",
+        lambda s: change_workload(
+            s,
+            "shop/web-v1",
+            annotations=labels({"prometheus.io/scrape": "true", "prometheus.io/port": "http"}),
+        ),
+        "annotation-invalid",
+        "workloads[shop/web-v1].annotations[prometheus.io/port]",
+    ),
+    row(
+        "a metrics port annotation on the sidecar's metrics port",
+        lambda s: change_workload(
+            s, "shop/web-v1", annotations=labels({"prometheus.io/port": "15010"})
+        ),
+        "port-reserved",
+        "workloads[shop/web-v1].annotations[prometheus.io/port]",
+    ),
 ]
 
 SPLIT_ROWS = [

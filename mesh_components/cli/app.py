@@ -58,7 +58,7 @@ from mesh_components.terminal.parser import (
     number_within,
 )
 from mesh_components.terminal.redact import printable
-from mesh_components.validate import SpecWarning
+from mesh_components.validate import MeshNote, SpecWarning
 
 EXIT_INVALID = 2
 _PYTHON_SHOWWARNING = warnings.showwarning
@@ -118,8 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 class _WarningPrinter:
-    """A spec warning as one `warning: ...` line on stderr, once (a spec is validated again
-    where it is built); any other warning as Python shows it."""
+    """A spec warning as one `warning: ...` line on stderr (a `MeshNote` as `note: ...`), once
+    (a spec is validated again where it is built); any other warning as Python shows it."""
 
     def __init__(self) -> None:
         self.shown: set[str] = set()
@@ -137,7 +137,8 @@ class _WarningPrinter:
             _PYTHON_SHOWWARNING(message, category, filename, lineno, file, line)
         elif str(message) not in self.shown:
             self.shown.add(str(message))
-            show_error(f"warning: {message}")
+            kind = "note" if issubclass(category, MeshNote) else "warning"
+            show_error(f"{kind}: {message}")
 
 
 def _invalid(args: argparse.Namespace, error: MeshValidationError) -> int:

@@ -10,7 +10,7 @@ from mesh_components.compiler.inbound import inbound_ports
 from mesh_components.compiler.index import MeshIndex
 from mesh_components.compiler.outbound import outbound_ports, port_conflicts
 from mesh_components.compiler.plan import MeshPlan, WorkloadPlan
-from mesh_components.model import MeshSpec, Workload
+from mesh_components.model import MeshSpec, Workload, scrape_decision
 
 __all__ = [
     "MeshIndex",
@@ -43,4 +43,5 @@ def plan_workload(index: MeshIndex, workload: Workload) -> WorkloadPlan:
         outbound=outbound_ports(index, workload),
         probes=tuple(sorted(workload.probes, key=lambda p: (p.kind, p.container))),
         egress=egress_plan(index, workload),
+        app_metrics=scrape_decision(workload.annotations).app,
     )

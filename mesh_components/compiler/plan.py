@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from mesh_components.model import (
+    AppMetrics,
     CircuitBreakers,
     ConnectionPool,
     Duration,
@@ -207,7 +208,8 @@ class EgressPlan:
 
 @dataclass(frozen=True, slots=True)
 class WorkloadPlan:
-    """Everything one workload's sidecar needs."""
+    """Everything one workload's sidecar needs. `app_metrics`, when set, are served after the
+    sidecar's own on its Prometheus port (model/metrics.py)."""
 
     workload: WorkloadRef
     identity: Identity
@@ -216,6 +218,7 @@ class WorkloadPlan:
     outbound: tuple[OutboundPort, ...]
     probes: tuple[Probe, ...]
     egress: EgressPlan = field(default_factory=EgressPlan)
+    app_metrics: AppMetrics | None = None
 
     def upstreams(self) -> tuple[Upstream, ...]:
         """Every distinct upstream the outbound side uses, sorted."""

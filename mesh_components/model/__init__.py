@@ -24,6 +24,7 @@ from mesh_components.model.egress import (
 )
 from mesh_components.model.ingress import Ingress, IngressSources
 from mesh_components.model.mesh import MeshSpec
+from mesh_components.model.metrics import AppMetrics, ScrapeDecision, Scraping, scrape_decision
 from mesh_components.model.policy import (
     AccessPolicy,
     HeaderMatch,
@@ -76,6 +77,7 @@ __all__ = [
     "AccessMode",
     "AccessPolicy",
     "AppContainer",
+    "AppMetrics",
     "CertManagerIssuer",
     "CertificateIssuer",
     "CertificateSettings",
@@ -122,6 +124,8 @@ __all__ = [
     "Resources",
     "Retries",
     "RetryBudget",
+    "ScrapeDecision",
+    "Scraping",
     "Service",
     "ServicePort",
     "ServiceRef",
@@ -136,4 +140,5 @@ __all__ = [
     "WorkloadRef",
     "infer_protocol",
     "labels",
+    "scrape_decision",
 ]

@@ -78,7 +78,8 @@ class AppContainer:
 class Workload:
     """A Deployment, StatefulSet, ... whose pods run under one ServiceAccount (the identity).
 
-    `annotations` go on the pod template (per-workload interception exclusions, opt-out).
+    `annotations` go on the pod template (per-workload interception exclusions, opt-out, the
+    app's `prometheus.io/*` ones: model/metrics.py).
     `app` is only needed to render the workload itself; injecting existing manifests reads
     everything else from them. `proxy_log_level` overrides the mesh's `proxy.logLevel` for
     this workload's sidecars (None: the mesh's).

@@ -4,7 +4,8 @@ The checks are data: `CHECKS` is a tuple of small pure functions `(spec) -> prob
 module per subject. Each check tolerates what earlier ones report (duplicates, dangling names).
 `graph.CHECKS` resolve the mesh as the compiler does, so they run once the rest found nothing;
 `egress.GRAPH_CHECKS` need the outbound ports resolved, so they run last. `hints.CHECKS` find
-what is valid but probably a mistake: `validate` issues them as `SpecWarning`s, never fatal.
+what is valid but probably a mistake: `validate` issues them as `SpecWarning`s, never fatal,
+and then a `MeshNote` for what the mesh does on the user's behalf (`find_notes`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from mesh_components.validate import (
     graph,
     hints,
     ingress,
+    metrics,
     policies,
     services,
     settings,
@@ -27,14 +29,16 @@ from mesh_components.validate import (
     workloads,
 )
 from mesh_components.validate._common import Check
-from mesh_components.validate.hints import SpecWarning
+from mesh_components.validate.hints import MeshNote, SpecWarning
 
 __all__ = [
     "CHECKS",
     "CODES",
     "WARNING_CODES",
     "Check",
+    "MeshNote",
     "SpecWarning",
+    "find_notes",
     "find_problems",
     "find_warnings",
     "validate",
@@ -45,6 +49,7 @@ _SUBJECTS = (
     certificates,
     services,
     workloads,
+    metrics,
     splits,
     policies,
     destinations,
@@ -58,7 +63,7 @@ CHECKS: tuple[Check, ...] = tuple(check for subject in _SUBJECTS for check in su
 CODES: frozenset[str] = frozenset(code for subject in (*_SUBJECTS, graph) for code in subject.CODES)
 """Every problem code a check may report. Codes are stable: tests and users key on them."""
 
-WARNING_CODES: frozenset[str] = frozenset(hints.CODES)
+WARNING_CODES: frozenset[str] = frozenset((*hints.CODES, *metrics.HINT_CODES))
 """Every code a warning may carry (never one of `CODES`)."""
 
 
@@ -74,7 +79,14 @@ def find_problems(spec: MeshSpec) -> tuple[Problem, ...]:
 
 def find_warnings(spec: MeshSpec) -> tuple[Problem, ...]:
     """What in `spec` is valid but probably not what was meant, sorted; () when nothing is."""
-    return tuple(sorted({problem for check in hints.CHECKS for problem in check(spec)}))
+    checks = (*hints.CHECKS, *metrics.HINTS)
+    return tuple(sorted({problem for check in checks for problem in check(spec)}))
+
+
+def find_notes(spec: MeshSpec) -> tuple[str, ...]:
+    """What the mesh does on the user's behalf that changes what they see, one sentence each
+    (today: the app's metrics merged with the sidecar's), sorted."""
+    return tuple(sorted(set(metrics.notes(spec))))
 
 
 def validate(spec: MeshSpec) -> MeshSpec:
@@ -85,4 +97,6 @@ def validate(spec: MeshSpec) -> MeshSpec:
         raise MeshValidationError(problems)
     for warning in find_warnings(spec):
         warnings.warn(str(warning), SpecWarning, stacklevel=2)
+    for note in find_notes(spec):
+        warnings.warn(note, MeshNote, stacklevel=2)
     return spec

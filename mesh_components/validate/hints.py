@@ -22,6 +22,12 @@ class SpecWarning(UserWarning):
     """A declaration that is valid but probably a mistake; its text is the problem's."""
 
 
+class MeshNote(SpecWarning):
+    """Not a mistake: something the mesh did on the user's behalf that changes what they see
+    (the app's metrics served on the sidecar's port). A SpecWarning, so every caller that
+    shows spec warnings shows notes too; its text is one plain sentence."""
+
+
 def port_name_near_misses(spec: MeshSpec) -> Iterator[Problem]:
     """A port whose name's prefix is a near miss of a protocol's (`grcp-api`, `tpc`, `tcpdb`)
     and which, because of it, speaks another protocol than the one the name was meant to."""

@@ -1,6 +1,6 @@
 """Clusters: one mTLS upstream per backend service port, the local app ports (health-checked
-ones for TCP probes, TLS ones for HTTPS probes), the admin interface (for the Prometheus
-listener) and the deny cluster.
+ones for TCP probes, TLS ones for HTTPS probes, and the app's metrics port when they are
+merged), the admin interface (for the Prometheus listener) and the deny cluster.
 
 Upstreams resolve a headless companion Service by DNS (Envoy balances over ready pod IPs), or,
 for a headless destination, keep the pod IP the app dialled (original destination).
@@ -42,7 +42,8 @@ _LOCALHOST = "127.0.0.1"
 
 def clusters(plan: WorkloadPlan, settings: MeshSettings, paths: VolumePaths) -> tuple[Json, ...]:
     """Every cluster of the workload's sidecar: upstreams, egress, local ports, local TLS ports
-    (for HTTPS probes), health-checked local ports (for TCP probes), admin, deny."""
+    (for HTTPS probes), health-checked local ports (for TCP probes), the app's metrics port
+    (when merged), admin, deny."""
     http2_ports = {p.target_port for p in plan.inbound if p.protocol.needs_http2_upstream}
     http2_ports |= {p.port for p in plan.probes if p.action is ProbeAction.GRPC}
     # A port that only HTTPS probes use gets no plaintext cluster: nothing would route to it.
@@ -58,6 +59,7 @@ def clusters(plan: WorkloadPlan, settings: MeshSettings, paths: VolumePaths) -> 
         *(local_cluster(port, http2=port in http2_ports) for port in sorted(plaintext)),
         *(local_tls_cluster(port) for port in tls_probed),
         *(health_check_cluster(port) for port in tcp_probed),
+        *(() if plan.app_metrics is None else (app_metrics_cluster(plan.app_metrics.port),)),
         _static(names.ADMIN_CLUSTER, _LOCALHOST, settings.proxy.ports.admin),
         deny_cluster(),
     )
@@ -223,6 +225,13 @@ def local_tls_cluster(port: int) -> Json:
     }
     cluster["transport_socket"] = UPSTREAM_TLS.config(common_tls_context={"tls_params": versions})
     return cluster
+
+
+def app_metrics_cluster(port: int) -> Json:
+    """The app's metrics port on 127.0.0.1, which the Prometheus listener's merging filter
+    asks in HTTP/1.1 (the app's own protocol on that port does not matter to a scrape). The
+    sidecar's own connections are never redirected by iptables, so this reaches the app."""
+    return _static(names.app_metrics_cluster(port), _LOCALHOST, port)
 
 
 def health_check_cluster(port: int) -> Json:

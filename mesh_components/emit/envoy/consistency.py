@@ -18,8 +18,9 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from mesh_components import names
+from mesh_components.emit.envoy.metrics import CLUSTER_KEYS
 from mesh_components.emit.envoy.shared import is_shared
-from mesh_components.emit.envoy.types import TCP_PROXY, UPSTREAM_TLS, Json
+from mesh_components.emit.envoy.types import LUA_PER_ROUTE, TCP_PROXY, UPSTREAM_TLS, Json
 from mesh_components.names import LOCAL_TLS_CLUSTER_PREFIX
 
 if TYPE_CHECKING:
@@ -73,6 +74,8 @@ class _Index:
     subscriptions: list[Json] = field(default_factory=list)
     upstream_tls: list[tuple[str, Json]] = field(default_factory=list)
     """(cluster name, UpstreamTlsContext)."""
+    lua_calls: list[tuple[str, str]] = field(default_factory=list)
+    """(owner, cluster) for every cluster a route's Lua filter context calls."""
 
     @classmethod
     def of(cls, config: EnvoyConfig) -> _Index:
@@ -119,6 +122,7 @@ class _Index:
         self.secret_users.extend(alone.secret_users)
         self.subscriptions.extend(alone.subscriptions)
         self.upstream_tls.extend(alone.upstream_tls)
+        self.lua_calls.extend(alone.lua_calls)
         return True
 
     def _walk(self, node: Any, walk: _Walk, route_config: str | None) -> None:
@@ -166,6 +170,10 @@ class _Index:
             self.tcp_proxies.append((walk.owner, message))
         elif type_url == UPSTREAM_TLS.url and walk.kind == "cluster":
             self.upstream_tls.append((walk.name, message))
+        elif type_url == LUA_PER_ROUTE:
+            context = message.get("filter_context") or {}
+            calls = [context[key] for key in CLUSTER_KEYS if key in context]
+            self.lua_calls += [(walk.owner, cluster) for cluster in calls]
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,8 +274,8 @@ def _virtual_hosts(config: EnvoyConfig, _: _Index) -> list[str]:
 
 
 def _cluster_references(config: EnvoyConfig, index: _Index) -> list[str]:
-    """Route actions (in route configs) and tcp_proxy configs (in listeners) name clusters
-    that exist, and a split's weights do not sum to 0."""
+    """Route actions (in route configs), tcp_proxy configs (in listeners) and the clusters a
+    route's Lua filter calls (metrics merging) exist, and a split's weights do not sum to 0."""
     clusters = {cluster["name"] for cluster in config.clusters}
     problems = []
     for owner, target in [*index.tcp_proxies, *index.route_actions]:
@@ -280,6 +288,11 @@ def _cluster_references(config: EnvoyConfig, index: _Index) -> list[str]:
         ]
         if weighted and sum(w["weight"] for w in weighted) == 0:
             problems.append(f"{owner} splits over weights that sum to 0")
+    problems += [
+        f"{owner} has a Lua filter call missing cluster {name!r}"
+        for owner, name in index.lua_calls
+        if name not in clusters
+    ]
     return sorted(set(problems))
 
 

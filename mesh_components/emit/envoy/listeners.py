@@ -17,7 +17,7 @@ from mesh_components.compiler.plan import (
     WeightedUpstream,
     WorkloadPlan,
 )
-from mesh_components.emit.envoy import egress, ingress, rbac, routes
+from mesh_components.emit.envoy import egress, ingress, metrics, rbac, routes
 from mesh_components.emit.envoy.consistency import InconsistentConfigError, all_chains
 from mesh_components.emit.envoy.http_filters import inbound_http_filters
 from mesh_components.emit.envoy.observability import access_logs, tracing
@@ -32,7 +32,15 @@ from mesh_components.emit.envoy.types import (
     Json,
     socket_address,
 )
-from mesh_components.model import MeshSettings, MtlsMode, Probe, ProbeAction, ProbeKind, ProxyPorts
+from mesh_components.model import (
+    AppMetrics,
+    MeshSettings,
+    MtlsMode,
+    Probe,
+    ProbeAction,
+    ProbeKind,
+    ProxyPorts,
+)
 from mesh_components.names import VolumePaths
 
 _ANY_ADDRESS = "0.0.0.0"
@@ -45,7 +53,7 @@ def listeners(plan: WorkloadPlan, settings: MeshSettings, paths: VolumePaths) ->
         outbound_listener(plan, settings),
         inbound_listener(plan, settings, paths),
         *probe_listeners(plan, ports),
-        prometheus_listener(ports.prometheus),
+        prometheus_listener(ports.prometheus, plan.app_metrics),
     ]
     return tuple(listener for listener in found if listener is not None)
 
@@ -389,10 +397,12 @@ def _health_check_filter(path: str, app_port: int) -> Json:
     )
 
 
-def prometheus_listener(port: int) -> Json:
+def prometheus_listener(port: int, app: AppMetrics | None = None) -> Json:
     """Prometheus scrapes the admin interface's stats page here, and the kubelet probes the
-    sidecar's readiness (the admin port stays local; see `routes.prometheus_route_config`)."""
+    sidecar's readiness (the admin port stays local; see `routes.prometheus_route_config`).
+    With `app`, the stats page ends with the app's own metrics (metrics.py)."""
     name = names.PROMETHEUS_LISTENER
-    route_config = routes.prometheus_route_config()
-    chain = {"name": name, "filters": [_http_connection_manager(name, route_config)]}
+    route_config = routes.prometheus_route_config(app)
+    merging = [] if app is None else [metrics.merge_filter()]
+    chain = {"name": name, "filters": [_http_connection_manager(name, route_config, merging)]}
     return _listener(name, port, "INBOUND", [chain])

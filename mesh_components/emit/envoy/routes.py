@@ -18,9 +18,18 @@ from mesh_components.compiler.plan import (
     Upstream,
     WeightedUpstream,
 )
+from mesh_components.emit.envoy import metrics
 from mesh_components.emit.envoy.http_filters import fraction, per_route_rate_limit
 from mesh_components.emit.envoy.types import PREVIOUS_HOSTS, Json
-from mesh_components.model import HttpRule, PathMatchKind, Probe, ProbeAction, ProbeKind, ProxyPorts
+from mesh_components.model import (
+    AppMetrics,
+    HttpRule,
+    PathMatchKind,
+    Probe,
+    ProbeAction,
+    ProbeKind,
+    ProxyPorts,
+)
 
 NOT_A_DESTINATION = "this host is not a mesh destination that this workload may call\n"
 _NOT_FOUND = "not found: this port serves only /stats/prometheus and /ready\n"
@@ -237,12 +246,19 @@ def health_check_route_config() -> Json:
     return _route_config(names.probe_route_config(names.HEALTH_CHECK_PROBES), [host])
 
 
-def prometheus_route_config() -> Json:
+def prometheus_route_config(app: AppMetrics | None = None) -> Json:
     """Only two read-only admin pages: Prometheus stats, and readiness for the kubelet's probes
-    of the sidecar itself (the admin interface binds 127.0.0.1, out of the kubelet's reach)."""
+    of the sidecar itself (the admin interface binds 127.0.0.1, out of the kubelet's reach).
+
+    With `app`, the stats route has the merging filter add the app's metrics, and every other
+    route turns that filter off (see metrics.py)."""
     admin = {"cluster": names.ADMIN_CLUSTER}
     scrape = {"match": {"path": names.PROMETHEUS_PATH}, "route": admin}
     ready = {"match": {"path": names.PROXY_READY_PATH}, "route": dict(admin)}
     other = _direct_response(_all(), 404, _NOT_FOUND)
+    if app is not None:
+        scrape["typed_per_filter_config"] = metrics.merge_route_config(app)
+        for route in (ready, other):
+            route["typed_per_filter_config"] = metrics.merge_disabled()
     host = _virtual_host(names.LOCAL_VIRTUAL_HOST, ["*"], [scrape, ready, other])
     return _route_config(names.PROMETHEUS_ROUTE_CONFIG, [host])

@@ -102,6 +102,8 @@ LOCAL_RATE_LIMIT = _ext(
     "envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit",
 )
 FAULT = _ext("envoy.filters.http.fault", "envoy.extensions.filters.http.fault.v3.HTTPFault")
+LUA = _ext("envoy.filters.http.lua", "envoy.extensions.filters.http.lua.v3.Lua")
+LUA_PER_ROUTE = f"{_PREFIX}envoy.extensions.filters.http.lua.v3.LuaPerRoute"
 PREVIOUS_HOSTS = _ext(
     "envoy.retry_host_predicates.previous_hosts",
     "envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate",

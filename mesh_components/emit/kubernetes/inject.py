@@ -1,7 +1,8 @@
 """Injection: a pod template (or a workload manifest) in, the same template with the mesh out.
 
-The mesh adds its init container, the sidecar, two volumes, the probe rewrites and two
-annotations. Injecting again first takes the previous injection out, so twice equals once.
+The mesh adds its init container, the sidecar, two volumes, the probe rewrites and its
+annotations, and points the pod's Prometheus annotations at the sidecar (model/metrics.py).
+Injecting again first takes the previous injection out, so twice equals once.
 Order and permissions are explained in docs/sidecar.md ("Injection").
 """
 
@@ -23,7 +24,9 @@ from mesh_components.emit.kubernetes.iptables import interception_for
 from mesh_components.emit.kubernetes.metadata import Json
 from mesh_components.emit.kubernetes.sidecar import sidecar_container
 from mesh_components.errors import MeshValidationError, Problem
-from mesh_components.model import LogLevel, MeshSettings, Probe, SidecarMode
+from mesh_components.model import LogLevel, MeshSettings, Probe, Scraping, SidecarMode
+from mesh_components.model import metrics as app_metrics
+from mesh_components.validate.metrics import annotation_problems as metrics_problems
 from mesh_components.validate.workloads import pod_probe_problems
 
 VOLUME_MODE = 0o444
@@ -43,14 +46,14 @@ TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
 
 _MESH_CONTAINERS = (names.INIT_CONTAINER, names.PROXY_CONTAINER)
 _MESH_VOLUMES = (names.CONFIG_VOLUME, names.CERTS_VOLUME)
-_MESH_ANNOTATIONS = (names.CONFIG_HASH_ANNOTATION, names.ORIGINAL_PROBES_ANNOTATION)
-_RUN_TO_COMPLETION = ("Never", "OnFailure")
-_SCRAPE, _SCRAPE_PORT, _SCRAPE_PATH = (
-    "prometheus.io/scrape",
-    "prometheus.io/port",
-    "prometheus.io/path",
+_MESH_ANNOTATIONS = (
+    names.CONFIG_HASH_ANNOTATION,
+    names.ORIGINAL_PROBES_ANNOTATION,
+    names.APP_METRICS_ANNOTATION,
 )
-_SCRAPE_KEYS = (_SCRAPE, _SCRAPE_PORT, _SCRAPE_PATH)
+_RUN_TO_COMPLETION = ("Never", "OnFailure")
+_SCRAPE_KEYS = (app_metrics.SCRAPE, app_metrics.PORT, app_metrics.PATH)
+"""The annotations that point Prometheus at the sidecar."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +117,7 @@ def inject_pod_template(template: Json, settings: MeshSettings, binding: ProxyBi
         problems += _annotation_problems(error.problems)
     log_level, level_problems = _log_level(annotations)
     problems += _annotation_problems(level_problems)
+    problems += _annotation_problems(tuple(metrics_problems(annotations, settings.proxy.ports)))
     if problems:
         raise MeshValidationError(problems)
     probes = probe_rewriting.probes_of(spec)
@@ -121,15 +125,16 @@ def inject_pod_template(template: Json, settings: MeshSettings, binding: ProxyBi
     init = init_container(settings, interception, probe_ports)
     new_spec = _mesh_spec(spec, settings, binding, init, log_level)
     annotations |= _mesh_annotations(spec, new_spec, probes, binding)
-    annotations |= _scrape_annotations(annotations, settings)
+    annotations = _scraped(annotations, settings)
     metadata = {**(base.get("metadata") or {}), "annotations": annotations}
     return {**base, "metadata": metadata, "spec": new_spec}
 
 
 def uninjected(template: Json) -> Json:
     """A copy of `template` without a previous injection: our containers, volumes and
-    annotations removed and the app's own probes restored (those still as we rewrote them;
-    a probe changed since is the user's). A template never injected is returned as it is."""
+    annotations removed, and the app's own probes and Prometheus annotations restored (probes
+    still as we rewrote them; a probe changed since is the user's). A template never injected
+    is returned as it is."""
     copy = _copied(template)
     annotations = _annotations(copy)
     if names.CONFIG_HASH_ANNOTATION not in annotations:
@@ -139,8 +144,10 @@ def uninjected(template: Json) -> Json:
         spec[key] = [c for c in spec.get(key) or [] if c.get("name") not in _MESH_CONTAINERS]
     spec["volumes"] = [v for v in spec.get("volumes") or [] if v.get("name") not in _MESH_VOLUMES]
     _restore_probes(spec, _original_probes(annotations) or {})
-    ours = _SCRAPE_KEYS if annotations.get(_SCRAPE_PATH) == names.PROMETHEUS_PATH else ()
+    scraped = annotations.get(app_metrics.PATH) == names.PROMETHEUS_PATH
+    ours = _SCRAPE_KEYS if scraped else ()
     kept = {k: v for k, v in annotations.items() if k not in (*_MESH_ANNOTATIONS, *ours)}
+    kept |= _original_scraping(annotations) or {}
     copy["metadata"] = {**(copy.get("metadata") or {}), "annotations": kept}
     return copy
 
@@ -162,6 +169,19 @@ def _original_probes(annotations: dict[str, str]) -> dict[str, dict[str, list[Js
     if not isinstance(records, dict) or not all(map(_is_probe_record, records.values())):
         return None
     return records
+
+
+def _original_scraping(annotations: dict[str, str]) -> dict[str, str] | None:
+    """The pod's own Prometheus annotations that an earlier injection replaced ({} when it
+    replaced none); None when the record is not what injection writes."""
+    try:
+        record = json.loads(annotations.get(names.APP_METRICS_ANNOTATION, "{}"))
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(record, dict):
+        return None
+    keys_known = all(key in app_metrics.KEYS for key in record)
+    return record if keys_known and all(isinstance(v, str) for v in record.values()) else None
 
 
 def _is_probe_record(record: object) -> bool:
@@ -224,13 +244,25 @@ def _mesh_annotations(
     return found
 
 
-def _scrape_annotations(annotations: dict[str, str], settings: MeshSettings) -> dict[str, str]:
-    """Prometheus' conventional annotations, pointing at the sidecar's stats listener; left
-    out when the pod already declares its own scraping (the app's metrics win)."""
-    if any(key.startswith("prometheus.io/") for key in annotations):
-        return {}
+def _scraped(annotations: dict[str, str], settings: MeshSettings) -> dict[str, str]:
+    """`annotations` with Prometheus' conventional ones pointing at the sidecar's stats
+    listener, which also serves the app's metrics when the pod declares them (merging).
+    Left as written when the pod asks for no scraping, or for metrics that cannot be merged
+    (HTTPS). The pod's own that are replaced are recorded, for `uninjected` to restore."""
+    if app_metrics.scrape_decision(annotations).scraping is Scraping.AS_WRITTEN:
+        return annotations
+    replaced = {key: annotations[key] for key in app_metrics.KEYS if key in annotations}
+    kept = {key: value for key, value in annotations.items() if key not in replaced}
     port = str(settings.proxy.ports.prometheus)
-    return {_SCRAPE: "true", _SCRAPE_PORT: port, _SCRAPE_PATH: names.PROMETHEUS_PATH}
+    ours = {
+        app_metrics.SCRAPE: "true",
+        app_metrics.PORT: port,
+        app_metrics.PATH: names.PROMETHEUS_PATH,
+    }
+    if replaced:
+        text = json.dumps(replaced, sort_keys=True, separators=(",", ":"))
+        ours[names.APP_METRICS_ANNOTATION] = text
+    return {**kept, **ours}
 
 
 # Checks.
@@ -469,16 +501,23 @@ def _action_problems(action: object, path: str, container: Json) -> list[Problem
 
 
 def _record_problems(annotations: dict[str, str]) -> list[Problem]:
-    """An injected template's record of the probes it rewrote, which `uninjected` restores."""
-    if _original_probes(annotations) is not None:
-        return []
-    key = names.ORIGINAL_PROBES_ANNOTATION
+    """An injected template's records of the probes it rewrote and of the Prometheus
+    annotations it replaced, which `uninjected` restores."""
+    scraping = "the pod's prometheus.io annotations"
+    records = (
+        (names.ORIGINAL_PROBES_ANNOTATION, _original_probes(annotations), "the probes"),
+        (names.APP_METRICS_ANNOTATION, _original_scraping(annotations), scraping),
+    )
+    return [_bad_record(key, what) for key, found, what in records if found is None]
+
+
+def _bad_record(key: str, what: str) -> Problem:
     fix = (
         "inject the manifest as it was before injection, or remove this annotation and the "
-        f"{names.CONFIG_HASH_ANNOTATION} annotation and restore the probes by hand"
+        f"{names.CONFIG_HASH_ANNOTATION} annotation and restore {what} by hand"
     )
     expected = "the JSON an earlier injection wrote"
-    return [Problem(f"metadata.annotations[{key}]", SHAPE, expected, "other text", fix)]
+    return Problem(f"metadata.annotations[{key}]", SHAPE, expected, "other text", fix)
 
 
 def _string_map_problems(value: object, path: str) -> list[Problem]:
