@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 
 from mesh_components.emit.kubernetes.metadata import Json
-from mesh_components.local import missing_requirements
+from mesh_components.local import LocalCluster, Request, missing_requirements
+from mesh_components.local.pod import Pod
 from mesh_components.pipeline import envoy_check
 from mesh_components.pipeline.render import render
 from mesh_components.pipeline.specfile import read_spec
@@ -129,6 +130,21 @@ def outsider() -> list[Json]:
             "spec": {"selector": labels, "ports": [{"port": 80, "targetPort": OUTSIDER_PORT}]},
         },
     ]
+
+
+SCRAPER = "outside/outsider"
+"""Prometheus, as far as a pod is concerned: a pod outside the mesh, speaking plaintext."""
+
+
+def scrape(cluster: LocalCluster, pod: Pod) -> str:
+    """The pod's metrics, fetched as Prometheus' pod job fetches them: from `SCRAPER`, at the
+    port and path its `prometheus.io/*` annotations name."""
+    assert pod.annotations.get("prometheus.io/scrape") == "true", pod.id
+    port, path = pod.annotations["prometheus.io/port"], pod.annotations["prometheus.io/path"]
+    request = Request(f"http://{pod.ip}:{port}{path}", whole_body=True)
+    (result,) = cluster.send(SCRAPER, request).results
+    assert result["status"] == 200, (pod.id, result)
+    return str(result["answer"]["text"])
 
 
 # -- pcap -----------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import yaml
 from mesh_components.cli import main
 from mesh_components.emit.kubernetes.metadata import Json
 from mesh_components.local import LocalCluster, Request
-from tests.local_bookstore import BUYER_HEADERS, why_not
+from tests.local_bookstore import BUYER_HEADERS, outsider, scrape, why_not
 
 pytestmark = [pytest.mark.root, pytest.mark.envoy]
 
@@ -38,12 +38,12 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
         for doc in yaml.safe_load_all(file.read_text())
         if doc
     ]
-    with LocalCluster.up(objects, name=f"o{os.getpid() % 10**6}") as running:
+    with LocalCluster.up([*objects, *outsider()], name=f"o{os.getpid() % 10**6}") as running:
         yield running
 
 
 def test_osms_demo_runs_with_its_split_and_its_traffic_targets(cluster: LocalCluster) -> None:
-    workloads = sorted(p.id.workload for p in cluster.pods())
+    workloads = sorted(p.id.workload for p in cluster.pods() if p.id.namespace != "outside")
     assert workloads == [
         "Deployment/bookbuyer", "Deployment/bookstore", "Deployment/bookstore-v2",
         "Deployment/bookthief", "Deployment/bookwarehouse", "StatefulSet/mysql",
@@ -63,3 +63,12 @@ def test_osms_demo_runs_with_its_split_and_its_traffic_targets(cluster: LocalClu
         "bookwarehouse/bookwarehouse", Request("mysql.bookwarehouse:3306", count=5, tcp=True)
     )
     assert mysql.statuses() == {"ok": 5}
+
+
+def test_every_pod_of_osms_demo_is_scraped_by_prometheus_from_outside_the_mesh(
+    cluster: LocalCluster,
+) -> None:
+    meshed = [p for p in cluster.pods() if p.id.namespace != "outside"]
+    assert len(meshed) == 6
+    for pod in meshed:
+        assert "envoy_server_live" in scrape(cluster, pod), pod.id

@@ -13,14 +13,12 @@ from collections.abc import Iterator
 import pytest
 
 from mesh_components.local import LocalCluster, Request
-from mesh_components.local.pod import Pod
-from tests.local_bookstore import outsider, require_local_runner
+from tests.local_bookstore import outsider, require_local_runner, scrape
 from tests.public_demos import ALL, render
 
 pytestmark = [pytest.mark.root, pytest.mark.envoy]
 
 SPIFFE = "spiffe://cluster.local/ns/{}/sa/{}"
-SCRAPER = "outside/outsider"  # Prometheus: a pod outside the mesh, plaintext
 GRPC_OK = {"OK": 5}
 
 
@@ -107,16 +105,6 @@ def test_booksapp_calls_are_answered_under_the_callers_identity(cluster: LocalCl
     assert head[0] == {"200": 5}  # books checks an author exists; a HEAD answer has no body
     post = call(cluster, "booksapp/webapp", "http://books:7002/books.json", method="POST")
     assert post == ({"200": 5}, {"books": 5}, {webapp: 5})
-
-
-def scrape(cluster: LocalCluster, pod: Pod) -> str:
-    """The pod's metrics, fetched as Prometheus fetches them: its annotated port and path."""
-    assert pod.annotations.get("prometheus.io/scrape") == "true", pod.id
-    port, path = pod.annotations["prometheus.io/port"], pod.annotations["prometheus.io/path"]
-    request = Request(f"http://{pod.ip}:{port}{path}", whole_body=True)
-    (result,) = cluster.send(SCRAPER, request).results
-    assert result["status"] == 200, (pod.id, result)
-    return str(result["answer"]["text"])
 
 
 def test_every_meshed_pod_is_scraped_and_an_apps_own_metrics_come_with_its_sidecars(
