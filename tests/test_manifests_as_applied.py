@@ -120,6 +120,16 @@ def test_render_takes_namespace_and_refuses_a_bad_one_in_one_line(tmp_path: Path
 # Objects given twice.
 
 
+def shop() -> list[Json]:
+    """A Namespace, a Service, its Deployment and their ServiceAccount: one of each kind."""
+    return [
+        obj("Namespace", "shop"),
+        service("shop"),
+        web("shop"),
+        obj("ServiceAccount", "web", "shop"),
+    ]
+
+
 @pytest.mark.parametrize(
     "first",
     [obj("Namespace", "shop"), obj("ServiceAccount", "web", "shop"), web("shop"), service("shop")],
@@ -128,8 +138,7 @@ def test_render_takes_namespace_and_refuses_a_bad_one_in_one_line(tmp_path: Path
 def test_an_object_given_twice_identically_is_applied_once_with_a_note(
     tmp_path: Path, first: Json
 ) -> None:
-    objects = [obj("Namespace", "shop"), service("shop"), web("shop")]
-    objects.append(obj("ServiceAccount", "web", "shop"))
+    objects = shop()
     source = write(tmp_path / "in", *objects, first)
     imported = read_manifest_dir(source, ["shop"], access=AccessMode.OPEN)
     assert list(imported.manifests) == objects
@@ -140,7 +149,7 @@ def test_an_object_given_twice_identically_is_applied_once_with_a_note(
 @pytest.mark.parametrize(
     "second",
     [
-        obj("Namespace", "shop", labels={"a": "b"}),
+        {**obj("Namespace", "shop"), "metadata": {"name": "shop", "labels": {"team": "a"}}},
         obj("ServiceAccount", "web", "shop", automountServiceAccountToken=False),
         web("shop", image="web:2"),
         {**service("shop"), "spec": {"selector": {"app": "web"}, "ports": [{"port": 81}]}},
@@ -150,8 +159,7 @@ def test_an_object_given_twice_identically_is_applied_once_with_a_note(
 def test_an_object_given_twice_differently_is_a_problem_naming_both(
     tmp_path: Path, second: Json
 ) -> None:
-    objects = [obj("Namespace", "shop"), service("shop"), web("shop")]
-    objects.append(obj("ServiceAccount", "web", "shop"))
+    objects = shop()
     source = write(tmp_path / "in", *objects, second)
     with pytest.raises(MeshValidationError) as error:
         read_manifest_dir(source, ["shop"], access=AccessMode.OPEN)
