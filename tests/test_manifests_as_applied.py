@@ -19,7 +19,7 @@ from mesh_components.pipeline.injection import inject_all
 from mesh_components.pipeline.objects import Placed, as_applied
 from mesh_components.pipeline.specfile import load_spec
 from mesh_components.smi import read_manifest_dir
-from mesh_components.validate import SpecWarning
+from mesh_components.validate import MeshNote
 from tests.test_render import NOW, make_ca
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -173,7 +173,7 @@ def test_an_object_given_twice_differently_is_a_problem_naming_both(
 def test_inject_warns_of_an_identical_repeat_and_refuses_a_different_one() -> None:
     spec = load_spec({"mesh": {"name": "shop"}})
     account = obj("ServiceAccount", "web", "shop")
-    with pytest.warns(SpecWarning, match=r"ServiceAccount\[shop/web\]: given again"):
+    with pytest.warns(MeshNote, match=r"ServiceAccount\[shop/web\]: given again"):
         out = inject_all([account, web("shop"), dict(account)], spec, make_ca(), NOW)
     assert [o["kind"] for o in out].count("ServiceAccount") == 1
     with pytest.raises(MeshValidationError) as error:

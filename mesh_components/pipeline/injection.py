@@ -42,7 +42,7 @@ from mesh_components.pipeline.identities import Authority, identity_object, issu
 from mesh_components.pipeline.objects import Placed, as_applied
 from mesh_components.pipeline.render import proxy_binding
 from mesh_components.pki import MeshTrust
-from mesh_components.validate import SpecWarning
+from mesh_components.validate import MeshNote
 
 DEFAULT_NAMESPACE = names.DEFAULT_NAMESPACE
 
@@ -79,13 +79,13 @@ def inject_all(
 
 def _applied(manifests: list[Json], namespace: str | None) -> list[Json]:
     """The input's own objects (not the mesh's) in `namespace`, each once; a repeat given
-    identically is a warning."""
+    identically is a note."""
     given = [Placed(f"document[{i}]", m) for i, m in enumerate(manifests) if not _ours(m)]
     applied = as_applied(given, namespace)
     if applied.problems:
         raise MeshValidationError(applied.problems)
     for path, message in applied.notes:
-        warnings.warn(f"{path}: {message}", SpecWarning, stacklevel=3)
+        warnings.warn(f"{path}: {message}", MeshNote, stacklevel=3)
     return [placed.body for placed in applied.objects]
 
 
