@@ -186,3 +186,54 @@ def test_several_mesh_names_need_a_choice() -> None:
             workload("web", "a", {INJECTION: "enabled"}),
         )
     assert error.value.codes == ("smi-several-meshes",)
+
+
+# Istio's and Linkerd's markers: their users' manifests mesh as written.
+
+ISTIO, LINKERD, ISTIO_POD = "istio-injection", "linkerd.io/inject", "sidecar.istio.io/inject"
+
+
+@pytest.mark.parametrize(
+    ("annotations", "labels", "in_mesh"),
+    [
+        ({}, {ISTIO: "enabled"}, True),
+        ({}, {"istio.io/rev": "canary"}, True),
+        ({LINKERD: "enabled"}, {}, True),
+        ({}, {ISTIO: "disabled", "istio.io/rev": "canary"}, False),  # disabled wins in Istio too
+        ({LINKERD: "disabled"}, {}, False),
+        ({}, {ISTIO: "maybe"}, False),
+    ],
+)
+def test_a_namespace_marked_for_istio_or_linkerd_is_in_the_mesh(
+    annotations: Json, labels: Json, in_mesh: bool
+) -> None:
+    documents = [namespace("shop", annotations, labels), workload("web", "shop")]
+    if not in_mesh:
+        with pytest.raises(MeshValidationError) as error:
+            import_documents(docs(*documents), access=AccessMode.OPEN)
+        assert error.value.codes == ("smi-no-mesh-namespaces",)
+        assert "istio-injection: enabled" in error.value.problems[0].fix
+        return
+    imported = import_documents(docs(*documents), access=AccessMode.OPEN)
+    assert imported.namespaces == ("shop",) and meshed(imported) == {"shop/web"}
+
+
+def pod_marked(name: str, annotations: Json | None = None, labels: Json | None = None) -> Json:
+    found = workload(name, "shop", annotations)
+    found["spec"]["template"]["metadata"]["labels"].update(labels or {})
+    return found
+
+
+def test_a_pod_istio_or_linkerd_would_leave_out_stays_out_and_an_opt_out_wins() -> None:
+    documents = [
+        namespace("shop", labels={"openservicemesh.io/monitored-by": "osm"}),
+        pod_marked("istio-label-out", labels={ISTIO_POD: "false"}),
+        pod_marked("istio-annotation-out", {ISTIO_POD: "false"}),
+        pod_marked("linkerd-out", {LINKERD: "disabled"}),
+        pod_marked("both", {INJECTION: "enabled", LINKERD: "disabled"}),
+        pod_marked("istio-in", labels={ISTIO_POD: "true"}),  # opts in, as OSM's enabled does
+        pod_marked("linkerd-in", {LINKERD: "enabled"}),
+        pod_marked("unmarked"),  # the namespace is only monitored: no sidecar (OSM's rule)
+    ]
+    imported = import_documents(docs(*documents), access=AccessMode.OPEN)
+    assert meshed(imported) == {"shop/istio-in", "shop/linkerd-in"}

@@ -359,7 +359,9 @@ def _no_namespaces(found: _Input) -> Problem:
         "at least one namespace in the mesh",
         "none",
         f"pass --namespaces {','.join(seen) or 'NAME'} (what `osm namespace add` did), or "
-        "annotate the Namespace objects with openservicemesh.io/sidecar-injection: enabled",
+        "mark the Namespace objects as OSM, Istio or Linkerd did (the annotation "
+        "openservicemesh.io/sidecar-injection: enabled, the label istio-injection: enabled, or "
+        "the annotation linkerd.io/inject: enabled)",
     )
 
 

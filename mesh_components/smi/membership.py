@@ -1,12 +1,17 @@
-"""Which namespaces and pods are in the mesh, read as OSM's injector reads them.
+"""Which namespaces and pods are in the mesh, read as OSM's injector reads them, and with the
+markers Istio's and Linkerd's injectors read, so that their users' manifests mesh as written.
 
 A namespace is in the mesh when it is listed explicitly (what `osm namespace add` did), or when
 its Namespace object carries the annotation `openservicemesh.io/sidecar-injection: enabled` or
-the label `openservicemesh.io/monitored-by`, and not the label `openservicemesh.io/ignore`.
-A pod in such a namespace gets a sidecar when its own annotation says `enabled`, or when the
-namespace's does and the pod's does not say `disabled` (OSM's `mustInject`). Pods on the host
-network never do. OSM reads the injection setting as an annotation only: as a label, or on a
-workload's own metadata rather than its pod template, it did nothing, so it is a problem here.
+the label `openservicemesh.io/monitored-by` (OSM), the label `istio-injection: enabled` or
+`istio.io/rev` (Istio), or the annotation `linkerd.io/inject: enabled` (Linkerd), and not the
+label `openservicemesh.io/ignore` nor `istio-injection: disabled`.
+A pod in such a namespace gets a sidecar unless its own marker opts it out: OSM's annotation
+(`disabled`, and `enabled` opts a pod in where the namespace is only monitored: OSM's
+`mustInject`), Istio's `sidecar.istio.io/inject: "false"` (a label, or the older annotation) or
+Linkerd's `linkerd.io/inject: disabled`. Where markers disagree, an opt-out wins. Pods on the
+host network never get a sidecar. OSM reads its setting as an annotation only: as a label, or on
+a workload's own metadata rather than its pod template, it did nothing, so it is a problem here.
 """
 
 from __future__ import annotations
@@ -22,6 +27,10 @@ MONITORED_BY = "openservicemesh.io/monitored-by"
 IGNORE = "openservicemesh.io/ignore"
 _ENABLED = ("enabled", "yes", "true")
 _DISABLED = ("disabled", "no", "false")
+ISTIO_NAMESPACE = "istio-injection"
+ISTIO_REVISION = "istio.io/rev"
+ISTIO_POD = "sidecar.istio.io/inject"
+LINKERD = "linkerd.io/inject"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,10 +42,10 @@ class Membership:
 
     def meshes(self, namespace: str, pod_metadata: Json) -> bool:
         """Whether a pod of `namespace` with this metadata gets a sidecar."""
-        if namespace not in self.namespaces:
+        settings = (injection_setting(pod_metadata), other_mesh_setting(pod_metadata))
+        if namespace not in self.namespaces or False in settings:
             return False
-        setting = injection_setting(pod_metadata)
-        return setting is True or (setting is None and namespace in self.injecting)
+        return True in settings or namespace in self.injecting
 
 
 def injection_setting(metadata: Json) -> bool | None:
@@ -46,15 +55,47 @@ def injection_setting(metadata: Json) -> bool | None:
     return True if value in _ENABLED else False if value in _DISABLED else None
 
 
+def other_mesh_setting(pod_metadata: Json) -> bool | None:
+    """A pod's Istio or Linkerd marker: False when either opts it out, True when one opts it
+    in, None when it carries neither (or a value those injectors do not read)."""
+    found = [
+        _word(_labels(pod_metadata).get(ISTIO_POD) or _annotations(pod_metadata).get(ISTIO_POD)),
+        _word(_annotations(pod_metadata).get(LINKERD)),
+    ]
+    return False if False in found else True if True in found else None
+
+
 def membership(namespaces: Sequence[Document], explicit: Iterable[str] | None) -> Membership:
     """From an explicit list (every listed namespace injects), else from Namespace objects."""
     if explicit is not None:
         listed = frozenset(explicit)
         return Membership(listed, listed)
-    kept = [ns for ns in namespaces if IGNORE not in _labels(ns.metadata)]
-    injecting = frozenset(ns.name for ns in kept if injection_setting(ns.metadata) is True)
+    kept = [ns for ns in namespaces if not _left_out(ns.metadata)]
+    injecting = frozenset(ns.name for ns in kept if _injects(ns.metadata))
     monitored = frozenset(ns.name for ns in kept if MONITORED_BY in _labels(ns.metadata))
     return Membership(injecting | monitored, injecting)
+
+
+def _injects(metadata: Json) -> bool:
+    """OSM's annotation, Istio's namespace label or revision, or Linkerd's annotation."""
+    labels = _labels(metadata)
+    return (
+        injection_setting(metadata) is True
+        or _word(labels.get(ISTIO_NAMESPACE)) is True
+        or bool(labels.get(ISTIO_REVISION))
+        or _word(_annotations(metadata).get(LINKERD)) is True
+    )
+
+
+def _left_out(metadata: Json) -> bool:
+    """OSM's ignore label, or Istio's `istio-injection: disabled` (it wins over a revision)."""
+    labels = _labels(metadata)
+    return IGNORE in labels or _word(labels.get(ISTIO_NAMESPACE)) is False
+
+
+def _word(value: object) -> bool | None:
+    text = str(value or "").strip().lower()
+    return True if text in _ENABLED else False if text in _DISABLED else None
 
 
 def metadata_problems(path: str, metadata: Json, *, pod: bool) -> Iterator[Problem]:
@@ -80,3 +121,8 @@ def metadata_problems(path: str, metadata: Json, *, pod: bool) -> Iterator[Probl
 def _labels(metadata: Json) -> Json:
     labels = metadata.get("labels")
     return labels if isinstance(labels, dict) else {}
+
+
+def _annotations(metadata: Json) -> Json:
+    annotations = metadata.get("annotations")
+    return annotations if isinstance(annotations, dict) else {}
