@@ -271,8 +271,9 @@ def test_the_stub_app_serves_its_metrics_and_answers_head_without_a_body() -> No
 
 @pytest.mark.parametrize("name", ["abc\n", "a/../b", "", "-a", "A"])
 def test_a_cluster_name_must_match_whole(name: str) -> None:
-    with pytest.raises(MeshValidationError):
+    with pytest.raises(MeshValidationError) as raised:
         check_name(name)
+    assert raised.value.problems[0].found == repr(name)  # quoted: a newline is shown, not obeyed
 
 
 def test_a_cluster_owns_its_own_namespaces_and_not_those_of_a_longer_name() -> None:

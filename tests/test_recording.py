@@ -175,6 +175,23 @@ def test_a_redacted_stack_outputs_file_is_refused(tmp_path: Path) -> None:
     assert raised.value.codes == ("stack-outputs-redacted", "stack-outputs-secrets")
 
 
+def test_a_null_stack_output_is_a_problem_not_a_bare_key_error(tmp_path: Path) -> None:
+    """Pulumi's SDK drops a null property, so the program's `require_output` would raise a
+    KeyError that names nothing the user can fix."""
+    from google.protobuf import struct_pb2  # noqa: PLC0415
+    from pulumi.runtime import rpc  # noqa: PLC0415
+
+    given = struct_pb2.Struct()
+    given.update({"declarations": None, "ca": "x"})
+    assert rpc.deserialize_properties(given) == {"ca": "x"}  # the reason for the problem
+    outputs = tmp_path / "platform.yaml"
+    outputs.write_text("outputs:\n  declarations: null\n  ca: x\n")
+    with pytest.raises(MeshValidationError) as raised:
+        record(project(tmp_path, "pass\n"), stack_references={"p": outputs})
+    assert raised.value.codes == ("stack-outputs-null",)
+    assert raised.value.problems[0].path.endswith("platform.yaml: outputs.declarations")
+
+
 def test_only_python_projects_are_recorded(tmp_path: Path) -> None:
     directory = tmp_path / "yaml"
     directory.mkdir()

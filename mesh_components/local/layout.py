@@ -23,7 +23,8 @@ def check_name(name: str) -> str:
     if not _NAME.fullmatch(name):
         expected = "1-20 lowercase letters, digits or '-', starting and ending alphanumeric"
         fix = "pick a name like 'local' or 'bookstore'"
-        raise MeshValidationError([Problem("--name", "local-name-invalid", expected, name, fix)])
+        found = repr(name)  # quoted: a newline or escape in it is shown, not obeyed
+        raise MeshValidationError([Problem("--name", "local-name-invalid", expected, found, fix)])
     return name
 
 

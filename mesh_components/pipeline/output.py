@@ -25,7 +25,12 @@ _STAGING_MARKER = ".mesh-components-staging"
 
 
 class OutputError(MeshError):
-    """The output directory cannot be written as asked."""
+    """The output directory cannot be written as asked; `code` is stable, as a problem's is,
+    and leads the message in brackets."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"[{code}] {message}")
+        self.code = code
 
 
 def write_tree(target: Path, files: Mapping[str, str]) -> None:
@@ -65,8 +70,9 @@ def _relative(relative: str, target: Path) -> PurePosixPath:
     path = PurePosixPath(relative)
     if path.is_absolute() or not path.parts or any(p in {".", ".."} for p in path.parts):
         raise OutputError(
+            "output-outside",
             f"refusing to write {relative!r}: it would land outside {target}. "
-            "Fix: check the names of the objects written (metadata.name and metadata.namespace)"
+            "Fix: check the names of the objects written (metadata.name and metadata.namespace)",
         )
     return path
 
@@ -74,27 +80,34 @@ def _relative(relative: str, target: Path) -> PurePosixPath:
 def _check_target(target: Path) -> None:
     if Path.cwd() == target or target in Path.cwd().parents:
         raise OutputError(
+            "output-is-working-directory",
             f"output {target} is the current directory or holds it, and the output directory "
-            "is replaced as a whole. Fix: pass a directory of its own, such as -o out"
+            "is replaced as a whole. Fix: pass a directory of its own, such as -o out",
         )
     if target.is_symlink():
         raise OutputError(
+            "output-symlink",
             f"output {target} is a symbolic link, and the output directory is replaced as a "
-            "whole. Fix: pass the directory it points to, or another one"
+            "whole. Fix: pass the directory it points to, or another one",
         )
     if target.exists() and not target.is_dir():
-        raise OutputError(f"output {target} is a file; expected a directory. Fix: pass a directory")
+        raise OutputError(
+            "output-not-directory",
+            f"output {target} is a file; expected a directory. Fix: pass a directory",
+        )
     if target.is_dir() and any(target.iterdir()) and not (target / MARKER).exists():
         raise OutputError(
+            "output-not-ours",
             f"output {target} is not empty and was not written by mesh_components. "
-            "Fix: pass an empty or new directory"
+            "Fix: pass an empty or new directory",
         )
     foreign = _not_written_by_us(target)
     if foreign:
         raise OutputError(
+            "output-holds-foreign-file",
             f"output {target} holds {foreign[0]}, which mesh_components did not write, and "
             "replacing the directory would delete it. Fix: move it out (a CA file belongs "
-            "outside the output), or pass another directory"
+            "outside the output), or pass another directory",
         )
 
 

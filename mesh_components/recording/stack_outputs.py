@@ -86,7 +86,9 @@ def _placeholders(
         found = f"unknown outputs {data['unknownOutputNames']} (written by a preview)"
         problems.append(Problem(where, "stack-outputs-unknown", "known outputs", found, fix))
     for key, value in outputs.items():
-        if value == SECRET_PLACEHOLDER:
+        if value is None:
+            problems.append(_null_output(where, key))
+        elif value == SECRET_PLACEHOLDER:
             fix = "take the value from `pulumi stack output --json --show-secrets`"
             problems.append(
                 Problem(
@@ -121,3 +123,15 @@ def state(outputs: StackOutputs | None, name: str) -> Properties:
         "secretOutputNames": sorted(secret),
     }
     return Properties(values, frozenset(("outputs", key) for key in secret))
+
+
+def _null_output(where: str, key: str) -> Problem:
+    """A `null` output never reaches the program: Pulumi's SDK drops null properties, so the
+    program's `require_output` would fail with a bare KeyError."""
+    return Problem(
+        f"{where}: outputs.{key}",
+        "stack-outputs-null",
+        "a value (the program cannot receive a null output: Pulumi drops it)",
+        "null",
+        "give the output its value, or remove it from the file",
+    )
