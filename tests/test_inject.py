@@ -202,6 +202,27 @@ def test_an_opted_out_workload_is_returned_unchanged(on: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("labels", "annotations", "injected"),
+    [
+        ({"sidecar.istio.io/inject": "false"}, {}, False),  # Istio's label
+        ({}, {"sidecar.istio.io/inject": "false"}, False),  # its older annotation
+        ({}, {"linkerd.io/inject": "disabled"}, False),
+        ({}, {"openservicemesh.io/sidecar-injection": "disabled"}, False),
+        ({"sidecar.istio.io/inject": "true"}, {"linkerd.io/inject": "disabled"}, False),
+        ({"sidecar.istio.io/inject": "true"}, {"linkerd.io/inject": "enabled"}, True),
+        ({}, {"linkerd.io/inject": "ingress"}, True),  # a value none of them reads as opt-out
+    ],
+)
+def test_a_pod_another_mesh_kept_out_is_kept_out_here_too(
+    labels: Json, annotations: Json, injected: bool
+) -> None:
+    found = manifest("Deployment", annotations=annotations)
+    found["spec"]["template"]["metadata"]["labels"] = {"app": "web", **labels}
+    out = inject_manifest(found, NATIVE, BINDING)
+    assert (out != found) is injected
+
+
+@pytest.mark.parametrize(
     ("kind", "spec", "code", "path"),
     [
         ("Deployment", pod_spec(hostNetwork=True), "inject-host-network", "spec.hostNetwork"),

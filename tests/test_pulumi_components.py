@@ -260,6 +260,14 @@ def test_a_workload_that_opts_out_is_left_alone() -> None:
     assert "shop/batch-mesh-proxy" not in recorder.of_type(CONFIG_MAP)
 
 
+def test_a_workload_istio_kept_out_is_left_alone() -> None:
+    kept_out = {"sidecar.istio.io/inject": "false"}
+    recorder = run(shop(lambda _: (deployment("web"), deployment("batch", labels=kept_out))))
+    batch = recorder.of_type(DEPLOYMENT)["batch"].inputs["spec"]["template"]["spec"]
+    assert "initContainers" not in batch
+    assert "shop/batch-mesh-proxy" not in recorder.of_type(CONFIG_MAP)
+
+
 def test_workloads_outside_the_meshed_namespaces_are_left_alone() -> None:
     recorder = run(shop(lambda _: (deployment("web"), deployment("other", namespace="elsewhere"))))
     other = recorder.of_type(DEPLOYMENT)["other"].inputs["spec"]["template"]["spec"]

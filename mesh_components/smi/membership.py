@@ -19,18 +19,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+from mesh_components.emit.kubernetes import markers
 from mesh_components.errors import Problem
 from mesh_components.smi.documents import Document, Json
 
-INJECTION = "openservicemesh.io/sidecar-injection"
+INJECTION = markers.OSM
 MONITORED_BY = "openservicemesh.io/monitored-by"
 IGNORE = "openservicemesh.io/ignore"
-_ENABLED = ("enabled", "yes", "true")
-_DISABLED = ("disabled", "no", "false")
+_ENABLED, _DISABLED = markers.ENABLED, markers.DISABLED
 ISTIO_NAMESPACE = "istio-injection"
 ISTIO_REVISION = "istio.io/rev"
-ISTIO_POD = "sidecar.istio.io/inject"
-LINKERD = "linkerd.io/inject"
+LINKERD = markers.LINKERD
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +41,7 @@ class Membership:
 
     def meshes(self, namespace: str, pod_metadata: Json) -> bool:
         """Whether a pod of `namespace` with this metadata gets a sidecar."""
-        settings = (injection_setting(pod_metadata), other_mesh_setting(pod_metadata))
+        settings = (injection_setting(pod_metadata), markers.other_mesh_setting(pod_metadata))
         if namespace not in self.namespaces or False in settings:
             return False
         return True in settings or namespace in self.injecting
@@ -53,16 +52,6 @@ def injection_setting(metadata: Json) -> bool | None:
     invalid (`problems` reports an invalid value)."""
     value = str((metadata.get("annotations") or {}).get(INJECTION, "")).strip().lower()
     return True if value in _ENABLED else False if value in _DISABLED else None
-
-
-def other_mesh_setting(pod_metadata: Json) -> bool | None:
-    """A pod's Istio or Linkerd marker: False when either opts it out, True when one opts it
-    in, None when it carries neither (or a value those injectors do not read)."""
-    found = [
-        _word(_labels(pod_metadata).get(ISTIO_POD) or _annotations(pod_metadata).get(ISTIO_POD)),
-        _word(_annotations(pod_metadata).get(LINKERD)),
-    ]
-    return False if False in found else True if True in found else None
 
 
 def membership(namespaces: Sequence[Document], explicit: Iterable[str] | None) -> Membership:
@@ -81,21 +70,16 @@ def _injects(metadata: Json) -> bool:
     labels = _labels(metadata)
     return (
         injection_setting(metadata) is True
-        or _word(labels.get(ISTIO_NAMESPACE)) is True
+        or markers.word(labels.get(ISTIO_NAMESPACE)) is True
         or bool(labels.get(ISTIO_REVISION))
-        or _word(_annotations(metadata).get(LINKERD)) is True
+        or markers.word(_annotations(metadata).get(LINKERD)) is True
     )
 
 
 def _left_out(metadata: Json) -> bool:
     """OSM's ignore label, or Istio's `istio-injection: disabled` (it wins over a revision)."""
     labels = _labels(metadata)
-    return IGNORE in labels or _word(labels.get(ISTIO_NAMESPACE)) is False
-
-
-def _word(value: object) -> bool | None:
-    text = str(value or "").strip().lower()
-    return True if text in _ENABLED else False if text in _DISABLED else None
+    return IGNORE in labels or markers.word(labels.get(ISTIO_NAMESPACE)) is False
 
 
 def metadata_problems(path: str, metadata: Json, *, pod: bool) -> Iterator[Problem]:

@@ -18,6 +18,7 @@ from typing import Any, TypeGuard
 
 from mesh_components import names
 from mesh_components.emit.envoy.routes import probe_target
+from mesh_components.emit.kubernetes import markers
 from mesh_components.emit.kubernetes import probes as probe_rewriting
 from mesh_components.emit.kubernetes.init_container import init_container
 from mesh_components.emit.kubernetes.iptables import interception_for
@@ -99,7 +100,7 @@ def inject_pod_template(template: Json, settings: MeshSettings, binding: ProxyBi
     """`template` with the mesh, or unchanged (as a copy) when it opts out.
 
     Raises MeshValidationError listing every reason the pod cannot join the mesh: host
-    networking, no ServiceAccount, a name of ours taken, classic mode on a pod that must
+    networking, a name of ours taken, classic mode on a pod that must
     complete, probes the sidecar cannot answer, or bad interception annotations.
     """
     copy = _copied(template)
@@ -654,8 +655,10 @@ def _copied(value: Json) -> Json:
 
 
 def opted_out(metadata: Json) -> bool:
+    """The mesh's own opt-out annotation, or another mesh's marker that kept the pod out of
+    that mesh (markers.py): a manifest written for OSM, Istio or Linkerd stays out here too."""
     value = (metadata.get("annotations") or {}).get(names.INJECT_ANNOTATION, "")
-    return str(value).strip().lower() == "false"
+    return str(value).strip().lower() == "false" or markers.opted_out_elsewhere(metadata)
 
 
 def _annotations(template: Json) -> dict[str, str]:
