@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import pulumi_kubernetes as k8s
 import pytest
 
 from mesh_components.emit.kubernetes.metadata import Json
@@ -18,6 +19,7 @@ from mesh_components.smi import import_documents
 from mesh_components.smi.cli import injectable_manifests
 from mesh_components.validate import SpecWarning
 from tests.pulumi_mocks import run
+from tests.test_pulumi_components import deployment, shop
 from tests.test_pulumi_traps import accounts
 from tests.test_render import NOW, make_ca
 from tests.test_smi_import import docs
@@ -95,10 +97,6 @@ def test_a_spec_may_name_default_and_render_writes_no_default_service_account() 
 
 
 def test_the_pulumi_mesh_never_creates_the_default_service_account() -> None:
-    import pulumi_kubernetes as k8s  # noqa: PLC0415 (the mocks need pulumi only here)
-
-    from tests.test_pulumi_components import deployment, shop  # noqa: PLC0415
-
     def body(_: Any) -> None:
         deployment("web")
         manifest = copy.deepcopy(hello())

@@ -20,6 +20,7 @@ from mesh_components.emit.kubernetes.inject import SHAPE, as_json, described, me
 from mesh_components.errors import MeshValidationError, Problem
 from mesh_components.kinds import CLUSTER_SCOPED_KINDS
 from mesh_components.pipeline.injection import kind_of, under
+from mesh_components.pipeline.objects import object_name
 
 Json = dict[str, Any]
 SUFFIXES = (".yaml", ".yml", ".json")
@@ -69,9 +70,7 @@ class Document:
     @property
     def path(self) -> str:
         """How problems name it: `Kind[namespace/name]`, or `Kind[name]` outside namespaces."""
-        if self.kind in CLUSTER_SCOPED:
-            return f"{self.kind}[{self.name}]"
-        return f"{self.kind}[{self.namespace}/{self.name}]"
+        return object_name(self.body)
 
 
 def read_documents(source: str | Path) -> list[Document]:

@@ -50,8 +50,7 @@ class Membership:
 def injection_setting(metadata: Json) -> bool | None:
     """The injection annotation: True (enabled), False (disabled), or None when absent or
     invalid (`problems` reports an invalid value)."""
-    value = str((metadata.get("annotations") or {}).get(INJECTION, "")).strip().lower()
-    return True if value in _ENABLED else False if value in _DISABLED else None
+    return markers.word(markers.annotations_of(metadata).get(INJECTION))
 
 
 def membership(namespaces: Sequence[Document], explicit: Iterable[str] | None) -> Membership:
@@ -61,24 +60,24 @@ def membership(namespaces: Sequence[Document], explicit: Iterable[str] | None) -
         return Membership(listed, listed)
     kept = [ns for ns in namespaces if not _left_out(ns.metadata)]
     injecting = frozenset(ns.name for ns in kept if _injects(ns.metadata))
-    monitored = frozenset(ns.name for ns in kept if MONITORED_BY in _labels(ns.metadata))
+    monitored = frozenset(ns.name for ns in kept if MONITORED_BY in markers.labels_of(ns.metadata))
     return Membership(injecting | monitored, injecting)
 
 
 def _injects(metadata: Json) -> bool:
     """OSM's annotation, Istio's namespace label or revision, or Linkerd's annotation."""
-    labels = _labels(metadata)
+    labels = markers.labels_of(metadata)
     return (
         injection_setting(metadata) is True
         or markers.word(labels.get(ISTIO_NAMESPACE)) is True
         or bool(labels.get(ISTIO_REVISION))
-        or markers.word(_annotations(metadata).get(LINKERD)) is True
+        or markers.word(markers.annotations_of(metadata).get(LINKERD)) is True
     )
 
 
 def _left_out(metadata: Json) -> bool:
     """OSM's ignore label, or Istio's `istio-injection: disabled` (it wins over a revision)."""
-    labels = _labels(metadata)
+    labels = markers.labels_of(metadata)
     return IGNORE in labels or markers.word(labels.get(ISTIO_NAMESPACE)) is False
 
 
@@ -92,7 +91,7 @@ def metadata_problems(path: str, metadata: Json, *, pod: bool) -> Iterator[Probl
         at = f"{path}.annotations[{INJECTION}]"
         yield Problem(at, "smi-injection-invalid", expected, found, fix)
         return
-    if INJECTION in _labels(metadata):
+    if INJECTION in markers.labels_of(metadata):
         at = f"{path}.labels[{INJECTION}]"
         fix = "make it an annotation (OSM reads only the annotation, so this label did nothing)"
         yield Problem(at, "smi-injection-label", "an annotation", "a label", fix)
@@ -100,13 +99,3 @@ def metadata_problems(path: str, metadata: Json, *, pod: bool) -> Iterator[Probl
         at = f"{path}.annotations[{INJECTION}]"
         fix = "move it to spec.template.metadata.annotations (OSM reads it on pods only)"
         yield Problem(at, "smi-injection-misplaced", "on the pod template", "on the owner", fix)
-
-
-def _labels(metadata: Json) -> Json:
-    labels = metadata.get("labels")
-    return labels if isinstance(labels, dict) else {}
-
-
-def _annotations(metadata: Json) -> Json:
-    annotations = metadata.get("annotations")
-    return annotations if isinstance(annotations, dict) else {}

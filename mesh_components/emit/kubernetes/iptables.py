@@ -14,6 +14,7 @@ from functools import partial
 
 from mesh_components import names
 from mesh_components.errors import MeshValidationError, Problem
+from mesh_components.model.metrics import MAX_PORT, parsed_port
 from mesh_components.model.settings import Interception, MeshSettings
 
 NAT = "nat"
@@ -33,7 +34,6 @@ NEIGHBOUR_DISCOVERY = (
     "neighbour-solicitation",
     "neighbour-advertisement",
 )
-_MAX_PORT = 65535
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,10 +289,11 @@ def _ports(
 ) -> tuple[int, ...]:
     ports = set(base)
     for item in _items(annotations, key):
-        if item.isascii() and item.isdigit() and 1 <= int(item) <= _MAX_PORT:
-            ports.add(int(item))
+        port = parsed_port(item)
+        if port is not None:
+            ports.add(port)
         else:
-            fix = f"write each port as a number from 1 to {_MAX_PORT} (ranges are not supported)"
+            fix = f"write each port as a number from 1 to {MAX_PORT} (ranges are not supported)"
             problems.append(Problem(key, "annotation-invalid", _PORT_RULE, repr(item), fix))
     return tuple(sorted(ports))
 

@@ -29,19 +29,23 @@ def word(value: object) -> bool | None:
 def other_mesh_setting(metadata: Json) -> bool | None:
     """A pod's Istio or Linkerd marker: False when either opts it out, True when one opts it
     in, None when it carries neither (or a value those injectors do not read)."""
-    found = [word(_map(metadata, "labels").get(ISTIO) or _map(metadata, "annotations").get(ISTIO))]
-    found.append(word(_map(metadata, "annotations").get(LINKERD)))
+    found = [word(labels_of(metadata).get(ISTIO) or annotations_of(metadata).get(ISTIO))]
+    found.append(word(annotations_of(metadata).get(LINKERD)))
     return False if False in found else True if True in found else None
 
 
 def opted_out_elsewhere(metadata: Json) -> bool:
     """Whether OSM's, Istio's or Linkerd's marker keeps this pod out of a mesh."""
-    return (
-        word(_map(metadata, "annotations").get(OSM)) is False
-        or other_mesh_setting(metadata) is False
-    )
+    return word(annotations_of(metadata).get(OSM)) is False or other_mesh_setting(metadata) is False
 
 
-def _map(metadata: Json, key: str) -> Json:
-    found = metadata.get(key)
+def labels_of(metadata: Json) -> Json:
+    """Object metadata's labels ({} when absent or not a mapping)."""
+    found = metadata.get("labels")
+    return found if isinstance(found, dict) else {}
+
+
+def annotations_of(metadata: Json) -> Json:
+    """Object metadata's annotations ({} when absent or not a mapping)."""
+    found = metadata.get("annotations")
     return found if isinstance(found, dict) else {}
