@@ -8,6 +8,8 @@ import json
 import os
 import socket
 import struct
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,7 @@ import pytest
 from mesh_components import cli
 from mesh_components.errors import MeshValidationError
 from mesh_components.local import dns, kube_proxy, launcher, stub_app, volumes
-from mesh_components.local.containers import Runs, runs_as
+from mesh_components.local.containers import Runs, python_for_grpc, runs_as
 from mesh_components.local.layout import Layout, check_name
 from mesh_components.local.manifests import index
 from mesh_components.local.services import (
@@ -267,6 +269,13 @@ def test_the_stub_app_serves_its_metrics_and_answers_head_without_a_body() -> No
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_grpc_pods_run_under_a_python_of_this_version_which_grpcio_is_built_for() -> None:
+    python = python_for_grpc()
+    asked = [python, "-I", "-c", "import sys; print(tuple(sys.version_info[:2]))"]
+    answer = subprocess.run(asked, capture_output=True, text=True, check=True).stdout.strip()
+    assert answer == str(tuple(sys.version_info[:2]))
 
 
 @pytest.mark.parametrize("name", ["abc\n", "a/../b", "", "-a", "A"])

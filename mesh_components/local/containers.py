@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import enum
+import functools
 import importlib.util
 import json
 import os
@@ -116,9 +117,10 @@ def _argv(pod: PodContext, container: Json, runs: Runs, where: str) -> list[str]
             "container": container["name"], "labels": pod.facts.labels,
             "ports": [[p, pod.service_ports.get(p, "http")] for p in _stub_ports(pod, container)],
         }  # fmt: skip
+        python = python_for_everyone()
         if any(kind == "grpc" for _, kind in config["ports"]):
-            config["grpc_path"] = grpc_import_path()
-        return [python_for_everyone(), "-I", str(pod.stub), json.dumps(config)]
+            config["grpc_path"], python = grpc_import_path(), python_for_grpc()
+        return [python, "-I", str(pod.stub), json.dumps(config)]
     if not command:
         fix = "give the init container an explicit command (image entrypoints are unknown here)"
         problem = Problem(f"{where}.command", "local-command-missing", "a command", "none", fix)
@@ -290,10 +292,28 @@ def python_for_everyone() -> str:
     )
 
 
+def python_for_grpc() -> str:
+    """The Python the stub app's gRPC ports and `grpc://` requests run under: one of this
+    Python's version, for which grpcio's compiled module is built, that any UID may run (this
+    one, or the system's of the same version when this one sits under a private home)."""
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    candidates = [os.path.realpath(sys.executable)]
+    candidates += [f"{where}/python{version}" for where in ("/usr/bin", "/usr/local/bin")]
+    for candidate in candidates:
+        if world_runnable(Path(candidate)):
+            return candidate
+    fix = f"apt-get install -y python{version}, or make the venv from a Python any user may run"
+    expected = f"a Python {version} (grpcio is compiled for it) that any UID may run"
+    found = ", ".join(candidates)
+    raise MeshValidationError([Problem("python", "local-grpc-python", expected, found, fix)])
+
+
+@functools.cache
 def grpc_import_path() -> list[str]:
     """The directories that hold grpcio (and the one package it imports), for the stub app and
-    the traffic client to add to sys.path: they run as app UIDs under `python_for_everyone`,
-    which need not be this Python. Raises when grpcio is missing or those UIDs cannot read it."""
+    the traffic client to add to sys.path: they run as app UIDs under `python_for_grpc`, in
+    isolated mode. Raises when grpcio is missing or those UIDs cannot read it (a raise is not
+    cached: installing grpcio is seen at the next call)."""
     found: list[str] = []
     for name in ("grpc", "typing_extensions"):
         spec = importlib.util.find_spec(name)
@@ -313,11 +333,9 @@ def grpc_import_path() -> list[str]:
 
 
 def world_readable(directory: Path) -> bool:
-    """Whether any UID may list `directory` and pass through every directory above it."""
+    """Whether any UID may list `directory` and pass through it and every directory above it."""
     real = directory.resolve()
-    return bool(real.stat().st_mode & stat.S_IROTH) and all(
-        p.stat().st_mode & stat.S_IXOTH for p in (real, *real.parents)
-    )
+    return bool(real.stat().st_mode & stat.S_IROTH) and _world_passes(real, *real.parents)
 
 
 def world_runnable(path: Path) -> bool:
@@ -325,6 +343,9 @@ def world_runnable(path: Path) -> bool:
     if not path.is_file() or not path.stat().st_mode & stat.S_IXOTH:
         return False
     real = path.resolve()
-    return all(parent.stat().st_mode & stat.S_IXOTH for parent in real.parents) and bool(
-        real.stat().st_mode & stat.S_IXOTH
-    )
+    return _world_passes(real, *real.parents)
+
+
+def _world_passes(*paths: Path) -> bool:
+    """Whether every one of `paths` has the execute bit for others (search, for a directory)."""
+    return all(p.stat().st_mode & stat.S_IXOTH for p in paths)

@@ -15,7 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mesh_components.local.containers import grpc_import_path, python_for_everyone
+from mesh_components.local.containers import (
+    grpc_import_path,
+    python_for_everyone,
+    python_for_grpc,
+)
 from mesh_components.local.system import LocalRunnerError
 
 
@@ -119,7 +123,8 @@ def _succeeded(result: dict[str, Any]) -> bool:
 
 
 def client_argv(where: Exec, client: Path, request: Request) -> list[str]:
-    return where.argv([python_for_everyone(), "-I", str(client), json.dumps(request.job())])
+    python = python_for_grpc() if request.grpc else python_for_everyone()
+    return where.argv([python, "-I", str(client), json.dumps(request.job())])
 
 
 def send(where: Exec, client: Path, request: Request) -> Traffic:
