@@ -24,7 +24,6 @@ class Exposition:
 
     names: frozenset[str]
     comments: tuple[str, ...]
-    samples: int
 
 
 def parsed(text: str) -> Exposition:
@@ -33,7 +32,6 @@ def parsed(text: str) -> Exposition:
     names: set[str] = set()
     comments: list[str] = []
     declared: set[tuple[str, str]] = set()
-    samples = 0
     for number, line in enumerate(text.split("\n")[:-1], 1):
         if line.startswith(("# HELP ", "# TYPE ")):
             match = (_HELP if line.startswith("# HELP") else _TYPE).fullmatch(line)
@@ -47,5 +45,4 @@ def parsed(text: str) -> Exposition:
             match = _SAMPLE.fullmatch(line)
             assert match is not None, f"line {number}: not a sample: {line!r:.200}"
             names.add(match.group(1))
-            samples += 1
-    return Exposition(frozenset(names), tuple(comments), samples)
+    return Exposition(frozenset(names), tuple(comments))

@@ -5,6 +5,7 @@ annotations pointed there, and a note saying so. A real Envoy serves the merged 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import http.server
 import json
@@ -169,6 +170,28 @@ def test_a_lua_call_to_a_missing_cluster_is_inconsistent() -> None:
     )
     with pytest.raises(InconsistentConfigError, match="Lua filter call missing cluster"):
         check(broken)
+
+
+def test_a_route_context_without_a_cluster_key_is_inconsistent_not_skipped() -> None:
+    with pytest.warns(MeshNote):
+        workload = _plan(spec_with(MERGED), "web-v1")
+    config = emit_workload(workload, base_spec().settings)
+    listeners = copy.deepcopy(config.listeners)
+    contexts = [m["filter_context"] for m in _messages(listeners) if "filter_context" in m]
+    assert len(contexts) == 1
+    del contexts[0]["app_cluster"]
+    with pytest.raises(InconsistentConfigError, match="Lua filter call missing cluster"):
+        check(dataclasses.replace(config, listeners=listeners))
+
+
+def _messages(node: object) -> Iterator[dict[str, Any]]:
+    """Every mapping in a config tree."""
+    if isinstance(node, dict):
+        yield node
+        node = list(node.values())
+    if isinstance(node, list | tuple):
+        for item in node:
+            yield from _messages(item)
 
 
 def _plan(spec: MeshSpec, name: str) -> WorkloadPlan:

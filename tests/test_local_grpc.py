@@ -25,7 +25,6 @@ from typing import Any, TypeVar
 
 import pytest
 
-from mesh_components.emit.kubernetes.metadata import Json
 from mesh_components.local import LocalCluster, Request, Traffic, cleanup, services, stub_app
 from mesh_components.local.containers import grpc_import_path
 from mesh_components.local.pod import Pod
@@ -158,8 +157,9 @@ def stat(cluster: LocalCluster, source: str | Pod, name: str) -> int:
     url = f"http://127.0.0.1:15000/stats?format=json&filter={query}"
     answer = one(cluster.send(source, Request(url)))
     assert answer["status"] == 200, answer
-    found: list[Json] = answer["answer"]["stats"]
-    return sum(int(s["value"]) for s in found if s.get("name") == name)
+    found = [s for s in answer["answer"]["stats"] if s.get("name") == name]
+    assert found, f"{name} is not among the sidecar's stats"  # a 0 must be Envoy's, not absence
+    return sum(int(s["value"]) for s in found)
 
 
 @e2e

@@ -170,9 +170,11 @@ class _Index:
             self.tcp_proxies.append((walk.owner, message))
         elif type_url == UPSTREAM_TLS.url and walk.kind == "cluster":
             self.upstream_tls.append((walk.name, message))
-        elif type_url == LUA_PER_ROUTE:
-            context = message.get("filter_context") or {}
-            calls = [context[key] for key in CLUSTER_KEYS if key in context]
+        elif type_url == LUA_PER_ROUTE and "filter_context" in message:
+            # (A route that turns the filter off has no context.) A key missing is a call to no
+            # cluster, reported as such: a renamed key stays checked.
+            context = message["filter_context"]
+            calls = [str(context.get(key, "")) for key in CLUSTER_KEYS]
             self.lua_calls += [(walk.owner, cluster) for cluster in calls]
 
 
