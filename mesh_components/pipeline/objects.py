@@ -61,8 +61,9 @@ def as_applied(objects: Sequence[Placed], namespace: str | None = None) -> Appli
 
 
 def object_name(body: Json) -> str:
-    """`Kind[namespace/name]`, or `Kind[name]` for a cluster-scoped kind."""
-    meta = body.get("metadata") or {}
+    """`Kind[namespace/name]`, or `Kind[name]` for a cluster-scoped kind (`default` and no name
+    for metadata that is no mapping: its problems are reported elsewhere)."""
+    meta = _metadata(body)
     name = str(meta.get("name", ""))
     if is_cluster_scoped(body):
         return f"{body.get('kind')}[{name}]"
@@ -81,9 +82,14 @@ def _placed(item: Placed, namespace: str | None, problems: list[Problem]) -> Pla
     return item
 
 
+def _metadata(body: Json) -> Json:
+    meta = body.get("metadata")
+    return meta if isinstance(meta, dict) else {}
+
+
 def _key(body: Json) -> tuple[str, ...]:
     group = str(body.get("apiVersion", "")).rpartition("/")[0]
-    meta = body.get("metadata") or {}
+    meta = _metadata(body)
     scope = "" if is_cluster_scoped(body) else str(meta.get("namespace", DEFAULT_NAMESPACE))
     return group, str(body.get("kind")), scope, str(meta.get("name", ""))
 
